@@ -1,0 +1,61 @@
+# FabLab Hub: `make demo` runs the whole center on embedded defaults; `make test` checks everything.
+# Both install what they need into .venv (and, for the tests, the system's Chromium) on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := chromium mosquitto
+STAMP_RUN := $(VENV)/.run-$(shell sha1sum pyproject.toml | cut -c1-12)
+STAMP_TEST := $(VENV)/.test-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: demo test lint pytest install install-test system-packages assets bench clean
+
+demo: install assets
+	$(BIN)/fablab demo $(ARGS)
+
+test: install-test system-packages assets lint pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+pytest: install-test
+	$(BIN)/python -m tests.preflight
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+install: $(STAMP_RUN)
+install-test: $(STAMP_TEST)
+
+$(STAMP_RUN):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): $(STAMP_RUN)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Debian's Chromium drives the browser tests; mosquitto is started by the broker-outage tests.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Front-end packages come from the npm registry, pinned in package.json / package-lock.json.
+assets:
+	@if [ -f package.json ]; then \
+		test -d node_modules || npm ci --silent --no-audit --no-fund; \
+		$(BIN)/python -m web.assets; \
+	fi
+
+bench: install-test
+	$(BIN)/python tests/bench/bench_booking.py
+
+clean:
+	rm -rf $(VENV) node_modules web/static/vendor .mypy_cache .ruff_cache .pytest_cache

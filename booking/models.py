@@ -1,0 +1,309 @@
+"""The booking domain's tables. Times are stored in UTC; see `UTCDateTime`."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every database.
+
+    PostgreSQL stores `timestamptz`; SQLite has no zone, so the value is stored as naive UTC text in
+    one fixed format (which keeps lexicographic order equal to time order, as the overlap trigger
+    relies on) and comes back aware.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC instant is required")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    """A `UTCDateTime` column for a SQLModel `Field(sa_column=...)`."""
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class ResourceKind(enum.StrEnum):
+    room = "room"
+    desk_pool = "desk_pool"
+    stem_space = "stem_space"
+    training_room = "training_room"
+    online_room = "online_room"
+    machine = "machine"
+
+
+class Role(enum.StrEnum):
+    member = "member"
+    manager = "manager"
+    admin = "admin"
+    kiosk = "kiosk"
+
+
+class BookingStatus(enum.StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    checked_in = "checked_in"
+    completed = "completed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+    released = "released"
+    rejected = "rejected"
+
+
+ACTIVE_STATUSES: tuple[BookingStatus, ...] = (
+    BookingStatus.pending,
+    BookingStatus.confirmed,
+    BookingStatus.checked_in,
+)
+# Statuses whose booked hours count against a quota: the active ones, the used ones and no-shows
+# (a no-show is not refunded, so that holding a slot one does not use has a cost).
+QUOTA_STATUSES: tuple[BookingStatus, ...] = (
+    *ACTIVE_STATUSES,
+    BookingStatus.completed,
+    BookingStatus.no_show,
+)
+
+
+class QuotaPeriod(enum.StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class LedgerKind(enum.StrEnum):
+    booked = "booked"
+    runtime = "runtime"
+
+
+class WaitlistStatus(enum.StrEnum):
+    waiting = "waiting"
+    booked = "booked"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+class Site(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    # ISO 3166 country whose public holidays close the site; empty for none.
+    holiday_country: str = Field(default="VN", max_length=2)
+    # {"mon": [["08:00", "17:30"]], ...}; a weekday that is absent is closed.
+    opening_hours: dict[str, list[list[str]]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    address: str = Field(default="", max_length=400)
+
+
+class Closure(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(foreign_key="site.id", index=True, max_length=64)
+    start_at: datetime = Field(sa_column=utc_column())
+    end_at: datetime = Field(sa_column=utc_column())
+    reason: str = Field(max_length=200)
+
+
+class Training(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    # How long a grant stays valid; None: it does not expire.
+    valid_days: int | None = None
+
+
+class Resource(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    site_id: str = Field(foreign_key="site.id", index=True, max_length=64)
+    kind: ResourceKind = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
+    capacity: int = 1
+    slot_minutes: int = 30
+    min_minutes: int = 30
+    max_minutes: int = 240
+    lead_minutes: int = 0
+    max_days_ahead: int = 60
+    buffer_minutes: int = 0
+    requires_approval: bool = False
+    training_id: str | None = Field(default=None, foreign_key="training.id", max_length=64)
+    quota_group: str | None = Field(default=None, max_length=64)
+    allow_walk_in: bool = True
+    active: bool = True
+
+
+class Plan(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    monthly_price_vnd: int = 0
+
+
+class QuotaRule(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("plan_id", "quota_group", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", index=True, max_length=64)
+    quota_group: str = Field(max_length=64)
+    period: QuotaPeriod = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    max_hours: float | None = None
+    max_bookings: int | None = None
+    max_future_bookings: int | None = None
+    max_runtime_hours: float | None = None
+
+
+class Member(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    email: str = Field(sa_column=sa.Column(sa.String(320), nullable=False, unique=True))
+    name: str = Field(max_length=200)
+    password_hash: str = Field(default="", max_length=200)
+    role: Role = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    plan_id: str | None = Field(default=None, foreign_key="plan.id", max_length=64)
+    card_uid: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(64), nullable=True, unique=True)
+    )
+    language: str = Field(default="vi", max_length=8)
+    kiosk_site_id: str | None = Field(default=None, foreign_key="site.id", max_length=64)
+    # Bumped to revoke every bearer token and session the member holds.
+    token_version: int = 1
+    ical_token: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(64), nullable=True, unique=True)
+    )
+    active: bool = True
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class ManagerSite(SQLModel, table=True):
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=64)
+    site_id: str = Field(foreign_key="site.id", primary_key=True, max_length=64)
+
+
+class MemberTraining(SQLModel, table=True):
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=64)
+    training_id: str = Field(foreign_key="training.id", primary_key=True, max_length=64)
+    granted_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    granted_by: str | None = Field(default=None, max_length=64)
+
+
+class Series(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    member_id: str = Field(foreign_key="member.id", index=True, max_length=64)
+    resource_id: str = Field(foreign_key="resource.id", max_length=64)
+    rrule: str = Field(max_length=500)
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class Booking(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_booking_resource_start", "resource_id", "start_at"),
+        sa.Index("ix_booking_member_start", "member_id", "start_at"),
+        sa.Index("ix_booking_site_start", "site_id", "start_at"),
+        sa.CheckConstraint("end_at > start_at", name="ck_booking_positive"),
+        sa.CheckConstraint("block_end >= end_at", name="ck_booking_block_end"),
+        sa.CheckConstraint("seats >= 1", name="ck_booking_seats"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    resource_id: str = Field(foreign_key="resource.id", max_length=64)
+    site_id: str = Field(foreign_key="site.id", max_length=64)
+    member_id: str = Field(foreign_key="member.id", max_length=64)
+    start_at: datetime = Field(sa_column=utc_column())
+    end_at: datetime = Field(sa_column=utc_column())
+    # end_at plus the resource's buffer: the span no other booking of the resource may touch.
+    block_end: datetime = Field(sa_column=utc_column())
+    seats: int = 1
+    # True for every kind but desk pools; only exclusive bookings are in the overlap constraint.
+    exclusive: bool = True
+    status: BookingStatus = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
+    code: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
+    quota_group: str | None = Field(default=None, max_length=64)
+    series_id: str | None = Field(default=None, foreign_key="series.id", index=True, max_length=32)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+    checked_in_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    decided_by: str | None = Field(default=None, max_length=64)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One append-only movement of a member's quota; balances are sums over these."""
+
+    __table_args__ = (
+        sa.Index("ix_ledger_balance", "member_id", "quota_group", "kind", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", max_length=64)
+    quota_group: str = Field(max_length=64)
+    kind: LedgerKind = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    # The instant the movement counts at (a booking's start, a session's end); periods use it.
+    at: datetime = Field(sa_column=utc_column())
+    seconds: int
+    booking_id: str | None = Field(default=None, foreign_key="booking.id", index=True, max_length=32)
+    reference: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class WaitlistEntry(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_waitlist_resource_start", "resource_id", "start_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    resource_id: str = Field(foreign_key="resource.id", max_length=64)
+    member_id: str = Field(foreign_key="member.id", index=True, max_length=64)
+    start_at: datetime = Field(sa_column=utc_column())
+    end_at: datetime = Field(sa_column=utc_column())
+    seats: int = 1
+    status: WaitlistStatus = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    booking_id: str | None = Field(default=None, foreign_key="booking.id", max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class IdempotencyKey(SQLModel, table=True):
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    response: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class LoginFailure(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_login_failure_email_at", "email", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    address: str = Field(default="", max_length=64)
+    at: datetime = Field(sa_column=utc_column())
+
+
+class Notification(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_notification_member_created", "member_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", max_length=64)
+    kind: str = Field(max_length=32)
+    message: str = Field(max_length=1000)
+    booking_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
+    read_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

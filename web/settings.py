@@ -1,0 +1,50 @@
+"""The one settings class of FabLab Hub, read from `FABLAB_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development and tests
+
+
+class Settings(BaseSettings):
+    """Built once at an entry point and passed down; never read from the environment elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="FABLAB_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/fablab.db"
+    secret_key: str = DEV_SECRET
+    # mqtt://user:pass@host:port; empty: `fablab demo`/`serve` start an embedded broker.
+    mqtt_url: str = ""
+    embedded_broker_port: int = 1884
+    data_dir: Path = Path("var")
+    # Bearer tokens and sign-in sessions last this long.
+    token_max_age_s: int = 30 * 24 * 3600
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: int = Field(default=300, ge=1)
+    # Check-in opens this long before a booking starts.
+    check_in_opens_min: int = Field(default=15, ge=0)
+    # A booking with no check-in and no machine use this long after its start becomes a no-show.
+    no_show_grace_min: int = Field(default=15, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
+    secure_cookies: bool = False
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "FABLAB_SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -40,6 +40,21 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def enum_column(enum_type: type[enum.StrEnum], length: int, *, index: bool = False) -> Any:
+    """A VARCHAR column holding a StrEnum's values, read back as enum members (never bare strings)."""
+    return sa.Column(
+        sa.Enum(
+            enum_type,
+            native_enum=False,
+            create_constraint=False,
+            length=length,
+            values_callable=lambda members: [m.value for m in members],
+        ),
+        nullable=False,
+        index=index,
+    )
+
+
 def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
     """A `UTCDateTime` column for a SQLModel `Field(sa_column=...)`."""
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
@@ -135,7 +150,7 @@ class Training(SQLModel, table=True):
 class Resource(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     site_id: str = Field(foreign_key="site.id", index=True, max_length=64)
-    kind: ResourceKind = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    kind: ResourceKind = Field(sa_column=enum_column(ResourceKind, 32))
     name: str = Field(max_length=200)
     name_en: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=2000)
@@ -166,7 +181,7 @@ class QuotaRule(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(foreign_key="plan.id", index=True, max_length=64)
     quota_group: str = Field(max_length=64)
-    period: QuotaPeriod = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    period: QuotaPeriod = Field(sa_column=enum_column(QuotaPeriod, 16))
     max_hours: float | None = None
     max_bookings: int | None = None
     max_future_bookings: int | None = None
@@ -178,11 +193,9 @@ class Member(SQLModel, table=True):
     email: str = Field(sa_column=sa.Column(sa.String(320), nullable=False, unique=True))
     name: str = Field(max_length=200)
     password_hash: str = Field(default="", max_length=200)
-    role: Role = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    role: Role = Field(sa_column=enum_column(Role, 16))
     plan_id: str | None = Field(default=None, foreign_key="plan.id", max_length=64)
-    card_uid: str | None = Field(
-        default=None, sa_column=sa.Column(sa.String(64), nullable=True, unique=True)
-    )
+    card_uid: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True, unique=True))
     language: str = Field(default="vi", max_length=8)
     kiosk_site_id: str | None = Field(default=None, foreign_key="site.id", max_length=64)
     # Bumped to revoke every bearer token and session the member holds.
@@ -236,7 +249,7 @@ class Booking(SQLModel, table=True):
     seats: int = 1
     # True for every kind but desk pools; only exclusive bookings are in the overlap constraint.
     exclusive: bool = True
-    status: BookingStatus = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
+    status: BookingStatus = Field(sa_column=enum_column(BookingStatus, 16, index=True))
     code: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
     quota_group: str | None = Field(default=None, max_length=64)
     series_id: str | None = Field(default=None, foreign_key="series.id", index=True, max_length=32)
@@ -250,14 +263,12 @@ class Booking(SQLModel, table=True):
 class LedgerEntry(SQLModel, table=True):
     """One append-only movement of a member's quota; balances are sums over these."""
 
-    __table_args__ = (
-        sa.Index("ix_ledger_balance", "member_id", "quota_group", "kind", "at"),
-    )
+    __table_args__ = (sa.Index("ix_ledger_balance", "member_id", "quota_group", "kind", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="member.id", max_length=64)
     quota_group: str = Field(max_length=64)
-    kind: LedgerKind = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    kind: LedgerKind = Field(sa_column=enum_column(LedgerKind, 16))
     # The instant the movement counts at (a booking's start, a session's end); periods use it.
     at: datetime = Field(sa_column=utc_column())
     seconds: int
@@ -275,7 +286,7 @@ class WaitlistEntry(SQLModel, table=True):
     start_at: datetime = Field(sa_column=utc_column())
     end_at: datetime = Field(sa_column=utc_column())
     seats: int = 1
-    status: WaitlistStatus = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    status: WaitlistStatus = Field(sa_column=enum_column(WaitlistStatus, 16))
     booking_id: str | None = Field(default=None, foreign_key="booking.id", max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
 

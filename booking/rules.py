@@ -8,6 +8,7 @@ whose sentence names the rule and the numbers, in the site's local time.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -134,7 +135,9 @@ def format_hours(seconds: float) -> str:
 # Opening hours and closures
 
 
-def parse_opening_hours(raw: Mapping[str, Sequence[Sequence[str]]]) -> dict[int, list[tuple[int, int]]]:
+def parse_opening_hours(
+    raw: Mapping[str, Sequence[Sequence[str]]],
+) -> dict[int, list[tuple[int, int]]]:
     """Validate `{"mon": [["08:00", "17:30"]], ...}` into minutes; InvalidRequest on any bad value."""
     parsed: dict[int, list[tuple[int, int]]] = {}
     for key, windows in raw.items():
@@ -146,12 +149,10 @@ def parse_opening_hours(raw: Mapping[str, Sequence[Sequence[str]]]) -> dict[int,
                 raise InvalidRequest(f"opening hours for {key} need [open, close] pairs")
             opens, closes = _parse_hm(window[0]), _parse_hm(window[1])
             if closes <= opens:
-                raise InvalidRequest(
-                    f"opening hours for {key}: {window[1]} is not after {window[0]}"
-                )
+                raise InvalidRequest(f"opening hours for {key}: {window[1]} is not after {window[0]}")
             spans.append((opens, closes))
         spans.sort()
-        for (_, first_close), (second_open, _) in zip(spans, spans[1:], strict=False):
+        for (_, first_close), (second_open, _) in itertools.pairwise(spans):
             if second_open < first_close:
                 raise InvalidRequest(f"opening hours for {key} overlap each other")
         parsed[WEEKDAYS.index(key)] = spans
@@ -197,12 +198,8 @@ def check_opening_hours(
     requested = format_span(start, end, tz)
     if not windows:
         raise InvalidRequest(f"{place} is closed on {weekday}s; {requested} is outside opening hours")
-    open_text = ", ".join(
-        f"{format_hm(o)}–{format_hm(c)}" for o, c in hours.get(day.weekday(), ())
-    )
-    raise InvalidRequest(
-        f"{place} is open {open_text} on {weekday}s; {requested} is outside opening hours"
-    )
+    open_text = ", ".join(f"{format_hm(o)}–{format_hm(c)}" for o, c in hours.get(day.weekday(), ()))
+    raise InvalidRequest(f"{place} is open {open_text} on {weekday}s; {requested} is outside opening hours")
 
 
 def holiday_closures(country: str, years: Iterable[int], tz: ZoneInfo) -> list[ClosureSpan]:
@@ -295,7 +292,11 @@ def check_seats(seats: int, capacity: int, exclusive: bool, name: str) -> None:
 
 
 def check_training(
-    required: str | None, held: Mapping[str, datetime | None], now: datetime, training_name: str, name: str
+    required: str | None,
+    held: Mapping[str, datetime | None],
+    now: datetime,
+    training_name: str,
+    name: str,
 ) -> None:
     """Refuse a member who lacks the training a resource requires, or whose grant expired."""
     if required is None:
@@ -358,7 +359,7 @@ def seat_profile(bookings: Iterable[SeatSpan], start: datetime, end: datetime) -
     profile: list[SeatSpan] = []
     in_use = 0
     instants = sorted(points)
-    for here, after in zip(instants, instants[1:], strict=False):
+    for here, after in itertools.pairwise(instants):
         in_use += points[here]
         if here >= end:
             break
@@ -376,9 +377,7 @@ def peak_seats(bookings: Iterable[SeatSpan], start: datetime, end: datetime) -> 
     return max((span.seats for span in seat_profile(bookings, start, end)), default=0)
 
 
-def free_seat_spans(
-    windows: Sequence[Span], bookings: Sequence[SeatSpan], capacity: int
-) -> list[SeatSpan]:
+def free_seat_spans(windows: Sequence[Span], bookings: Sequence[SeatSpan], capacity: int) -> list[SeatSpan]:
     """Spans of the windows with at least one free seat, and how many seats are free in each."""
     free: list[SeatSpan] = []
     for window in windows:
@@ -465,7 +464,7 @@ def expand_rrule(
         rule = du_rrule.rrulestr(text, dtstart=local_start)
     except (ValueError, TypeError) as exc:
         raise InvalidRequest(f"rrule '{rrule_text}' is not a valid RRULE: {exc}") from exc
-    if not isinstance(rule, du_rrule.rrule) or rule._freq not in ALLOWED_FREQUENCIES:
+    if not isinstance(rule, du_rrule.rrule) or getattr(rule, "_freq", None) not in ALLOWED_FREQUENCIES:
         raise InvalidRequest("rrule must repeat DAILY, WEEKLY, MONTHLY or YEARLY")
     local_horizon = horizon.astimezone(tz).replace(tzinfo=None)
     occurrences: list[Span] = []

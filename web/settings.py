@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     embedded_broker_port: int = 1884
     data_dir: Path = Path("var")
+    # The center's home time zone: quota periods shown to members are counted in it.
+    timezone: str = "Asia/Ho_Chi_Minh"
     # Bearer tokens and sign-in sessions last this long.
     token_max_age_s: int = 30 * 24 * 3600
     login_max_failures: int = Field(default=5, ge=1)
@@ -37,9 +39,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
-        ):
+        if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
             raise ValueError(
                 "FABLAB_SECRET_KEY must be set to a random value of 32+ characters in production"
             )

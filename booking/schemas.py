@@ -1,0 +1,263 @@
+"""What the booking domain takes in (XCreate / XUpdate) and gives out (XRead)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from booking.models import BookingStatus, QuotaPeriod, ResourceKind, Role, WaitlistStatus
+
+
+def format_ts(value: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and Z, as CONTRACT.md fixes: 2026-03-02T07:15:00.000Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_ts, return_type=str)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- sites and resources ------------------------------------------------------------------------
+
+
+class SiteRead(_Out):
+    id: str
+    name: str
+    name_en: str
+    timezone: str
+    holiday_country: str
+    opening_hours: dict[str, list[list[str]]]
+    address: str
+
+
+class SiteCreate(_In):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = ""
+    timezone: str = "Asia/Ho_Chi_Minh"
+    holiday_country: str = Field(default="VN", max_length=2)
+    opening_hours: dict[str, list[list[str]]]
+    address: str = ""
+
+
+class ClosureCreate(_In):
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ClosureRead(_Out):
+    id: int
+    site_id: str
+    start: Timestamp
+    end: Timestamp
+    reason: str
+
+
+class ResourceRules(BaseModel):
+    slot_minutes: int
+    min_minutes: int
+    max_minutes: int
+    lead_minutes: int
+    max_days_ahead: int
+    buffer_minutes: int
+    requires_approval: bool
+    allow_walk_in: bool
+    quota_group: str | None
+
+
+class ResourceRead(BaseModel):
+    id: str
+    site: str
+    kind: ResourceKind
+    name: str
+    name_en: str
+    description: str
+    capacity: int
+    requires_training: str | None
+    rules: ResourceRules
+    active: bool
+
+
+class ResourceCreate(_In):
+    id: Slug
+    site_id: Slug
+    kind: ResourceKind
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = ""
+    description: str = ""
+    capacity: int = Field(default=1, ge=1, le=10_000)
+    slot_minutes: int = Field(default=30, ge=5, le=1440)
+    min_minutes: int = Field(default=30, ge=5, le=1440)
+    max_minutes: int = Field(default=240, ge=5, le=14 * 1440)
+    lead_minutes: int = Field(default=0, ge=0)
+    max_days_ahead: int = Field(default=60, ge=1, le=730)
+    buffer_minutes: int = Field(default=0, ge=0, le=1440)
+    requires_approval: bool = False
+    training_id: Slug | None = None
+    quota_group: Slug | None = None
+    allow_walk_in: bool = True
+
+
+# --- members, trainings, plans ------------------------------------------------------------------
+
+
+class MemberCreate(_In):
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=200)
+    password: str = Field(min_length=8, max_length=1024)
+    role: Role = Role.member
+    plan_id: Slug | None = None
+    card_uid: str | None = Field(default=None, pattern=r"^[A-Fa-f0-9:]{4,64}$")
+    language: str = Field(default="vi", pattern=r"^(vi|en)$")
+    sites: list[Slug] = Field(default_factory=list)
+
+
+class MemberRead(_Out):
+    id: str
+    email: str
+    name: str
+    role: Role
+    plan_id: str | None
+    language: str
+    kiosk_site_id: str | None
+    sites: list[str] = Field(default_factory=list)
+
+
+class TrainingRead(_Out):
+    id: str
+    name: str
+    name_en: str
+    valid_days: int | None
+
+
+class MemberTrainingRead(BaseModel):
+    training_id: str
+    name: str
+    granted_at: Timestamp
+    expires_at: Timestamp | None
+    valid: bool
+
+
+class QuotaRuleRead(_Out):
+    quota_group: str
+    period: QuotaPeriod
+    max_hours: float | None
+    max_bookings: int | None
+    max_future_bookings: int | None
+    max_runtime_hours: float | None
+
+
+class PlanRead(BaseModel):
+    id: str
+    name: str
+    name_en: str
+    monthly_price_vnd: int
+    quotas: list[QuotaRuleRead]
+
+
+class QuotaRead(BaseModel):
+    """One rule of the member's plan with what the member holds against it now."""
+
+    quota_group: str
+    period: QuotaPeriod
+    period_start: Timestamp
+    period_end: Timestamp
+    limit_hours: float | None
+    booked_hours: float
+    used_hours: float
+    limit_runtime_hours: float | None
+    limit_bookings: int | None
+    bookings: int
+    limit_future_bookings: int | None
+    future_bookings: int
+
+
+# --- bookings -----------------------------------------------------------------------------------
+
+
+class BookingCreate(_In):
+    resource_id: Slug
+    start: AwareDatetime
+    end: AwareDatetime
+    seats: int = Field(default=1, ge=1, le=10_000)
+    rrule: str | None = Field(default=None, max_length=500)
+    # With an rrule: book the free occurrences and list the others, instead of refusing them all.
+    skip_conflicts: bool = False
+    note: str = Field(default="", max_length=500)
+    # A manager, an admin or the site's kiosk may book for a member.
+    member: Slug | None = None
+
+
+class BookingRead(BaseModel):
+    id: str
+    resource_id: str
+    site: str
+    member: str
+    start: Timestamp
+    end: Timestamp
+    seats: int
+    status: BookingStatus
+    code: str
+    series_id: str | None
+    note: str
+    created_at: Timestamp
+    checked_in_at: Timestamp | None
+
+
+class SkippedOccurrence(BaseModel):
+    start: Timestamp
+    end: Timestamp
+    reason: str
+
+
+class SeriesRead(BaseModel):
+    series_id: str
+    rrule: str
+    bookings: list[BookingRead]
+    skipped: list[SkippedOccurrence]
+
+
+class FreeSpan(BaseModel):
+    start: Timestamp
+    end: Timestamp
+    seats: int | None = None
+
+
+class AvailabilityRead(BaseModel):
+    resource_id: str
+    free: list[FreeSpan]
+
+
+class WaitlistCreate(_In):
+    resource_id: Slug
+    start: AwareDatetime
+    end: AwareDatetime
+    seats: int = Field(default=1, ge=1, le=10_000)
+
+
+class WaitlistRead(BaseModel):
+    id: str
+    resource_id: str
+    member: str
+    start: Timestamp
+    end: Timestamp
+    seats: int
+    status: WaitlistStatus
+    booking_id: str | None
+    position: int | None
+    created_at: Timestamp
+
+
+class DecisionCreate(_In):
+    note: str = Field(default="", max_length=500)

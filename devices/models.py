@@ -1,0 +1,1 @@
+"""The machines' tables (filled in by the machines issue)."""

@@ -1,0 +1,135 @@
+"""Shared fixtures: both database back ends, a rolled-back transaction per test, the app, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from booking.models import Member
+from tests.databases import BACKENDS, migrated_database, postgres_reachable
+from tests.factories import at
+from web.app import create_app
+from web.deps import get_session
+from web.settings import Settings
+
+# Monday 1 March 2027, 09:00 in Hồ Chí Minh City: far from Tết and other holidays.
+NOW = at("2027-03-01 09:00")
+_PG_PROBLEM = postgres_reachable()
+
+
+def pytest_report_header() -> list[str]:
+    if _PG_PROBLEM is None:
+        return ["databases: SQLite and PostgreSQL (127.0.0.1:5432/test)"]
+    return [
+        "!" * 78,
+        f"!! PostgreSQL is NOT reachable ({_PG_PROBLEM}):",
+        "!! every PostgreSQL variant of the database tests is SKIPPED; only SQLite runs.",
+        "!" * 78,
+    ]
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgresql" and _PG_PROBLEM is not None:
+        pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
+    return name
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with migrated_database(backend, tmp_path_factory.mktemp("db")) as engine:
+        yield engine
+
+
+@pytest.fixture
+def fresh_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """A database of its own, for tests that commit for real (concurrency, processes)."""
+    with migrated_database(backend, tmp_path, pool_size=40) as engine:
+        yield engine
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+def _session_on(connection: Connection) -> Session:
+    # Commits inside the code under test release savepoints; the test's transaction is rolled back.
+    return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    with _session_on(connection) as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def settings(engine: Engine) -> Settings:
+    return Settings(
+        environment="test",
+        secret_key="test-secret-key-of-enough-length-0123456789",
+        database_url=engine.url.render_as_string(hide_password=False),
+    )
+
+
+@pytest.fixture
+def app(engine: Engine, connection: Connection, clock: FakeClock, settings: Settings) -> FastAPI:
+    app = create_app(settings, engine=engine, clock=clock)
+
+    def _test_session() -> Iterator[Session]:
+        with _session_on(connection) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = _test_session
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def auth(app: FastAPI) -> Callable[[Member], dict[str, str]]:
+    """Authorization headers for a member."""
+
+    def _headers(member: Member) -> dict[str, str]:
+        token = app.state.tokens.issue(member.id, member.token_version)
+        return {"Authorization": f"Bearer {token}"}
+
+    return _headers

@@ -1,0 +1,195 @@
+"""Typed factory functions with keyword defaults; each returns a flushed row."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from booking.models import (
+    Member,
+    MemberTraining,
+    Plan,
+    QuotaPeriod,
+    QuotaRule,
+    Resource,
+    ResourceKind,
+    Role,
+    Site,
+    Training,
+)
+from booking.security import hash_password, new_token
+from booking.service import Actor, load_actor
+
+PASSWORD = "correct horse battery"
+_HASH = hash_password(PASSWORD)
+_counter = itertools.count(1)
+OPEN_ALL_WEEK = {day: [["07:00", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def unique(prefix: str) -> str:
+    """A slug no other factory call returns."""
+    return f"{prefix}-{next(_counter)}"
+
+
+def make_site(
+    session: Session,
+    *,
+    id: str | None = None,
+    timezone: str = "Asia/Ho_Chi_Minh",
+    holiday_country: str = "VN",
+    opening_hours: dict[str, list[list[str]]] | None = None,
+    name: str = "Test Center",
+) -> Site:
+    site = Site(
+        id=id or unique("site"),
+        name=name,
+        name_en=name,
+        timezone=timezone,
+        holiday_country=holiday_country,
+        opening_hours=opening_hours if opening_hours is not None else OPEN_ALL_WEEK,
+    )
+    session.add(site)
+    session.flush()
+    return site
+
+
+def make_training(session: Session, *, id: str | None = None, valid_days: int | None = 365) -> Training:
+    training = Training(id=id or unique("training"), name="Laser safety", valid_days=valid_days)
+    session.add(training)
+    session.flush()
+    return training
+
+
+def make_resource(
+    session: Session,
+    site: Site,
+    *,
+    id: str | None = None,
+    name: str = "Laser 1",
+    kind: ResourceKind = ResourceKind.machine,
+    capacity: int = 1,
+    slot_minutes: int = 30,
+    min_minutes: int = 30,
+    max_minutes: int = 240,
+    lead_minutes: int = 0,
+    max_days_ahead: int = 60,
+    buffer_minutes: int = 0,
+    requires_approval: bool = False,
+    training: Training | None = None,
+    quota_group: str | None = "laser",
+) -> Resource:
+    resource = Resource(
+        id=id or unique("res"),
+        site_id=site.id,
+        kind=kind,
+        name=name,
+        capacity=capacity,
+        slot_minutes=slot_minutes,
+        min_minutes=min_minutes,
+        max_minutes=max_minutes,
+        lead_minutes=lead_minutes,
+        max_days_ahead=max_days_ahead,
+        buffer_minutes=buffer_minutes,
+        requires_approval=requires_approval,
+        training_id=training.id if training else None,
+        quota_group=quota_group,
+    )
+    session.add(resource)
+    session.flush()
+    return resource
+
+
+def make_plan(session: Session, *rules: QuotaRule, id: str | None = None) -> Plan:
+    plan = Plan(id=id or unique("plan"), name="Maker")
+    session.add(plan)
+    session.flush()
+    for rule in rules:
+        rule.plan_id = plan.id
+        session.add(rule)
+    session.flush()
+    return plan
+
+
+def quota(
+    group: str = "laser",
+    period: QuotaPeriod = QuotaPeriod.week,
+    *,
+    max_hours: float | None = None,
+    max_bookings: int | None = None,
+    max_future_bookings: int | None = None,
+    max_runtime_hours: float | None = None,
+) -> QuotaRule:
+    return QuotaRule(
+        plan_id="",
+        quota_group=group,
+        period=period,
+        max_hours=max_hours,
+        max_bookings=max_bookings,
+        max_future_bookings=max_future_bookings,
+        max_runtime_hours=max_runtime_hours,
+    )
+
+
+def make_member(
+    session: Session,
+    *,
+    role: Role = Role.member,
+    plan: Plan | None = None,
+    email: str | None = None,
+    name: str = "Nguyễn Thị Lan",
+    card_uid: str | None = None,
+    kiosk_site: Site | None = None,
+    manages: tuple[Site, ...] = (),
+) -> Member:
+    from booking.models import ManagerSite
+
+    member_id = unique("m")
+    member = Member(
+        id=member_id,
+        email=email or f"{member_id}@example.org",
+        name=name,
+        password_hash=_HASH,
+        role=role,
+        plan_id=plan.id if plan else None,
+        card_uid=card_uid,
+        kiosk_site_id=kiosk_site.id if kiosk_site else None,
+        ical_token=new_token(),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    session.add(member)
+    session.flush()
+    for site in manages:
+        session.add(ManagerSite(member_id=member.id, site_id=site.id))
+    session.flush()
+    return member
+
+
+def grant(
+    session: Session, member: Member, training: Training, *, expires_at: datetime | None = None
+) -> None:
+    session.add(
+        MemberTraining(
+            member_id=member.id,
+            training_id=training.id,
+            granted_at=datetime(2026, 1, 1, tzinfo=UTC),
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+
+
+def actor(session: Session, member: Member) -> Actor:
+    return load_actor(session, member)
+
+
+def at(local: str, tz: str = "Asia/Ho_Chi_Minh") -> datetime:
+    """'2027-03-01 09:00' in the zone, as a UTC instant."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)

@@ -1,0 +1,167 @@
+"""Bookings: create (one slot or a series), list, read, cancel, check in, approve; the waitlist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from booking import repository, service
+from booking.models import BookingStatus
+from booking.schemas import (
+    BookingCreate,
+    BookingRead,
+    DecisionCreate,
+    SeriesRead,
+    WaitlistCreate,
+    WaitlistRead,
+)
+from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["bookings"])
+
+
+@router.post(
+    "/bookings",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": BookingRead | SeriesRead, "description": "the booking, or the series"}},
+)
+def create_booking(
+    data: BookingCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Book a slot, or with `rrule` a series; the same Idempotency-Key gives back the first result."""
+    outcome = service.book_idempotent(session, actor, data, now, idempotency_key)
+    session.commit()
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=201, headers=headers)
+
+
+@router.get("/bookings")
+def list_bookings(
+    session: SessionDep,
+    actor: ActorDep,
+    mine: bool = False,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    resource: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[list[BookingStatus] | None, Query()] = None,
+) -> list[BookingRead]:
+    """The member's bookings; a manager's sites' bookings unless `mine=true`."""
+    bookings = service.list_bookings(
+        session,
+        actor,
+        mine=mine,
+        start=start,
+        end=end,
+        site_id=site,
+        resource_id=resource,
+        statuses=status,
+    )
+    return [service.booking_read(b) for b in bookings]
+
+
+@router.get("/bookings/{booking_id}")
+def get_booking(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingRead:
+    """One booking (its member, the site's managers and kiosk)."""
+    return service.booking_read(service.get_booking_or_raise(session, actor, booking_id))
+
+
+@router.delete("/bookings/{booking_id}")
+def cancel_booking(booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -> BookingRead:
+    """Cancel before the start, or release the rest of a booking under way."""
+    booking = service.cancel(session, actor, booking_id, now)
+    session.commit()
+    return service.booking_read(booking)
+
+
+@router.post("/bookings/{booking_id}/check-in")
+def check_in(
+    booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> BookingRead:
+    """Check in (its member, the site's managers, the site's kiosk)."""
+    booking = service.check_in(
+        session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min
+    )
+    session.commit()
+    return service.booking_read(booking)
+
+
+class CodeCheckIn(BaseModel):
+    code: str = Field(min_length=4, max_length=16)
+
+
+@router.post("/check-in")
+def check_in_by_code(
+    data: CodeCheckIn, session: SessionDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> BookingRead:
+    """Check in by the booking's code, as a kiosk does."""
+    booking = service.check_in_by_code(
+        session, actor, data.code, now, check_in_opens_min=settings.check_in_opens_min
+    )
+    session.commit()
+    return service.booking_read(booking)
+
+
+@router.post("/bookings/{booking_id}/approve")
+def approve(
+    booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep, data: DecisionCreate | None = None
+) -> BookingRead:
+    """A manager confirms a pending booking."""
+    booking = service.approve(session, actor, booking_id, now, data.note if data else "")
+    session.commit()
+    return service.booking_read(booking)
+
+
+@router.post("/bookings/{booking_id}/reject")
+def reject(
+    booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep, data: DecisionCreate | None = None
+) -> BookingRead:
+    """A manager declines a pending booking."""
+    booking = service.reject(session, actor, booking_id, now, data.note if data else "")
+    session.commit()
+    return service.booking_read(booking)
+
+
+@router.get("/series/{series_id}")
+def get_series(series_id: str, session: SessionDep, actor: ActorDep) -> list[BookingRead]:
+    """The bookings of a series."""
+    bookings = service.list_series_bookings(session, actor, series_id)
+    return [service.booking_read(b) for b in bookings]
+
+
+@router.delete("/series/{series_id}")
+def cancel_series(series_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -> list[BookingRead]:
+    """Cancel every occurrence of the series that has not started yet."""
+    cancelled = service.cancel_series(session, actor, series_id, now)
+    session.commit()
+    return [service.booking_read(b) for b in cancelled]
+
+
+@router.post("/waitlist", status_code=201)
+def join_waitlist(data: WaitlistCreate, session: SessionDep, actor: ActorDep, now: NowDep) -> WaitlistRead:
+    """Wait for a taken slot: when it frees, the first eligible waiter is booked automatically."""
+    entry = service.join_waitlist(session, actor, data, now)
+    session.commit()
+    return service.waitlist_read(session, entry)
+
+
+@router.get("/waitlist")
+def my_waitlist(session: SessionDep, actor: ActorDep) -> list[WaitlistRead]:
+    """The member's waitlist entries."""
+    return [service.waitlist_read(session, e) for e in repository.list_member_waitlist(session, actor.id)]
+
+
+@router.delete("/waitlist/{entry_id}")
+def leave_waitlist(entry_id: str, session: SessionDep, actor: ActorDep) -> WaitlistRead:
+    """Stop waiting."""
+    entry = service.leave_waitlist(session, actor, entry_id)
+    session.commit()
+    return service.waitlist_read(session, entry)

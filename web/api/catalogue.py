@@ -1,0 +1,91 @@
+"""The catalogue: sites, their closures, resources and their availability, plans, trainings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from booking import repository, service
+from booking.models import ResourceKind
+from booking.schemas import (
+    AvailabilityRead,
+    ClosureCreate,
+    ClosureRead,
+    PlanRead,
+    ResourceRead,
+    SiteRead,
+    TrainingRead,
+)
+from web.deps import ActorDep, NowDep, SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+
+
+@router.get("/sites")
+def list_sites(session: SessionDep, _actor: ActorDep) -> list[SiteRead]:
+    """Every site of the center."""
+    return [SiteRead.model_validate(site) for site in repository.list_sites(session)]
+
+
+@router.get("/sites/{site_id}")
+def get_site(site_id: str, session: SessionDep, _actor: ActorDep) -> SiteRead:
+    """One site."""
+    return SiteRead.model_validate(service.get_site_or_raise(session, site_id))
+
+
+@router.post("/sites/{site_id}/closures", status_code=201)
+def add_closure(site_id: str, data: ClosureCreate, session: SessionDep, actor: ActorDep) -> ClosureRead:
+    """Close a site for a span (managers of the site)."""
+    closure = service.add_closure(session, actor, site_id, data)
+    session.commit()
+    return ClosureRead(
+        id=closure.id or 0,
+        site_id=closure.site_id,
+        start=closure.start_at,
+        end=closure.end_at,
+        reason=closure.reason,
+    )
+
+
+@router.get("/resources")
+def list_resources(
+    session: SessionDep,
+    _actor: ActorDep,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    kind: ResourceKind | None = None,
+) -> list[ResourceRead]:
+    """Bookable resources, optionally of one site and one kind."""
+    return [service.resource_read(r) for r in repository.list_resources(session, site_id=site, kind=kind)]
+
+
+@router.get("/resources/{resource_id}")
+def get_resource(resource_id: str, session: SessionDep, _actor: ActorDep) -> ResourceRead:
+    """One resource with its booking rules."""
+    return service.resource_read(service.get_resource_or_raise(session, resource_id))
+
+
+@router.get("/resources/{resource_id}/availability")
+def availability(
+    resource_id: str,
+    start: AwareDatetime,
+    end: AwareDatetime,
+    session: SessionDep,
+    now: NowDep,
+    _actor: ActorDep,
+) -> AvailabilityRead:
+    """Free spans inside opening hours between start and end (free seats for a desk pool)."""
+    return service.availability(session, resource_id, start, end, now)
+
+
+@router.get("/plans")
+def list_plans(session: SessionDep, _actor: ActorDep) -> list[PlanRead]:
+    """Plans and their quota rules."""
+    return service.list_plans(session)
+
+
+@router.get("/trainings")
+def list_trainings(session: SessionDep, _actor: ActorDep) -> list[TrainingRead]:
+    """The trainings machines may require."""
+    return [TrainingRead.model_validate(t) for t in repository.list_trainings(session)]

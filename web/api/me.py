@@ -1,0 +1,76 @@
+"""The signed-in member: profile, quotas, trainings, notifications; managers grant trainings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from booking import repository, service
+from booking.schemas import MemberRead, MemberTrainingRead, QuotaRead, Timestamp
+from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["members"])
+
+
+@router.get("/me")
+def me(actor: ActorDep) -> MemberRead:
+    """Who is signed in."""
+    read = MemberRead.model_validate(actor.member)
+    read.sites = sorted(actor.managed_sites)
+    return read
+
+
+@router.get("/me/quotas")
+def my_quotas(session: SessionDep, actor: ActorDep, now: NowDep, settings: SettingsDep) -> list[QuotaRead]:
+    """Per quota group and period of the member's plan: the limit, booked and really used hours."""
+    return service.my_quotas(session, actor.member, now, settings.timezone)
+
+
+@router.get("/me/trainings")
+def my_trainings(session: SessionDep, actor: ActorDep, now: NowDep) -> list[MemberTrainingRead]:
+    """The member's trainings and whether each is still valid."""
+    return service.list_member_trainings(session, actor.member, now)
+
+
+class NotificationRead(BaseModel):
+    kind: str
+    message: str
+    booking_id: str | None
+    created_at: Timestamp
+
+
+@router.get("/me/notifications")
+def my_notifications(session: SessionDep, actor: ActorDep) -> list[NotificationRead]:
+    """The member's newest notifications."""
+    return [
+        NotificationRead(kind=n.kind, message=n.message, booking_id=n.booking_id, created_at=n.created_at)
+        for n in repository.list_notifications(session, actor.id)
+    ]
+
+
+class TrainingGrant(BaseModel):
+    training_id: str = Field(pattern=r"^[a-z0-9-]{1,64}$")
+
+
+@router.post("/members/{member_id}/trainings", status_code=201)
+def grant_training(
+    member_id: str, data: TrainingGrant, session: SessionDep, actor: ActorDep, now: NowDep
+) -> MemberTrainingRead:
+    """A manager records that a member holds a training."""
+    grant = service.grant_training(session, actor, member_id, data.training_id, now)
+    session.commit()
+    training = repository.get_training(session, grant.training_id)
+    return MemberTrainingRead(
+        training_id=grant.training_id,
+        name=training.name if training else grant.training_id,
+        granted_at=grant.granted_at,
+        expires_at=grant.expires_at,
+        valid=True,
+    )
+
+
+@router.delete("/members/{member_id}/trainings/{training_id}", status_code=204)
+def revoke_training(member_id: str, training_id: str, session: SessionDep, actor: ActorDep) -> None:
+    """A manager withdraws a member's training."""
+    service.revoke_training(session, actor, member_id, training_id)
+    session.commit()

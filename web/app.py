@@ -1,0 +1,82 @@
+"""The FastAPI application: `create_app(settings)` wires settings, database, routes and errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.engine import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from web import errors
+from web.api import auth, bookings, catalogue, me
+from web.db import make_engine, read_only
+from web.settings import Settings
+from web.tokens import TokenCodec
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """The app for these settings; `engine` and `clock` may be given (tests, the demo)."""
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="FabLab Hub",
+        version="0.1.0",
+        description="Book the rooms, desks and machines of a maker center; watch the machines live.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.read_engine = read_only(engine)
+    app.state.clock = clock
+    app.state.tokens = TokenCodec(settings.secret_key, settings.token_max_age_s)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="fablab_session",
+        max_age=settings.token_max_age_s,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    errors.install(app)
+    for router in (auth.router, catalogue.router, bookings.router, me.router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], response_model=None)
+    def readyz(request: Request) -> Response:
+        """Readiness: the database answers."""
+        try:
+            with request.app.state.read_engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("not ready: database unreachable: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return app

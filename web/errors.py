@@ -1,0 +1,136 @@
+"""One place that turns every error into the contract's error body: JSON, an htmx toast, or a page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from booking.errors import (
+    Conflict,
+    DomainError,
+    InvalidRequest,
+    NotFound,
+    NotPermitted,
+    QuotaExceeded,
+    TooManyAttempts,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    QuotaExceeded: 403,
+    NotPermitted: 403,
+    InvalidRequest: 422,
+    Unauthenticated: 401,
+    TooManyAttempts: 429,
+}
+HTTP_KINDS = {
+    400: "InvalidRequest",
+    401: "Unauthenticated",
+    403: "NotPermitted",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "InvalidRequest",
+    415: "InvalidRequest",
+    422: "InvalidRequest",
+    429: "TooManyAttempts",
+    503: "Unavailable",
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status for a domain error (its nearest mapped ancestor's)."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def render_error(
+    request: Request, status: int, kind: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The error as JSON for the API, a toast fragment for htmx, a small page for a browser."""
+    if request.headers.get("HX-Request") == "true":
+        from markupsafe import escape
+
+        body = f'<div class="toast toast-error" role="alert">{escape(detail)}</div>'
+        # htmx swaps no 4xx body by default; the retarget headers put the toast where it belongs.
+        hx_headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend", **(headers or {})}
+        return HTMLResponse(body, status_code=status, headers=hx_headers)
+    path = request.url.path
+    if path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse({"error": kind, "detail": detail}, status_code=status, headers=headers)
+    from markupsafe import escape
+
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>FabLab Hub</title>"
+        f"<main><h1>{escape(kind)}</h1><p>{escape(detail)}</p><p><a href='/'>FabLab Hub</a></p></main>"
+    )
+    return HTMLResponse(page, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        message = str(error.get("msg", "is not valid"))
+        if error.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+        elif error.get("type") == "missing":
+            parts.append(f"{location} is required")
+        elif error.get("type") == "extra_forbidden":
+            parts.append(f"{location} is not a field this request takes")
+        else:
+            parts.append(f"{location}: {message[0].lower()}{message[1:]}" if location else message)
+    return "; ".join(parts) or "the request is not valid"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on the app."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return render_error(request, status_of(exc), exc.kind, exc.detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return render_error(request, 422, "InvalidRequest", _validation_detail(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = HTTP_KINDS.get(exc.status_code, "Error")
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"there is nothing at {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        headers: dict[str, Any] | None = getattr(exc, "headers", None)
+        return render_error(request, exc.status_code, kind, detail, headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> Response:
+        log.error("database unavailable: %s", exc.orig)
+        return render_error(
+            request, 503, "Unavailable", "the database is not reachable right now; try again shortly"
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return render_error(request, 500, "InternalError", "something went wrong on our side; it was logged")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render_error(request, 500, "InternalError", "something went wrong on our side; it was logged")

@@ -1,0 +1,38 @@
+"""Signed bearer tokens: a member id and token version, verified without a database round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    member_id: str
+    version: int
+
+
+class TokenCodec:
+    """Issues and checks the API's bearer tokens with the app's secret key."""
+
+    def __init__(self, secret_key: str, max_age_s: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="fablab-api-token")
+        self._max_age_s = max_age_s
+
+    def issue(self, member_id: str, version: int) -> str:
+        """A token for the member at their current token version."""
+        return self._serializer.dumps({"m": member_id, "v": version})
+
+    def read(self, token: str) -> TokenClaims | None:
+        """The token's claims, or None if it is forged, malformed or expired."""
+        try:
+            data = self._serializer.loads(token, max_age=self._max_age_s)
+        except (BadSignature, SignatureExpired):
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("m"), str):
+            return None
+        version = data.get("v")
+        if not isinstance(version, int):
+            return None
+        return TokenClaims(member_id=data["m"], version=version)

@@ -1,0 +1,393 @@
+"""The one MQTT client of FabLab Hub: a small wrapper over paho-mqtt 2.2. Only this module imports paho.
+
+Both the edge gateway and the center's bridge use it the same way::
+
+    client = MqttClient(
+        "mqtt://gw-fablab-1:SECRET@127.0.0.1:1883",
+        client_id="fablab-gw-gw-fablab-1",
+        subscriptions=[("fablab/v1/biic/cmd/gw-fablab-1/+", 1)],
+        will=Will(topic, payload, qos=1, retain=True),
+    )
+    client.start()                      # returns at once; the network thread connects and reconnects
+    client.wait_connected(timeout=10)   # optional
+    info = client.publish(topic, b"{...}", qos=1, retain=False)
+    event = client.inbox.get()          # Received | Connected | ConnectFailed | Disconnected | Published
+    client.stop()
+
+What it does for you:
+
+- MQTT 5 by default (`protocol="3.1.1"` for brokers without it), a fixed client id and a persistent
+  session (`clean_start=False` plus a session expiry interval; clean session off on 3.1.1), so QoS 1
+  messages wait at the broker while the client is away.
+- Reconnects by itself with a capped exponential back-off (`reconnect_min_s` … `reconnect_max_s`) and
+  renews its subscriptions on every connect. The first connect of a process asks for retained messages
+  again, later ones only for new subscriptions (MQTT 5 retain handling), so a restart relearns retained
+  state without a flood on every reconnect.
+- Every paho callback does one thing: put a frozen event into `inbox` (or into your `sink`, which must
+  only enqueue too). Work happens in the consumer's thread, never in the network loop. A failing sink is
+  logged and counted in `dropped`, never raised into paho.
+- With `manual_ack=True`, QoS 1 messages are acknowledged only when you call `ack(received)`, after you
+  have handled them, so a crash between receipt and handling gets the message redelivered.
+- `publish` hands QoS 1 messages to paho even while disconnected: paho keeps them in memory and sends
+  them, in order, when the connection is back. `Published(mid)` arrives when the broker acknowledged one
+  (PUBACK); keep anything that must survive a restart in your own store until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+log = logging.getLogger(__name__)
+
+
+class _QuietWhileOffline(logging.Filter):
+    """Drop paho's error line for a loop turn without a socket: it is routine during an outage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_QuietWhileOffline())
+
+Protocol = Literal["5", "3.1.1"]
+
+# --- URLs ----------------------------------------------------------------------------------------
+
+
+class BrokerUrlError(ValueError):
+    """A broker URL that is not `mqtt://[user[:password]@]host[:port]`."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    """Where and as whom to connect. The password is left out of `repr` so logs never show it."""
+
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    def __repr__(self) -> str:
+        return f"BrokerUrl({self.redacted()!r})"
+
+    def redacted(self) -> str:
+        """The URL with the password replaced by `***`, safe for logs and error messages."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        who = ""
+        if self.username is not None:
+            who = self.username + (":***" if self.password is not None else "") + "@"
+        return f"{scheme}://{who}{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerUrl:
+    """Parse `mqtt://user:pass@host:port` (or `mqtts://` for TLS); raise `BrokerUrlError`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BrokerUrlError(f"bad broker URL: {exc}") from None
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise BrokerUrlError(f"broker URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
+    if not parts.hostname:
+        raise BrokerUrlError("broker URL has no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise BrokerUrlError("broker URL must be mqtt://user:pass@host:port with nothing after")
+    tls = parts.scheme == "mqtts"
+    return BrokerUrl(
+        host=parts.hostname,
+        port=port if port is not None else (8883 if tls else 1883),
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        tls=tls,
+    )
+
+
+# --- what the network thread hands over ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The message the broker publishes for us if we vanish without a clean disconnect."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message from a subscription. Pass it to `ack` when `manual_ack` is on."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The broker accepted us; `session_present` says it kept our session from before."""
+
+    session_present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """A connection attempt failed (refused, or the broker is unreachable); paho retries by itself."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection is gone; paho reconnects by itself unless we are stopping."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The broker acknowledged the message `mid` (PUBACK for QoS 1); `ok` is false if it refused."""
+
+    mid: int
+    ok: bool
+    reason: str
+
+
+MqttEvent = Received | Connected | ConnectFailed | Disconnected | Published
+Sink = Callable[[MqttEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishInfo:
+    """The handle of one publish: `mid` matches a later `Published(mid)`."""
+
+    mid: int
+    # False when paho refused the message outright (a QoS 0 message while disconnected, a full queue).
+    queued: bool
+    _info: Any
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the broker acknowledged the message (or it was sent, for QoS 0)."""
+        if not self.queued:
+            return False
+        try:
+            self._info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return bool(self._info.is_published())
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+class MqttClient:
+    """A paho client with a fixed id, a persistent session, a will, auto-reconnect and an inbox."""
+
+    def __init__(
+        self,
+        url: str | BrokerUrl,
+        client_id: str,
+        *,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        will: Will | None = None,
+        protocol: Protocol = "5",
+        clean_start: bool = False,
+        session_expiry_s: int = 3600,
+        keepalive_s: int = 30,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 30,
+        manual_ack: bool = False,
+        max_inflight: int = 20,
+        sink: Sink | None = None,
+    ) -> None:
+        self.broker = url if isinstance(url, BrokerUrl) else parse_broker_url(url)
+        self.client_id = client_id
+        self.protocol = protocol
+        self.inbox: queue.Queue[MqttEvent] = queue.Queue()
+        self.connected = threading.Event()
+        self.dropped = 0
+        self._sink: Sink = sink if sink is not None else self.inbox.put
+        self._subscriptions: dict[str, int] = dict(subscriptions)
+        self._lock = threading.Lock()
+        self._connected_once = False
+        self._started = False
+        self._clean_start = clean_start
+        self._session_expiry_s = session_expiry_s
+        self._keepalive_s = keepalive_s
+        self._manual_ack = manual_ack
+        self._paho = self._build(will, reconnect_min_s, reconnect_max_s, max_inflight)
+
+    # -- lifecycle --
+
+    def start(self) -> None:
+        """Start the network thread; it connects, and reconnects after any loss, until `stop`."""
+        if self._started:
+            return
+        self._started = True
+        properties = None
+        if self.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._session_expiry_s
+        # connect_async never blocks or raises for an unreachable broker: the loop thread keeps trying.
+        self._paho.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=self._keepalive_s,
+            clean_start=self._clean_start if self.protocol == "5" else paho.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+        )
+        self._paho.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect cleanly (the broker does not publish the will) and stop the network thread."""
+        if not self._started:
+            return
+        self._started = False
+        self._paho.disconnect()
+        self._paho.loop_stop()
+        self.connected.clear()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected, at most `timeout` seconds; True if connected."""
+        return self.connected.wait(timeout)
+
+    # -- traffic --
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> PublishInfo:
+        """Publish; QoS 1 messages are queued by paho while disconnected and sent on reconnect."""
+        info = self._paho.publish(topic, payload, qos=qos, retain=retain)
+        queued = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+            qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN
+        )
+        return PublishInfo(mid=info.mid, queued=queued, _info=info)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Add a subscription; it is made now if connected and renewed on every reconnect."""
+        with self._lock:
+            self._subscriptions[topic] = qos
+        if self.connected.is_set():
+            self._paho.subscribe([(topic, self._options(qos, first=True))])
+
+    def ack(self, message: Received) -> None:
+        """Acknowledge a QoS 1 message received with `manual_ack` on; no-op otherwise."""
+        if self._manual_ack and message.qos > 0:
+            self._paho.ack(message.mid, message.qos)
+
+    # -- paho wiring; every callback below only enqueues --
+
+    def _build(
+        self, will: Will | None, reconnect_min_s: int, reconnect_max_s: int, max_inflight: int
+    ) -> paho.Client:
+        if self.protocol == "5":
+            client = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.client_id,
+                protocol=paho.MQTTv5,
+                manual_ack=self._manual_ack,
+            )
+        else:
+            client = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.client_id,
+                protocol=paho.MQTTv311,
+                clean_session=self._clean_start,
+                manual_ack=self._manual_ack,
+            )
+        if self.broker.username is not None:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            client.tls_set_context(ssl.create_default_context())
+        if will is not None:
+            client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        client.max_inflight_messages_set(max_inflight)
+        client.enable_logger(_paho_log)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _options(self, qos: int, *, first: bool) -> Any:
+        if self.protocol != "5":
+            return qos
+        handling = (
+            SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE if first else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+        )
+        return SubscribeOptions(qos=qos, retainHandling=handling)
+
+    def _emit(self, event: MqttEvent) -> None:
+        try:
+            self._sink(event)
+        except Exception:
+            self.dropped += 1
+            log.exception("MQTT sink refused %s; dropped", type(event).__name__)
+
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            self._emit(ConnectFailed(str(reason)))
+            return
+        with self._lock:
+            wanted = list(self._subscriptions.items())
+            first = not self._connected_once
+            self._connected_once = True
+        if wanted:
+            # Subscribing here only queues a packet: it is how subscriptions survive a lost session.
+            client.subscribe([(topic, self._options(qos, first=first)) for topic, qos in wanted])
+        self.connected.set()
+        self._emit(Connected(session_present=bool(flags.session_present)))
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._emit(ConnectFailed("broker unreachable"))
+
+    def _on_disconnect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self.connected.clear()
+        self._emit(Disconnected(str(reason)))
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            self.dropped += 1
+            log.warning("dropped a message whose topic is not UTF-8")
+            if self._manual_ack and message.qos > 0:
+                client.ack(message.mid, message.qos)
+            return
+        self._emit(
+            Received(
+                topic=topic,
+                payload=bytes(message.payload),
+                qos=message.qos,
+                retain=bool(message.retain),
+                mid=message.mid,
+            )
+        )
+
+    def _on_publish(
+        self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        self._emit(Published(mid=mid, ok=not reason.is_failure, reason=str(reason)))

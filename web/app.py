@@ -33,12 +33,14 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     """The app for these settings; `engine` and `clock` may be given (tests, the demo)."""
+    owns_engine = engine is None
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        if owns_engine:  # an engine handed in belongs to whoever made it
+            engine.dispose()
 
     app = FastAPI(
         title="FabLab Hub",

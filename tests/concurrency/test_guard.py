@@ -1,0 +1,114 @@
+"""The database itself refuses overlaps: the exclusion constraint (PostgreSQL), the triggers (SQLite)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from booking import service
+from booking.errors import Conflict
+from booking.models import Booking, BookingStatus, Member, Resource, ResourceKind
+from booking.schemas import BookingCreate
+from tests.conftest import NOW
+from tests.factories import at, make_member, make_resource, make_site
+
+START = at("2027-03-02 10:00")
+
+
+def _row(resource: Resource, member: Member, start: datetime, minutes: int, **extra: object) -> Booking:
+    end = start + timedelta(minutes=minutes)
+    values: dict[str, object] = {
+        "id": service.new_id(),
+        "resource_id": resource.id,
+        "site_id": resource.site_id,
+        "member_id": member.id,
+        "start_at": start,
+        "end_at": end,
+        "block_end": end,
+        "seats": 1,
+        "exclusive": True,
+        "status": BookingStatus.confirmed,
+        "code": service.new_id()[-8:].upper(),
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(extra)
+    return Booking.model_validate(values)
+
+
+class TestOverlapGuard:
+    def test_refuses_an_overlapping_row_written_past_the_service(self, session: Session) -> None:
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        session.add(_row(resource, member, START, 60))
+        session.flush()
+        with pytest.raises(IntegrityError), session.begin_nested():
+            session.add(_row(resource, member, START + timedelta(minutes=30), 60))
+            session.flush()
+
+    def test_buffer_is_part_of_the_guarded_span(self, session: Session) -> None:
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        session.add(_row(resource, member, START, 60, block_end=START + timedelta(minutes=75)))
+        session.flush()
+        with pytest.raises(IntegrityError), session.begin_nested():
+            session.add(_row(resource, member, START + timedelta(minutes=60), 30))
+            session.flush()
+
+    def test_inactive_rows_and_pools_are_not_guarded(self, session: Session) -> None:
+        resource = make_resource(session, make_site(session))
+        pool = make_resource(session, make_site(session), kind=ResourceKind.desk_pool, capacity=4)
+        member = make_member(session)
+        session.add(_row(resource, member, START, 60))
+        session.add(_row(resource, member, START, 60, status=BookingStatus.cancelled))
+        session.add(_row(pool, member, START, 60, exclusive=False))
+        session.add(_row(pool, member, START, 60, exclusive=False))
+        session.flush()
+
+    def test_reactivating_into_an_overlap_is_refused(self, session: Session) -> None:
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        session.add(_row(resource, member, START, 60))
+        cancelled = _row(resource, member, START, 60, status=BookingStatus.cancelled)
+        session.add(cancelled)
+        session.flush()
+        with pytest.raises(IntegrityError), session.begin_nested():
+            cancelled.status = BookingStatus.confirmed
+            session.flush()
+
+
+@pytest.mark.slow
+class TestInterleavedTransactions:
+    def test_the_second_writer_loses_with_a_named_conflict(self, fresh_engine: Engine) -> None:
+        with Session(fresh_engine, expire_on_commit=False) as setup:
+            resource = make_resource(setup, make_site(setup), name="Laser 1")
+            first, second = make_member(setup), make_member(setup)
+            setup.commit()
+        ask = BookingCreate(resource_id=resource.id, start=START, end=START + timedelta(hours=1))
+        inserted, outcome = threading.Event(), {}
+
+        def second_writer() -> None:
+            inserted.wait(timeout=30)
+            try:
+                with Session(fresh_engine, expire_on_commit=False) as session:
+                    service.book(session, service.load_actor(session, second), ask, NOW)
+                    session.commit()
+                outcome["result"] = "booked"
+            except Conflict as exc:
+                outcome["result"] = exc.detail
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        with Session(fresh_engine, expire_on_commit=False) as session:
+            service.book(session, service.load_actor(session, first), ask, NOW)
+            inserted.set()
+            # Hold the first transaction open while the second one runs into it.
+            thread.join(timeout=0.5)
+            session.commit()
+        thread.join(timeout=60)
+        assert outcome == {"result": "Laser 1 is booked 2027-03-02 10:00–11:00"}

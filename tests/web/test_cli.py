@@ -1,0 +1,125 @@
+"""The `fablab` command line, run as a real process against a real database file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _fablab(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "FABLAB_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "FABLAB_ENVIRONMENT": "test",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+class TestCli:
+    def test_help_lists_every_command(self, tmp_path: Path) -> None:
+        result = _fablab(tmp_path, "--help")
+        assert result.returncode == 0
+        for command in ("demo", "serve", "gateway", "simulate", "db", "seed", "users", "trainings"):
+            assert command in result.stdout
+
+    def test_upgrade_seed_add_grant(self, tmp_path: Path) -> None:
+        assert _fablab(tmp_path, "db", "upgrade").returncode == 0
+        seeded = _fablab(tmp_path, "seed", "demo")
+        assert (seeded.returncode, seeded.stdout.strip()) == (0, "demo center loaded")
+        again = _fablab(tmp_path, "seed", "demo")
+        assert again.stdout.strip() == "demo center already present; nothing changed"
+        added = _fablab(
+            tmp_path,
+            "users",
+            "add",
+            "Hoa@Example.org",
+            "--role",
+            "member",
+            "--plan",
+            "maker",
+            "--name",
+            "Hoa",
+            "--card",
+            "04aabbcc",
+            stdin="a long password\n",
+        )
+        assert (added.returncode, added.stdout.strip()) == (0, "created member hoa@example.org (id hoa)")
+        granted = _fablab(tmp_path, "trainings", "grant", "hoa@example.org", "laser-safety")
+        assert granted.returncode == 0
+        assert granted.stdout.startswith("hoa@example.org now holds laser-safety, valid until ")
+
+    @pytest.mark.parametrize(
+        ("args", "stdin", "code", "message"),
+        [
+            (
+                ("users", "add", "lan@fablab.local", "--role", "member"),
+                "password1\n",
+                1,
+                "fablab: an account with the e-mail lan@fablab.local already exists",
+            ),
+            (
+                ("users", "add", "x@example.org", "--role", "member"),
+                "short\n",
+                1,
+                "fablab: password: String should have at least 8 characters",
+            ),
+            (
+                ("users", "add", "k@example.org", "--role", "kiosk"),
+                "password1\n",
+                1,
+                "fablab: a kiosk account is bound to exactly one site (--site)",
+            ),
+            (
+                ("users", "add", "x@example.org", "--role", "wizard"),
+                "password1\n",
+                2,
+                "fablab users add: argument --role: invalid choice: 'wizard'",
+            ),
+            (
+                ("trainings", "grant", "lan@fablab.local", "juggling"),
+                "",
+                1,
+                "fablab: there is no training 'juggling'",
+            ),
+            (
+                ("trainings", "grant", "nobody@fablab.local", "cnc-basics"),
+                "",
+                1,
+                "fablab: there is no member 'nobody@fablab.local'",
+            ),
+        ],
+    )
+    def test_user_errors_are_one_line(
+        self, tmp_path: Path, args: tuple[str, ...], stdin: str, code: int, message: str
+    ) -> None:
+        _fablab(tmp_path, "seed", "demo")
+        result = _fablab(tmp_path, *args, stdin=stdin)
+        assert result.returncode == code
+        assert result.stderr.strip().splitlines()[-1].startswith(message)
+        assert "Traceback" not in result.stderr
+
+    def test_unreachable_database_is_one_line(self, tmp_path: Path) -> None:
+        env = {**os.environ, "FABLAB_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+        result = subprocess.run(
+            [sys.executable, "-m", "web.cli", "db", "upgrade"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1].startswith("fablab: cannot reach the database:")
+        assert "Traceback" not in result.stderr

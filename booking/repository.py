@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, func, select
 
 from booking.models import (
@@ -31,10 +34,22 @@ from booking.models import (
     Series,
     Site,
     Training,
+    UTCDateTime,
     WaitlistEntry,
     WaitlistStatus,
 )
-from booking.rules import Span
+from booking.rules import ClosureSpan, QuotaUsage, Span
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+# The hot path (booking, availability) speaks SQLAlchemy Core on these tables: no unit of work.
+_booking = _table(Booking)
+_closure = _table(Closure)
+_ledger = _table(LedgerEntry)
 
 # --- catalogue ----------------------------------------------------------------------------------
 
@@ -66,15 +81,17 @@ def list_resources(
     return session.exec(query.order_by(col(Resource.site_id), col(Resource.name))).all()
 
 
-def list_closures(session: Session, site_id: str, span: Span) -> Sequence[Closure]:
+_CLOSURES = sa.select(_closure.c.start_at, _closure.c.end_at, _closure.c.reason).where(
+    _closure.c.site_id == sa.bindparam("site_id"),
+    _closure.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
+    _closure.c.end_at > sa.bindparam("start", type_=UTCDateTime()),
+)
+
+
+def list_closures(session: Session, site_id: str, span: Span) -> list[ClosureSpan]:
     """The site's closures touching the span."""
-    return session.exec(
-        select(Closure).where(
-            Closure.site_id == site_id,
-            col(Closure.start_at) < span.end,
-            col(Closure.end_at) > span.start,
-        )
-    ).all()
+    rows = session.connection().execute(_CLOSURES, {"site_id": site_id, "start": span.start, "end": span.end})
+    return [ClosureSpan(start, end, reason) for start, end, reason in rows]
 
 
 def get_training(session: Session, training_id: str) -> Training | None:
@@ -136,12 +153,11 @@ def managed_sites(session: Session, member_id: str) -> set[str]:
 
 def trainings_held(session: Session, member_id: str) -> dict[str, datetime | None]:
     """The member's trainings and when each expires (None: never)."""
-    rows = session.exec(
-        select(MemberTraining.training_id, MemberTraining.expires_at).where(
-            MemberTraining.member_id == member_id
-        )
-    ).all()
-    return dict(rows)
+    table = _table(MemberTraining)
+    rows = session.connection().execute(
+        sa.select(table.c.training_id, table.c.expires_at).where(table.c.member_id == member_id)
+    )
+    return {str(training_id): expires for training_id, expires in rows}
 
 
 def list_member_trainings(session: Session, member_id: str) -> Sequence[MemberTraining]:
@@ -186,38 +202,75 @@ def get_booking_by_code(session: Session, code: str) -> Booking | None:
     return session.exec(select(Booking).where(Booking.code == code.strip().upper())).first()
 
 
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """An active booking holding (part of) a slot: what a refusal or a free-span list needs of it."""
+
+    start_at: datetime
+    end_at: datetime
+    block_end: datetime
+    seats: int
+    member_id: str
+    id: str
+    status: BookingStatus
+
+
+_HOLDER_COLUMNS = (
+    _booking.c.start_at,
+    _booking.c.end_at,
+    _booking.c.block_end,
+    _booking.c.seats,
+    _booking.c.member_id,
+    _booking.c.id,
+    _booking.c.status,
+)
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+
+# Hot statements are built once with bound parameters, so each call skips building the expression
+# and hits SQLAlchemy's compiled cache straight away.
+_TOUCHING = (
+    sa.select(*_HOLDER_COLUMNS)
+    .where(
+        _booking.c.resource_id == sa.bindparam("resource_id"),
+        _booking.c.status.in_(_ACTIVE),
+        _booking.c.start_at < sa.bindparam("end"),
+        _booking.c.block_end > sa.bindparam("start"),
+    )
+    .order_by(_booking.c.start_at)
+)
+_FIRST_CONFLICT = (
+    sa.select(*_HOLDER_COLUMNS)
+    .where(
+        _booking.c.resource_id == sa.bindparam("resource_id"),
+        _booking.c.exclusive,
+        _booking.c.status.in_(_ACTIVE),
+        _booking.c.start_at < sa.bindparam("end"),
+        _booking.c.block_end > sa.bindparam("start"),
+    )
+    .order_by(_booking.c.start_at)
+    .limit(1)
+)
+
+
 def active_bookings_touching(
     session: Session, resource_id: str, start: datetime, end: datetime
-) -> Sequence[Booking]:
+) -> list[Holder]:
     """Active bookings of the resource whose blocked span [start, block_end) touches [start, end)."""
-    return session.exec(
-        select(Booking)
-        .where(
-            Booking.resource_id == resource_id,
-            col(Booking.status).in_(ACTIVE_STATUSES),
-            col(Booking.start_at) < end,
-            col(Booking.block_end) > start,
-        )
-        .order_by(col(Booking.start_at))
-    ).all()
+    rows = session.connection().execute(_TOUCHING, {"resource_id": resource_id, "start": start, "end": end})
+    return [Holder(*row) for row in rows]
 
 
 def first_exclusive_conflict(
     session: Session, resource_id: str, start: datetime, block_end: datetime
-) -> Booking | None:
+) -> Holder | None:
     """The earliest active booking whose blocked span overlaps [start, block_end), or None."""
-    return session.exec(
-        select(Booking)
-        .where(
-            Booking.resource_id == resource_id,
-            col(Booking.exclusive),
-            col(Booking.status).in_(ACTIVE_STATUSES),
-            col(Booking.start_at) < block_end,
-            col(Booking.block_end) > start,
-        )
-        .order_by(col(Booking.start_at))
-        .limit(1)
-    ).first()
+    row = (
+        session.connection()
+        .execute(_FIRST_CONFLICT, {"resource_id": resource_id, "start": start, "end": block_end})
+        .first()
+    )
+    return Holder(*row) if row is not None else None
 
 
 class CodeTaken(Exception):
@@ -229,20 +282,28 @@ class OverlapRace(Exception):
 
 
 def insert_booking(session: Session, booking: Booking) -> None:
-    """Insert a booking; the database's overlap guard turns a lost race into OverlapRace.
+    """Insert a booking row; the database's overlap guard turns a lost race into OverlapRace.
 
-    The insert runs in a savepoint, so after a lost race the transaction is still usable to read
-    which booking won and name it.
+    The row is written with one Core INSERT (the ORM's unit of work costs more than the rest of a
+    booking), then the object joins the session as if loaded. On PostgreSQL the INSERT runs in a
+    savepoint, so after a lost race the transaction can still read which booking won; SQLite undoes
+    only the refused statement, so it needs none.
     """
+    values = {column.key: getattr(booking, column.key) for column in _booking.columns}
     try:
-        with session.begin_nested():
-            session.add(booking)
+        if session.get_bind().dialect.name == "postgresql":
+            with session.connection().begin_nested():
+                session.connection().execute(_booking.insert(), values)
+        else:
+            session.connection().execute(_booking.insert(), values)
     except IntegrityError as exc:
         if _is_overlap_violation(exc):
             raise OverlapRace() from exc
         if "code" in str(exc.orig):
             raise CodeTaken() from exc
         raise
+    make_transient_to_detached(booking)
+    session.add(booking)
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -352,6 +413,121 @@ def count_future_bookings(session: Session, member_id: str, quota_group: str, no
                 col(Booking.start_at) > now,
             )
         ).one()
+    )
+
+
+@functools.cache
+def _quota_statements(periods: int) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The two quota statements for a number of periods: booked seconds, and booking counts."""
+    starts = [sa.bindparam(f"start{i}", type_=UTCDateTime()) for i in range(periods)]
+    ends = [sa.bindparam(f"end{i}", type_=UTCDateTime()) for i in range(periods)]
+    lowest, highest, now = (sa.bindparam(n, type_=UTCDateTime()) for n in ("lowest", "highest", "now"))
+    member: sa.BindParameter[str] = sa.bindparam("member_id")
+    group: sa.BindParameter[str] = sa.bindparam("quota_group")
+    seconds = sa.select(
+        *(
+            sa.func.coalesce(
+                sa.func.sum(sa.case(((_ledger.c.at >= a) & (_ledger.c.at < b), _ledger.c.seconds), else_=0)),
+                0,
+            )
+            for a, b in zip(starts, ends, strict=True)
+        )
+    ).where(
+        _ledger.c.member_id == member,
+        _ledger.c.quota_group == group,
+        _ledger.c.kind == LedgerKind.booked.value,
+        _ledger.c.at >= lowest,
+        _ledger.c.at < highest,
+    )
+    counted = [status.value for status in QUOTA_STATUSES]
+    counts = sa.select(
+        *(
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (
+                            _booking.c.status.in_(counted)
+                            & (_booking.c.start_at >= a)
+                            & (_booking.c.start_at < b),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+            for a, b in zip(starts, ends, strict=True)
+        ),
+        sa.func.coalesce(
+            sa.func.sum(sa.case((_booking.c.status.in_(_ACTIVE) & (_booking.c.start_at > now), 1), else_=0)),
+            0,
+        ),
+    ).where(
+        _booking.c.member_id == member,
+        _booking.c.quota_group == group,
+        (_booking.c.start_at >= lowest) | (_booking.c.start_at > now),
+    )
+    return seconds, counts
+
+
+def quota_usage(
+    session: Session,
+    member_id: str,
+    quota_group: str,
+    periods: Sequence[Span],
+    now: datetime,
+    *,
+    count_bookings: bool,
+    count_future: bool,
+) -> list[QuotaUsage]:
+    """What the member holds in the group in each period: booked seconds, bookings, and overall
+    upcoming bookings, in one or two statements whatever the number of periods."""
+    seconds_statement, counts_statement = _quota_statements(len(periods))
+    params: dict[str, Any] = {
+        "member_id": member_id,
+        "quota_group": quota_group,
+        "lowest": min(p.start for p in periods),
+        "highest": max(p.end for p in periods),
+        "now": now,
+    }
+    for i, period in enumerate(periods):
+        params[f"start{i}"], params[f"end{i}"] = period.start, period.end
+    connection = session.connection()
+    sums = connection.execute(seconds_statement, params).one()
+    counts: Sequence[Any] = [0] * (len(periods) + 1)
+    if count_bookings or count_future:
+        counts = connection.execute(counts_statement, params).one()
+    return [
+        QuotaUsage(booked_seconds=int(sums[i]), bookings=int(counts[i]), future_bookings=int(counts[-1]))
+        for i in range(len(periods))
+    ]
+
+
+def insert_ledger_entry(
+    session: Session,
+    *,
+    member_id: str,
+    quota_group: str,
+    kind: LedgerKind,
+    at: datetime,
+    seconds: int,
+    now: datetime,
+    booking_id: str | None = None,
+    reference: str | None = None,
+) -> None:
+    """Append a movement to the quota ledger (one Core INSERT)."""
+    session.connection().execute(
+        _ledger.insert(),
+        {
+            "member_id": member_id,
+            "quota_group": quota_group,
+            "kind": kind,
+            "at": at,
+            "seconds": seconds,
+            "booking_id": booking_id,
+            "reference": reference,
+            "created_at": now,
+        },
     )
 
 

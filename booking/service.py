@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -18,6 +18,7 @@ from ulid import ULID
 
 from booking import repository as repo
 from booking import rules
+from booking.catalogue import CATALOGUE, ResourceInfo
 from booking.errors import (
     Conflict,
     DomainError,
@@ -81,10 +82,41 @@ def new_id() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A signed-in member as a plain value: safe to keep between requests and share across threads."""
+
+    id: str
+    email: str
+    name: str
+    role: Role
+    plan_id: str | None
+    card_uid: str | None
+    language: str
+    kiosk_site_id: str | None
+    token_version: int
+    active: bool
+
+    @classmethod
+    def of(cls, member: Member) -> MemberInfo:
+        return cls(
+            id=member.id,
+            email=member.email,
+            name=member.name,
+            role=Role(member.role),
+            plan_id=member.plan_id,
+            card_uid=member.card_uid,
+            language=member.language,
+            kiosk_site_id=member.kiosk_site_id,
+            token_version=member.token_version,
+            active=member.active,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who is acting: a member and the sites they manage."""
 
-    member: Member
+    member: MemberInfo
     managed_sites: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -106,7 +138,7 @@ class Actor:
 def load_actor(session: Session, member: Member) -> Actor:
     """The actor for a signed-in member."""
     sites = repo.managed_sites(session, member.id) if member.role is Role.manager else set()
-    return Actor(member=member, managed_sites=frozenset(sites))
+    return Actor(member=MemberInfo.of(member), managed_sites=frozenset(sites))
 
 
 # =============================================================================================
@@ -197,6 +229,19 @@ def resource_read(resource: Resource) -> ResourceRead:
     )
 
 
+def booking_rules(resource: Resource) -> rules.BookingRules:
+    """The resource's booking rules as the pure rule functions take them."""
+    return rules.BookingRules(
+        name=resource.name,
+        slot_minutes=resource.slot_minutes,
+        min_minutes=resource.min_minutes,
+        max_minutes=resource.max_minutes,
+        lead_minutes=resource.lead_minutes,
+        max_days_ahead=resource.max_days_ahead,
+        buffer_minutes=resource.buffer_minutes,
+    )
+
+
 def list_plans(session: Session) -> list[PlanRead]:
     """Every plan with its quota rules."""
     return [
@@ -211,25 +256,21 @@ def list_plans(session: Session) -> list[PlanRead]:
     ]
 
 
-def booking_rules(resource: Resource) -> rules.BookingRules:
-    """The resource's booking rules as the pure rule functions take them."""
-    return rules.BookingRules(
-        name=resource.name,
-        slot_minutes=resource.slot_minutes,
-        min_minutes=resource.min_minutes,
-        max_minutes=resource.max_minutes,
-        lead_minutes=resource.lead_minutes,
-        max_days_ahead=resource.max_days_ahead,
-        buffer_minutes=resource.buffer_minutes,
-    )
+class SiteLike(Protocol):
+    """What closures need of a site: a Site row or a catalogue SiteInfo."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def holiday_country(self) -> str: ...
 
 
-def site_closures(session: Session, site: Site, span: Span) -> list[ClosureSpan]:
+def site_closures(session: Session, site: SiteLike, span: Span) -> list[ClosureSpan]:
     """Managers' closures and public holidays of the site touching the span."""
     tz = rules.zone(site.timezone)
-    closures = [
-        ClosureSpan(c.start_at, c.end_at, c.reason) for c in repo.list_closures(session, site.id, span)
-    ]
+    closures = repo.list_closures(session, site.id, span)
     if site.holiday_country:
         first = span.start.astimezone(tz).year
         last = span.end.astimezone(tz).year
@@ -384,7 +425,7 @@ def revoke_training(session: Session, actor: Actor, member_id: str, training_id:
     session.flush()
 
 
-def list_member_trainings(session: Session, member: Member, now: datetime) -> list[MemberTrainingRead]:
+def list_member_trainings(session: Session, member: MemberInfo, now: datetime) -> list[MemberTrainingRead]:
     """The member's trainings, with whether each is still valid."""
     names = {t.id: t.name for t in repo.list_trainings(session)}
     return [
@@ -426,57 +467,44 @@ def booking_read(booking: Booking) -> BookingRead:
 class _Target:
     """What booking a resource for a member needs loaded once, also across a whole series."""
 
-    member: Member
-    resource: Resource
-    site: Site
-    tz: ZoneInfo
-    hours: rules.OpeningHours
-    slot_rules: rules.BookingRules
+    member: MemberInfo
+    resource: ResourceInfo
     quota_limits: list[rules.QuotaLimits]
     by_manager: bool
     closures: list[ClosureSpan] = field(default_factory=list)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.resource.site.tz
 
 
 def _load_target(
     session: Session, actor: Actor, resource_id: str, member_id: str | None, now: datetime
 ) -> _Target:
-    resource = get_resource_or_raise(session, resource_id)
-    site = get_site_or_raise(session, resource.site_id)
+    resource = CATALOGUE.resource(session, resource_id)
+    site_id = resource.site_id
     if member_id is None or member_id == actor.id:
         if actor.member.role is Role.kiosk:
             raise InvalidRequest("a kiosk books for a member: give the member")
         member = actor.member
     else:
-        if not (actor.manages(site.id) or actor.is_kiosk_of(site.id)):
+        if not (actor.manages(site_id) or actor.is_kiosk_of(site_id)):
             raise NotPermitted("only the site's managers and its kiosk can book for another member")
-        member = get_member_or_raise(session, member_id)
+        member = MemberInfo.of(get_member_or_raise(session, member_id))
     if not member.active:
         raise NotPermitted(f"the account of {member.name} is suspended")
     limits: list[rules.QuotaLimits] = []
     if member.plan_id is not None and resource.quota_group is not None:
-        limits = [
-            _quota_limits(rule)
-            for rule in repo.list_quota_rules(session, member.plan_id, resource.quota_group)
-        ]
+        limits = CATALOGUE.quota_limits(session, member.plan_id, resource.quota_group)
     if resource.training_id is not None:
-        training = repo.get_training(session, resource.training_id)
         rules.check_training(
             resource.training_id,
             repo.trainings_held(session, member.id),
             now,
-            training.name if training else resource.training_id,
+            resource.training_name or resource.training_id,
             resource.name,
         )
-    return _Target(
-        member=member,
-        resource=resource,
-        site=site,
-        tz=rules.zone(site.timezone),
-        hours=rules.parse_opening_hours(site.opening_hours),
-        slot_rules=booking_rules(resource),
-        quota_limits=limits,
-        by_manager=actor.manages(site.id),
-    )
+    return _Target(member=member, resource=resource, quota_limits=limits, by_manager=actor.manages(site_id))
 
 
 def _quota_limits(rule: QuotaRule) -> rules.QuotaLimits:
@@ -491,22 +519,18 @@ def _quota_limits(rule: QuotaRule) -> rules.QuotaLimits:
 
 def _check_slot_rules(target: _Target, start: datetime, end: datetime, seats: int, now: datetime) -> None:
     """Every rule that needs no look at other bookings: times, hours, closures, seats."""
-    rules.check_times(start, end, target.slot_rules, now, target.tz)
-    rules.check_seats(
-        seats,
-        target.resource.capacity,
-        target.resource.kind is not ResourceKind.desk_pool,
-        target.resource.name,
-    )
-    place = target.site.name_en or target.site.name
-    rules.check_opening_hours(start, end, target.hours, target.tz, place)
+    resource = target.resource
+    rules.check_times(start, end, resource.rules, now, target.tz)
+    rules.check_seats(seats, resource.capacity, resource.exclusive, resource.name)
+    place = resource.site.display_name
+    rules.check_opening_hours(start, end, resource.site.hours, target.tz, place)
     rules.check_closures(start, end, target.closures, target.tz, place)
 
 
 def _check_free(session: Session, target: _Target, start: datetime, end: datetime, seats: int) -> None:
     """Refuse a taken slot, naming the booking or the seats that hold it."""
     resource = target.resource
-    if resource.kind is ResourceKind.desk_pool:
+    if not resource.exclusive:
         repo.lock_resource(session, resource.id)
         taken = [
             SeatSpan(b.start_at, b.end_at, b.seats)
@@ -526,15 +550,13 @@ def _check_free(session: Session, target: _Target, start: datetime, end: datetim
         raise Conflict(_taken_message(target, holder, start, end))
 
 
-def _taken_message(target: _Target, holder: Booking, start: datetime, end: datetime) -> str:
+def _taken_message(target: _Target, holder: repo.Holder, start: datetime, end: datetime) -> str:
     resource = target.resource
-    whose = "you have" if holder.member_id == target.member.id else "it is"
-    message = f"{resource.name} is booked {rules.format_span(holder.start_at, holder.end_at, target.tz)}"
-    if whose == "you have":
-        message = (
-            f"you already booked {resource.name} "
-            f"{rules.format_span(holder.start_at, holder.end_at, target.tz)}"
-        )
+    span = rules.format_span(holder.start_at, holder.end_at, target.tz)
+    if holder.member_id == target.member.id:
+        message = f"you already booked {resource.name} {span}"
+    else:
+        message = f"{resource.name} is booked {span}"
     if resource.buffer_minutes and not rules.overlaps(start, end, holder.start_at, holder.end_at):
         message += f", and it needs {resource.buffer_minutes} min between bookings"
     return message
@@ -548,17 +570,18 @@ def _check_quotas(
         return
     group = target.quota_limits[0].quota_group
     requested = int((end - start).total_seconds()) * seats
-    future = repo.count_future_bookings(session, target.member.id, group, now)
-    for limits in target.quota_limits:
-        span = rules.period_bounds(start, limits.period, target.tz)
-        usage = rules.QuotaUsage(
-            booked_seconds=repo.ledger_sum(session, target.member.id, group, LedgerKind.booked, span),
-            bookings=repo.count_bookings_in(session, target.member.id, group, span)
-            if limits.max_bookings is not None
-            else 0,
-            future_bookings=future,
-        )
-        rules.check_quota(limits, usage, requested)
+    spans = [rules.period_bounds(start, limits.period, target.tz) for limits in target.quota_limits]
+    usage = repo.quota_usage(
+        session,
+        target.member.id,
+        group,
+        spans,
+        now,
+        count_bookings=any(limits.max_bookings is not None for limits in target.quota_limits),
+        count_future=any(limits.max_future_bookings is not None for limits in target.quota_limits),
+    )
+    for limits, used in zip(target.quota_limits, usage, strict=True):
+        rules.check_quota(limits, used, requested)
 
 
 def _book_one(
@@ -593,7 +616,7 @@ def _book_one(
         end_at=end,
         block_end=rules.block_end(end, resource.buffer_minutes),
         seats=seats,
-        exclusive=resource.kind is not ResourceKind.desk_pool,
+        exclusive=resource.exclusive,
         status=status,
         code=new_booking_code(),
         quota_group=resource.quota_group,
@@ -601,6 +624,8 @@ def _book_one(
         note=note,
         created_at=now,
         updated_at=now,
+        checked_in_at=None,
+        decided_by=None,
     )
     for _attempt in range(5):
         try:
@@ -618,24 +643,21 @@ def _book_one(
             )
             raise Conflict(detail) from exc
     if resource.quota_group is not None:
-        repo.add_ledger_entry(
+        repo.insert_ledger_entry(
             session,
-            LedgerEntry(
-                member_id=target.member.id,
-                quota_group=resource.quota_group,
-                kind=LedgerKind.booked,
-                at=start,
-                seconds=int((end - start).total_seconds()) * seats,
-                booking_id=booking.id,
-                created_at=now,
-            ),
+            member_id=target.member.id,
+            quota_group=resource.quota_group,
+            kind=LedgerKind.booked,
+            at=start,
+            seconds=int((end - start).total_seconds()) * seats,
+            booking_id=booking.id,
+            now=now,
         )
-    session.flush()
     return booking
 
 
 def _with_closures(session: Session, target: _Target, start: datetime, end: datetime) -> _Target:
-    target.closures = site_closures(session, target.site, Span(start, end))
+    target.closures = site_closures(session, target.resource.site, Span(start, end))
     return target
 
 
@@ -674,7 +696,7 @@ def book_series(session: Session, actor: Actor, data: BookingCreate, now: dateti
         raise InvalidRequest("a recurring booking needs an rrule")
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
     target = _load_target(session, actor, data.resource_id, data.member, now)
-    horizon = now + timedelta(days=target.slot_rules.max_days_ahead)
+    horizon = now + timedelta(days=target.resource.rules.max_days_ahead)
     open_ended = "COUNT=" not in data.rrule.upper() and "UNTIL=" not in data.rrule.upper()
     occurrences = rules.expand_rrule(
         data.rrule, start, end, target.tz, horizon if open_ended else now + timedelta(days=3660)
@@ -1088,7 +1110,7 @@ def _ceil_to_grid(instant: datetime, tz: ZoneInfo, slot_minutes: int) -> datetim
 # --- quotas -------------------------------------------------------------------------------------
 
 
-def my_quotas(session: Session, member: Member, now: datetime, tz_name: str) -> list[QuotaRead]:
+def my_quotas(session: Session, member: MemberInfo, now: datetime, tz_name: str) -> list[QuotaRead]:
     """Each quota rule of the member's plan with what they have booked and used in its period now."""
     if member.plan_id is None:
         return []

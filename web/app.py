@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from web import errors
 from web.api import auth, bookings, catalogue, me
 from web.db import make_engine, read_only
+from web.deps import ActorCache
 from web.settings import Settings
 from web.tokens import TokenCodec
 
@@ -53,6 +54,7 @@ def create_app(
     app.state.read_engine = read_only(engine)
     app.state.clock = clock
     app.state.tokens = TokenCodec(settings.secret_key, settings.token_max_age_s)
+    app.state.actors = ActorCache()
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

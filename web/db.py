@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +18,8 @@ from sqlmodel import Session
 
 # A read-only transaction on SQLite begins DEFERRED, so readers never wait for the write lock.
 READ_ONLY = "fablab_read_only"
+WRITER_WAIT_S = 30
+_HOLDS_WRITER = "fablab_holds_writer"
 
 
 def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
@@ -60,15 +65,72 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # SQLite lets one writer in at a time. Threads of this process queue for it here, in order and
+    # without delay, instead of in SQLite's busy handler, which sleeps in growing steps (up to 100 ms)
+    # and so turns a queue of writers into idle time. Other processes still meet at BEGIN IMMEDIATE.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        else:
+            return
+        if not writer.acquire(timeout=WRITER_WAIT_S):
+            raise sqlite3.OperationalError("database is locked: no write slot within 30 s")
+        connection.info[_HOLDS_WRITER] = True
+        try:
             # Takes the database's write lock now: the whole check-then-insert is serialised.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(connection.connection.dbapi_connection)
+        except BaseException:
+            _release(connection.info)
+            raise
+
+    def _release(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: sa.Connection) -> None:
+        _release(connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: sa.Connection) -> None:
+        _release(connection.info)
+
+    # A connection returned or invalidated without commit or rollback must not keep the slot.
+    @event.listens_for(engine.pool, "reset")
+    def _on_reset(_dbapi: Any, record: Any, _state: Any) -> None:
+        _release(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_invalidate(_dbapi: Any, record: Any, _exc: Any) -> None:
+        _release(record.info)
 
     return engine
+
+
+def _begin_immediate(dbapi_connection: Any) -> None:
+    """BEGIN IMMEDIATE, waiting for a writer of another process in short steps.
+
+    SQLite's own busy handler sleeps 1, 2, 5 … 100 ms between tries, so a writer that waits on another
+    process's writer would idle far longer than that writer holds the lock (well under a millisecond).
+    Here the wait is polled every 0.1–0.5 ms, for up to WRITER_WAIT_S.
+    """
+    deadline = time.monotonic() + WRITER_WAIT_S
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.0001, 0.0005))
+    finally:
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
 
 def read_only(engine: Engine) -> Engine:

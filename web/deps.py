@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking import repository
 from booking.errors import NotPermitted, Unauthenticated
-from booking.models import Member, Role
+from booking.models import Role
 from booking.service import Actor, load_actor
 from web.settings import Settings
 from web.tokens import TokenCodec
@@ -22,21 +24,31 @@ Clock = Callable[[], datetime]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+# The light dependencies are `async def`: FastAPI runs a sync one in the thread pool, a hop that
+# costs more than the work. Only what waits on the database runs there.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; GET and HEAD only read (they never change state)."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; GET and HEAD only read (they never change state).
+
+    Making the session touches no database; the work with it runs in the routes' thread pool.
+    """
     engine: Engine = (
         request.app.state.read_engine if request.method in ("GET", "HEAD") else request.app.state.engine
     )
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        # Usually nothing to do: routes commit before the response. After an error this is a
+        # rollback, run in the thread pool because it may wait on the database.
+        await run_in_threadpool(session.close)
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock()
 
@@ -46,37 +58,77 @@ SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-def _member_from_request(
-    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
-) -> Member | None:
-    codec: TokenCodec = request.app.state.tokens
+class ActorCache:
+    """Who a token or cookie belongs to, remembered for a moment.
+
+    Every API call names its member; looking them up costs more than the rest of a small request.
+    An entry is keyed by the member and their token version, so a new password (a new version) is
+    refused by the process that set it at once and by the others within `ttl_s`; so is a suspension.
+    """
+
+    def __init__(self, ttl_s: float = 2.0) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[tuple[str, int], tuple[float, Actor]] = {}
+
+    def get(self, member_id: str, version: int) -> Actor | None:
+        hit = self._entries.get((member_id, version))
+        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+            return None
+        return hit[1]
+
+    def put(self, actor: Actor) -> None:
+        if len(self._entries) > 10_000:  # bound memory under a flood of distinct members
+            self._entries.clear()
+        self._entries[(actor.id, actor.member.token_version)] = (time.monotonic(), actor)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _claimed_identity(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[str, int, bool] | None:
+    """(member id, token version, from a bearer token) as the request claims it, or None."""
     if credentials is not None and credentials.scheme.lower() == "bearer":
+        codec: TokenCodec = request.app.state.tokens
         claims = codec.read(credentials.credentials)
         if claims is None:
             raise Unauthenticated("the access token is invalid or has expired; sign in again")
-        member = repository.get_member(session, claims.member_id)
-        if member is None or not member.active or member.token_version != claims.version:
-            raise Unauthenticated("the access token is no longer valid; sign in again")
-        return member
+        return claims.member_id, claims.version, True
     session_data = request.scope.get("session") or {}
-    member_id = session_data.get("member")
-    if isinstance(member_id, str):
-        member = repository.get_member(session, member_id)
-        if member is not None and member.active and member.token_version == session_data.get("v"):
-            return member
+    member_id, version = session_data.get("member"), session_data.get("v")
+    if isinstance(member_id, str) and isinstance(version, int):
+        return member_id, version, False
     return None
 
 
-def current_actor(
+def _load_actor(session: Session, member_id: str, version: int) -> Actor | None:
+    member = repository.get_member(session, member_id)
+    if member is None or not member.active or member.token_version != version:
+        return None
+    return load_actor(session, member)
+
+
+async def current_actor(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The signed-in member (bearer token or session cookie), or 401."""
-    member = _member_from_request(request, session, credentials)
-    if member is None:
+    claimed = _claimed_identity(request, credentials)
+    if claimed is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>' from /api/v1/auth/token")
-    return load_actor(session, member)
+    member_id, version, bearer = claimed
+    cache: ActorCache = request.app.state.actors
+    actor = cache.get(member_id, version)
+    if actor is None:
+        actor = await run_in_threadpool(_load_actor, session, member_id, version)
+        if actor is None:
+            if bearer:
+                raise Unauthenticated("the access token is no longer valid; sign in again")
+            raise Unauthenticated("your session has ended; sign in again")
+        cache.put(actor)
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

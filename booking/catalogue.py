@@ -1,0 +1,165 @@
+"""A short-lived, per-process snapshot of the catalogue (resources, their sites, plans' quota rules).
+
+Every booking reads its resource's rules, its site's hours and zone, and the plan's quota rules. These
+change a few times a month, so each process keeps a snapshot for a few seconds instead of asking the
+database on every request. A change made through this process's services is seen at once (they call
+`invalidate`); one made by another process is seen within `ttl_s`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from booking import repository as repo
+from booking import rules
+from booking.errors import NotFound
+from booking.models import QuotaPeriod, ResourceKind
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    id: str
+    name: str
+    name_en: str
+    timezone: str
+    tz: ZoneInfo
+    hours: rules.OpeningHours
+    holiday_country: str
+
+    @property
+    def display_name(self) -> str:
+        return self.name_en or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    id: str
+    site: SiteInfo
+    kind: ResourceKind
+    name: str
+    capacity: int
+    buffer_minutes: int
+    slot_minutes: int
+    requires_approval: bool
+    allow_walk_in: bool
+    training_id: str | None
+    training_name: str | None
+    quota_group: str | None
+    rules: rules.BookingRules
+
+    @property
+    def site_id(self) -> str:
+        return self.site.id
+
+    @property
+    def exclusive(self) -> bool:
+        return self.kind is not ResourceKind.desk_pool
+
+
+class CatalogueCache:
+    """Snapshots of resources and quota rules, per database, each kept for `ttl_s` seconds."""
+
+    def __init__(self, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+    def resource(self, session: Session, resource_id: str) -> ResourceInfo:
+        """The active resource's snapshot, or NotFound."""
+        info: ResourceInfo | None = self._cached(session, "resource", resource_id, _load_resource)
+        if info is None:
+            raise NotFound(f"there is no resource '{resource_id}'")
+        return info
+
+    def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[rules.QuotaLimits]:
+        """The plan's quota rules for the group."""
+        limits: list[rules.QuotaLimits] = self._cached(
+            session, "quota", f"{plan_id}\x00{quota_group}", _load_quota_limits
+        )
+        return limits
+
+    def invalidate(self) -> None:
+        """Forget every snapshot (after a change to sites, resources, plans or quota rules)."""
+        with self._lock:
+            self._entries.clear()
+
+    def _cached(self, session: Session, kind: str, key: str, load: Callable[[Session, str], Any]) -> Any:
+        bind = session.get_bind()
+        engine = bind.engine if isinstance(bind, sa.Connection) else bind
+        database = str(engine.url)
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get((database, kind, key))
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        value = load(session, key)
+        with self._lock:
+            self._entries[(database, kind, key)] = (now, value)
+        return value
+
+
+def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
+    resource = repo.get_resource(session, resource_id)
+    if resource is None or not resource.active:
+        return None
+    site = repo.get_site(session, resource.site_id)
+    if site is None:  # pragma: no cover - a foreign key guarantees the site
+        return None
+    training = repo.get_training(session, resource.training_id) if resource.training_id else None
+    return ResourceInfo(
+        id=resource.id,
+        site=SiteInfo(
+            id=site.id,
+            name=site.name,
+            name_en=site.name_en,
+            timezone=site.timezone,
+            tz=rules.zone(site.timezone),
+            hours=rules.parse_opening_hours(site.opening_hours),
+            holiday_country=site.holiday_country,
+        ),
+        kind=ResourceKind(resource.kind),
+        name=resource.name,
+        capacity=resource.capacity,
+        buffer_minutes=resource.buffer_minutes,
+        slot_minutes=resource.slot_minutes,
+        requires_approval=resource.requires_approval,
+        allow_walk_in=resource.allow_walk_in,
+        training_id=resource.training_id,
+        training_name=training.name if training else resource.training_id,
+        quota_group=resource.quota_group,
+        rules=rules.BookingRules(
+            name=resource.name,
+            slot_minutes=resource.slot_minutes,
+            min_minutes=resource.min_minutes,
+            max_minutes=resource.max_minutes,
+            lead_minutes=resource.lead_minutes,
+            max_days_ahead=resource.max_days_ahead,
+            buffer_minutes=resource.buffer_minutes,
+        ),
+    )
+
+
+def _load_quota_limits(session: Session, key: str) -> list[rules.QuotaLimits]:
+    plan_id, quota_group = key.split("\x00", 1)
+    return [
+        rules.QuotaLimits(
+            quota_group=rule.quota_group,
+            period=QuotaPeriod(rule.period),
+            max_hours=rule.max_hours,
+            max_bookings=rule.max_bookings,
+            max_future_bookings=rule.max_future_bookings,
+        )
+        for rule in repo.list_quota_rules(session, plan_id, quota_group)
+    ]
+
+
+CATALOGUE = CatalogueCache()

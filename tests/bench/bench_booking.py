@@ -1,0 +1,339 @@
+"""Booking benchmark: API bookings/s beside raw SQL inserts/s, and availability latency at scale.
+
+    .venv/bin/python tests/bench/bench_booking.py [--backend sqlite|postgresql|both]
+
+(a) A real `fablab serve` process; 16+ concurrent keep-alive HTTP clients book free slots for a few
+    seconds. Then, on the same database in the same run, plain INSERT+COMMIT of booking rows (no
+    checks) for as long. Printed: both rates and their ratio.
+(b) 1,000 resources holding 1,000,000 bookings; one week's availability of a random resource, asked
+    over HTTP one request at a time: p50 and p95 latency.
+Not collected by pytest; prints figures, asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from booking.models import QuotaPeriod, ResourceKind  # noqa: E402
+from tests.databases import migrated_database, postgres_reachable  # noqa: E402
+from tests.factories import PASSWORD, make_member, make_plan, make_resource, make_site, quota  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+# --- a small HTTP/1.1 keep-alive client: the load generator must cost less CPU than the server --
+
+
+class RawClient:
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.reader: asyncio.StreamReader
+        self.writer: asyncio.StreamWriter
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {self.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        self.writer.close()
+
+
+def _token(base: str, email: str) -> str:
+    import httpx
+
+    response = httpx.post(f"{base}/api/v1/auth/token", data={"username": email, "password": PASSWORD}, timeout=30)
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def _start_server(url: str, port: int, workers_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FABLAB_DATABASE_URL": url,
+        "FABLAB_SECRET_KEY": "bench-" + "x" * 40,
+        "FABLAB_LOG_LEVEL": "warning",
+        **workers_env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the server did not start: " + (process.stderr.read().decode() if process.stderr else ""))
+
+
+# --- (a) booking throughput ----------------------------------------------------------------------
+
+
+async def _book_load(
+    port: int, tokens: list[str], resources: list[str], seconds: float, first_day: int
+) -> tuple[int, int, float]:
+    clients = [RawClient("127.0.0.1", port, token) for token in tokens]
+    for client in clients:
+        await client.connect()
+    base = (datetime.now(UTC) + timedelta(days=first_day)).replace(minute=0, second=0, microsecond=0)
+    ok = failed = 0
+    stop = time.perf_counter() + seconds
+
+    async def run(index: int, client: RawClient) -> None:
+        nonlocal ok, failed
+        mine = resources[index :: len(clients)]
+        slot = 0
+        while time.perf_counter() < stop:
+            resource = mine[slot % len(mine)]
+            start = base + timedelta(hours=slot // len(mine))
+            body = json.dumps(
+                {"resource_id": resource, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+            ).encode()
+            status, payload = await client.request("POST", "/api/v1/bookings", body)
+            if status == 201:
+                ok += 1
+            else:
+                failed += 1
+                if failed <= 3:
+                    print(f"    unexpected {status}: {payload[:200]!r}")
+            slot += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.close()
+    return ok, failed, elapsed
+
+
+def _raw_insert_rate(engine: sa.Engine, backend: str, resource_id: str, member_id: str, site_id: str, seconds: float, threads: int) -> float:
+    """INSERT + COMMIT of booking rows, no checks, through the same driver, `threads` at a time."""
+    count = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    base = datetime.now(UTC) + timedelta(days=400)
+    statement = sa.text(
+        "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, seats, exclusive, "
+        "status, code, note, created_at, updated_at) VALUES (:id, :r, :s, :m, :a, :b, :b, 1, :x, 'confirmed', :code, '', :now, :now)"
+    )
+
+    def work(offset: int) -> None:
+        nonlocal count
+        done = 0
+        with engine.connect() as connection:
+            while time.perf_counter() < stop:
+                start = base + timedelta(minutes=offset * 10_000_000 + done)
+                values = {
+                    "id": uuid.uuid4().hex[:26], "r": resource_id, "s": site_id, "m": member_id,
+                    "a": _bind(start, backend), "b": _bind(start + timedelta(minutes=1), backend),
+                    "now": _bind(datetime.now(UTC), backend), "code": uuid.uuid4().hex[:12], "x": False,
+                }
+                connection.execute(statement, values)
+                connection.commit()
+                done += 1
+        with lock:
+            count += done
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return count / (time.perf_counter() - started)
+
+
+def _bind(value: datetime, backend: str) -> datetime | str:
+    if backend == "sqlite":
+        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+# --- (b) availability at scale ---------------------------------------------------------------------
+
+
+def _fill(engine: sa.Engine, backend: str, site_id: str, member_id: str, resources: int, per_resource: int) -> float:
+    """Insert resources × per_resource non-overlapping bookings in bulk; returns seconds taken."""
+    started = time.perf_counter()
+    ids = [f"r{i:04d}" for i in range(resources)]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO resource (id, site_id, kind, name, name_en, description, capacity, slot_minutes, "
+                "min_minutes, max_minutes, lead_minutes, max_days_ahead, buffer_minutes, requires_approval, "
+                "allow_walk_in, active) VALUES (:id, :s, 'room', :id, '', '', 1, 30, 30, 240, 0, 730, 0, false, true, true)"
+            ),
+            [{"id": rid, "s": site_id} for rid in ids],
+        )
+    origin = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=365)
+    rows_per_batch = 50_000
+    batch: list[dict[str, object]] = []
+    now_bind = _bind(datetime.now(UTC), backend)
+
+    def flush() -> None:
+        if not batch:
+            return
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, seats, "
+                    "exclusive, status, code, note, created_at, updated_at) VALUES (:id, :r, :s, :m, :a, :b, :b, 1, "
+                    "true, :st, :code, '', :now, :now)"
+                ),
+                batch,
+            )
+        batch.clear()
+
+    n = 0
+    for rid in ids:
+        for k in range(per_resource):
+            # About 1.4 bookings a day per resource over two years, past and future.
+            start = origin + timedelta(hours=17 * k)
+            batch.append({
+                "id": f"{n:026d}", "r": rid, "s": site_id, "m": member_id, "a": _bind(start, backend),
+                "b": _bind(start + timedelta(hours=2), backend), "st": "confirmed" if k % 5 else "completed",
+                "code": f"{n:012d}", "now": now_bind,
+            })
+            n += 1
+            if len(batch) >= rows_per_batch:
+                flush()
+    flush()
+    if backend == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(sa.text("ANALYZE booking"))
+            connection.commit()
+    return time.perf_counter() - started
+
+
+async def _availability_latency(port: int, token: str, resources: int, samples: int) -> list[float]:
+    client = RawClient("127.0.0.1", port, token)
+    await client.connect()
+    rng = random.Random(7)
+    latencies = []
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for _ in range(samples):
+        rid = f"r{rng.randrange(resources):04d}"
+        start = today + timedelta(days=rng.randrange(0, 300))
+        end = start + timedelta(days=7)
+        path = (
+            f"/api/v1/resources/{rid}/availability?start={start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            f"&end={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
+        began = time.perf_counter()
+        status, body = await client.request("GET", path)
+        latencies.append((time.perf_counter() - began) * 1000)
+        if status != 200:
+            raise RuntimeError(f"availability answered {status}: {body[:200]!r}")
+    await client.close()
+    return latencies
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run(backend: str, args: argparse.Namespace) -> None:
+    print(f"\n== {backend} ==")
+    with tempfile.TemporaryDirectory() as tmp, migrated_database(backend, Path(tmp), pool_size=40) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        with Session(engine) as session:
+            site = make_site(session, opening_hours=OPEN_24H, holiday_country="")
+            plan = make_plan(session, quota("rooms", QuotaPeriod.week, max_hours=100_000))
+            rooms = [
+                make_resource(session, site, kind=ResourceKind.room, quota_group="rooms", max_days_ahead=730).id
+                for _ in range(args.clients * 8)
+            ]
+            members = [make_member(session, plan=plan) for _ in range(args.clients)]
+            emails = [m.email for m in members]
+            member_id, site_id = members[0].id, site.id
+            session.commit()
+        port = free_port()
+        server = _start_server(url, port, {})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            tokens = [_token(base, email) for email in emails]
+            asyncio.run(_book_load(port, tokens, rooms, 1.0, 1))  # warm up
+            ok, failed, elapsed = asyncio.run(_book_load(port, tokens, rooms, args.seconds, 60))
+            api_rate = ok / elapsed
+            print(f"(a) API: {ok} bookings in {elapsed:.1f} s with {args.clients} clients = {api_rate:,.0f} bookings/s ({failed} not 201)")
+            raw_threads = args.clients if backend == "postgresql" else 1
+            raw_rate = _raw_insert_rate(engine, backend, rooms[0], member_id, site_id, args.seconds, raw_threads)
+            print(f"    raw INSERT+COMMIT ({raw_threads} connection(s)): {raw_rate:,.0f} rows/s")
+            print(f"    ratio API / raw = {api_rate / raw_rate:.2f}")
+            if args.bookings:
+                per = args.bookings // args.resources
+                took = _fill(engine, backend, site_id, member_id, args.resources, per)
+                print(f"(b) filled {args.resources} resources x {per} bookings in {took:.0f} s")
+                latencies = asyncio.run(_availability_latency(port, tokens[0], args.resources, args.samples))
+                print(
+                    f"    week availability over HTTP, {args.samples} requests: p50 {_percentile(latencies, 50):.1f} ms, "
+                    f"p95 {_percentile(latencies, 95):.1f} ms, max {max(latencies):.1f} ms"
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--resources", type=int, default=1000)
+    parser.add_argument("--bookings", type=int, default=1_000_000, help="0 skips part (b)")
+    parser.add_argument("--samples", type=int, default=300)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        if backend == "postgresql" and (problem := postgres_reachable()):
+            print(f"\n== postgresql skipped: {problem} ==")
+            continue
+        run(backend, args)
+
+
+if __name__ == "__main__":
+    main()

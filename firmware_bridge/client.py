@@ -264,6 +264,9 @@ class MqttClient:
         self._started = False
         self._paho.disconnect()
         self._paho.loop_stop()
+        # paho 2.2 leaves its wake-up socket pair (and a dead socket) open after loop_stop; close
+        # them, or every stopped client leaks two descriptors and a ResourceWarning.
+        self._paho._reset_sockets()
         self.connected.clear()
 
     def wait_connected(self, timeout: float) -> bool:

@@ -112,7 +112,7 @@ def _cmd_trainings_grant(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from web import server
 
-    return server.serve(_settings(), host=args.host, port=args.port, demo=False)
+    return server.serve(_settings(), host=args.host, port=args.port, demo=False, workers=args.workers)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
         command.set_defaults(handler=handler)
+        if name == "serve":
+            command.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                help="web worker processes (the machines' bridge runs in one)",
+            )
 
     db = commands.add_parser("db", help="the database")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)

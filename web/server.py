@@ -15,7 +15,7 @@ from web.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def serve(settings: Settings, *, host: str, port: int, demo: bool) -> int:
+def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int = 1) -> int:
     """Start the web server (and, in the demo, load the demo center first); returns the exit status."""
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     if demo:
@@ -24,13 +24,27 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool) -> int:
             demo_data.seed_demo(session, utc_now())
     elif current_revision(engine) is None:
         raise SystemExit("fablab: the database is empty; run `fablab db upgrade` first")
-    app = create_app(settings, engine=engine)
     address = f"http://{host}:{port}"
     if demo:
         print(_demo_banner(address), flush=True)
     else:
         print(f"FabLab Hub at {address} (API docs at {address}/docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    log_level = settings.log_level.lower()
+    if workers > 1:
+        # Each worker builds its own app (and engine) from the same FABLAB_* environment.
+        engine.dispose()
+        uvicorn.run(
+            "web.asgi:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+        )
+        return 0
+    app = create_app(settings, engine=engine)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
     return 0
 
 

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,23 +77,27 @@ class RawClient:
 def _token(base: str, email: str) -> str:
     import httpx
 
-    response = httpx.post(f"{base}/api/v1/auth/token", data={"username": email, "password": PASSWORD}, timeout=30)
+    response = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": email, "password": PASSWORD}, timeout=30
+    )
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token
 
 
-def _start_server(url: str, port: int, workers_env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "FABLAB_DATABASE_URL": url,
         "FABLAB_SECRET_KEY": "bench-" + "x" * 40,
         "FABLAB_LOG_LEVEL": "warning",
-        **workers_env,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     import httpx
 
@@ -106,7 +109,9 @@ def _start_server(url: str, port: int, workers_env: dict[str, str]) -> subproces
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("the server did not start: " + (process.stderr.read().decode() if process.stderr else ""))
+    raise RuntimeError(
+        "the server did not start: " + (process.stderr.read().decode() if process.stderr else "")
+    )
 
 
 # --- (a) booking throughput ----------------------------------------------------------------------
@@ -130,7 +135,11 @@ async def _book_load(
             resource = mine[slot % len(mine)]
             start = base + timedelta(hours=slot // len(mine))
             body = json.dumps(
-                {"resource_id": resource, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+                {
+                    "resource_id": resource,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=1)).isoformat(),
+                }
             ).encode()
             status, payload = await client.request("POST", "/api/v1/bookings", body)
             if status == 201:
@@ -149,15 +158,24 @@ async def _book_load(
     return ok, failed, elapsed
 
 
-def _raw_insert_rate(engine: sa.Engine, backend: str, resource_id: str, member_id: str, site_id: str, seconds: float, threads: int) -> float:
+def _raw_insert_rate(
+    engine: sa.Engine,
+    backend: str,
+    resource_id: str,
+    member_id: str,
+    site_id: str,
+    seconds: float,
+    threads: int,
+) -> float:
     """INSERT + COMMIT of booking rows, no checks, through the same driver, `threads` at a time."""
     count = 0
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
     base = datetime.now(UTC) + timedelta(days=400)
     statement = sa.text(
-        "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, seats, exclusive, "
-        "status, code, note, created_at, updated_at) VALUES (:id, :r, :s, :m, :a, :b, :b, 1, :x, 'confirmed', :code, '', :now, :now)"
+        "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, seats, "
+        "exclusive, status, code, note, created_at, updated_at) "
+        "VALUES (:id, :r, :s, :m, :a, :b, :b, 1, :x, 'confirmed', :code, '', :now, :now)"
     )
 
     def work(offset: int) -> None:
@@ -167,9 +185,15 @@ def _raw_insert_rate(engine: sa.Engine, backend: str, resource_id: str, member_i
             while time.perf_counter() < stop:
                 start = base + timedelta(minutes=offset * 10_000_000 + done)
                 values = {
-                    "id": uuid.uuid4().hex[:26], "r": resource_id, "s": site_id, "m": member_id,
-                    "a": _bind(start, backend), "b": _bind(start + timedelta(minutes=1), backend),
-                    "now": _bind(datetime.now(UTC), backend), "code": uuid.uuid4().hex[:12], "x": False,
+                    "id": uuid.uuid4().hex[:26],
+                    "r": resource_id,
+                    "s": site_id,
+                    "m": member_id,
+                    "a": _bind(start, backend),
+                    "b": _bind(start + timedelta(minutes=1), backend),
+                    "now": _bind(datetime.now(UTC), backend),
+                    "code": uuid.uuid4().hex[:12],
+                    "x": False,
                 }
                 connection.execute(statement, values)
                 connection.commit()
@@ -195,16 +219,19 @@ def _bind(value: datetime, backend: str) -> datetime | str:
 # --- (b) availability at scale ---------------------------------------------------------------------
 
 
-def _fill(engine: sa.Engine, backend: str, site_id: str, member_id: str, resources: int, per_resource: int) -> float:
+def _fill(
+    engine: sa.Engine, backend: str, site_id: str, member_id: str, resources: int, per_resource: int
+) -> float:
     """Insert resources × per_resource non-overlapping bookings in bulk; returns seconds taken."""
     started = time.perf_counter()
     ids = [f"r{i:04d}" for i in range(resources)]
     with engine.begin() as connection:
         connection.execute(
             sa.text(
-                "INSERT INTO resource (id, site_id, kind, name, name_en, description, capacity, slot_minutes, "
-                "min_minutes, max_minutes, lead_minutes, max_days_ahead, buffer_minutes, requires_approval, "
-                "allow_walk_in, active) VALUES (:id, :s, 'room', :id, '', '', 1, 30, 30, 240, 0, 730, 0, false, true, true)"
+                "INSERT INTO resource (id, site_id, kind, name, name_en, description, capacity, "
+                "slot_minutes, min_minutes, max_minutes, lead_minutes, max_days_ahead, buffer_minutes, "
+                "requires_approval, allow_walk_in, active) "
+                "VALUES (:id, :s, 'room', :id, '', '', 1, 30, 30, 240, 0, 730, 0, false, true, true)"
             ),
             [{"id": rid, "s": site_id} for rid in ids],
         )
@@ -219,9 +246,9 @@ def _fill(engine: sa.Engine, backend: str, site_id: str, member_id: str, resourc
         with engine.begin() as connection:
             connection.execute(
                 sa.text(
-                    "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, seats, "
-                    "exclusive, status, code, note, created_at, updated_at) VALUES (:id, :r, :s, :m, :a, :b, :b, 1, "
-                    "true, :st, :code, '', :now, :now)"
+                    "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, "
+                    "seats, exclusive, status, code, note, created_at, updated_at) "
+                    "VALUES (:id, :r, :s, :m, :a, :b, :b, 1, true, :st, :code, '', :now, :now)"
                 ),
                 batch,
             )
@@ -232,11 +259,19 @@ def _fill(engine: sa.Engine, backend: str, site_id: str, member_id: str, resourc
         for k in range(per_resource):
             # About 1.4 bookings a day per resource over two years, past and future.
             start = origin + timedelta(hours=17 * k)
-            batch.append({
-                "id": f"{n:026d}", "r": rid, "s": site_id, "m": member_id, "a": _bind(start, backend),
-                "b": _bind(start + timedelta(hours=2), backend), "st": "confirmed" if k % 5 else "completed",
-                "code": f"{n:012d}", "now": now_bind,
-            })
+            batch.append(
+                {
+                    "id": f"{n:026d}",
+                    "r": rid,
+                    "s": site_id,
+                    "m": member_id,
+                    "a": _bind(start, backend),
+                    "b": _bind(start + timedelta(hours=2), backend),
+                    "st": "confirmed" if k % 5 else "completed",
+                    "code": f"{n:012d}",
+                    "now": now_bind,
+                }
+            )
             n += 1
             if len(batch) >= rows_per_batch:
                 flush()
@@ -273,7 +308,7 @@ async def _availability_latency(port: int, token: str, resources: int, samples: 
 
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def run(backend: str, args: argparse.Namespace) -> None:
@@ -284,7 +319,9 @@ def run(backend: str, args: argparse.Namespace) -> None:
             site = make_site(session, opening_hours=OPEN_24H, holiday_country="")
             plan = make_plan(session, quota("rooms", QuotaPeriod.week, max_hours=100_000))
             rooms = [
-                make_resource(session, site, kind=ResourceKind.room, quota_group="rooms", max_days_ahead=730).id
+                make_resource(
+                    session, site, kind=ResourceKind.room, quota_group="rooms", max_days_ahead=730
+                ).id
                 for _ in range(args.clients * 8)
             ]
             members = [make_member(session, plan=plan) for _ in range(args.clients)]
@@ -292,16 +329,21 @@ def run(backend: str, args: argparse.Namespace) -> None:
             member_id, site_id = members[0].id, site.id
             session.commit()
         port = free_port()
-        server = _start_server(url, port, {})
+        server = _start_server(url, port, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
             tokens = [_token(base, email) for email in emails]
             asyncio.run(_book_load(port, tokens, rooms, 1.0, 1))  # warm up
             ok, failed, elapsed = asyncio.run(_book_load(port, tokens, rooms, args.seconds, 60))
             api_rate = ok / elapsed
-            print(f"(a) API: {ok} bookings in {elapsed:.1f} s with {args.clients} clients = {api_rate:,.0f} bookings/s ({failed} not 201)")
+            print(
+                f"(a) API ({args.workers} worker process(es)): {ok} bookings in {elapsed:.1f} s with "
+                f"{args.clients} clients = {api_rate:,.0f} bookings/s ({failed} not 201)"
+            )
             raw_threads = args.clients if backend == "postgresql" else 1
-            raw_rate = _raw_insert_rate(engine, backend, rooms[0], member_id, site_id, args.seconds, raw_threads)
+            raw_rate = _raw_insert_rate(
+                engine, backend, rooms[0], member_id, site_id, args.seconds, raw_threads
+            )
             print(f"    raw INSERT+COMMIT ({raw_threads} connection(s)): {raw_rate:,.0f} rows/s")
             print(f"    ratio API / raw = {api_rate / raw_rate:.2f}")
             if args.bookings:
@@ -310,8 +352,8 @@ def run(backend: str, args: argparse.Namespace) -> None:
                 print(f"(b) filled {args.resources} resources x {per} bookings in {took:.0f} s")
                 latencies = asyncio.run(_availability_latency(port, tokens[0], args.resources, args.samples))
                 print(
-                    f"    week availability over HTTP, {args.samples} requests: p50 {_percentile(latencies, 50):.1f} ms, "
-                    f"p95 {_percentile(latencies, 95):.1f} ms, max {max(latencies):.1f} ms"
+                    f"    week availability over HTTP, {args.samples} requests: "
+                    f"p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, max {max(latencies):.1f} ms"
                 )
         finally:
             server.terminate()
@@ -322,6 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--resources", type=int, default=1000)
     parser.add_argument("--bookings", type=int, default=1_000_000, help="0 skips part (b)")

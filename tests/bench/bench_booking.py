@@ -353,7 +353,8 @@ def run(backend: str, args: argparse.Namespace) -> None:
                 latencies = asyncio.run(_availability_latency(port, tokens[0], args.resources, args.samples))
                 print(
                     f"    week availability over HTTP, {args.samples} requests: "
-                    f"p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, max {max(latencies):.1f} ms"
+                    f"p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, "
+                    f"max {max(latencies):.1f} ms"
                 )
         finally:
             server.terminate()

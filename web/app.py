@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
-from web import errors
+from web import errors, pages
 from web.api import auth, bookings, catalogue, me
+from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
 from web.settings import Settings
@@ -55,6 +56,8 @@ def create_app(
     app.state.clock = clock
     app.state.tokens = TokenCodec(settings.secret_key, settings.token_max_age_s)
     app.state.actors = ActorCache()
+    # Added before the session middleware, so it runs inside it and can read the session.
+    app.add_middleware(CSRFMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -66,6 +69,7 @@ def create_app(
     errors.install(app)
     for router in (auth.router, catalogue.router, bookings.router, me.router):
         app.include_router(router)
+    pages.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

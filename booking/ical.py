@@ -1,0 +1,72 @@
+"""A member's bookings as an iCalendar feed (RFC 5545) that Google Calendar and Outlook subscribe to."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from icalendar import Calendar, Event
+from sqlmodel import Session, col, select
+
+from booking.models import Booking, BookingStatus, Member, Resource, Site
+
+# What a subscribed calendar shows: recent history and everything ahead that still stands.
+FEED_STATUSES: tuple[BookingStatus, ...] = (
+    BookingStatus.pending,
+    BookingStatus.confirmed,
+    BookingStatus.checked_in,
+    BookingStatus.completed,
+)
+FEED_PAST_DAYS = 60
+FEED_LIMIT = 1000
+# Calendar clients poll a subscription; one hour is the shortest interval Outlook and Google honour.
+REFRESH = timedelta(hours=1)
+
+
+def member_calendar(session: Session, member: Member, now: datetime) -> bytes:
+    """The member's bookings from FEED_PAST_DAYS ago on, as one VCALENDAR in UTC."""
+    rows = session.exec(
+        select(Booking, Resource, Site)
+        .join(Resource, col(Resource.id) == col(Booking.resource_id))
+        .join(Site, col(Site.id) == col(Booking.site_id))
+        .where(
+            Booking.member_id == member.id,
+            col(Booking.status).in_(FEED_STATUSES),
+            col(Booking.end_at) > now - timedelta(days=FEED_PAST_DAYS),
+        )
+        .order_by(col(Booking.start_at))
+        .limit(FEED_LIMIT)
+    ).all()
+    calendar = Calendar()
+    calendar.add("prodid", "-//FabLab Hub//Bookings//VI")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", f"FabLab Hub — {member.name}")
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH)
+    for booking, resource, site in rows:
+        calendar.add_component(_event(booking, resource, site, now, member.language))
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def _event(booking: Booking, resource: Resource, site: Site, now: datetime, language: str) -> Event:
+    english = language == "en"
+    resource_name = (resource.name_en or resource.name) if english else resource.name
+    site_name = (site.name_en or site.name) if english else site.name
+    event = Event()
+    # A stable UID lets a client update the event in place when the booking changes.
+    event.add("uid", f"{booking.id}@fablab-hub")
+    event.add("dtstamp", now)
+    event.add("dtstart", booking.start_at)
+    event.add("dtend", booking.end_at)
+    event.add("summary", resource_name)
+    event.add("location", ", ".join(part for part in (site_name, site.address) if part))
+    code_label = "Check-in code" if english else "Mã check-in"
+    description = f"{code_label}: {booking.code}"
+    if booking.note:
+        description += f"\n{booking.note}"
+    event.add("description", description)
+    # Pending bookings await a manager: TENTATIVE shows them as not yet certain.
+    event.add("status", "TENTATIVE" if booking.status is BookingStatus.pending else "CONFIRMED")
+    event.add("last-modified", booking.updated_at)
+    return event

@@ -1,0 +1,110 @@
+"""CSRF protection for cookie-authenticated requests: a per-session token on every state change.
+
+The token lives in the signed session cookie. Pages put it in a hidden `csrf_token` field of every
+form and in an `X-CSRF-Token` header on every htmx request (`hx-headers` on <body>). A request that
+changes state (not GET, HEAD, OPTIONS) must carry it, unless it is authenticated otherwise:
+
+- an `Authorization` header (API clients with bearer tokens): a browser never attaches one by itself
+  to a cross-site request, so such a request cannot be forged from another site;
+- an anonymous JSON API call (no member in the session), e.g. `POST /api/v1/auth/token`: no cookie
+  authority is at stake.
+
+Pure ASGI, inside SessionMiddleware: it reads `scope["session"]`, buffers a small urlencoded body to
+find the field and replays it to the app unchanged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.errors import render_error
+
+FIELD = "csrf_token"
+HEADER = "x-csrf-token"
+SESSION_KEY = "csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Our forms are a few fields; a larger urlencoded body is not a form of ours.
+MAX_FORM_BYTES = 256 * 1024
+REFUSAL = "this form has expired or did not come from FabLab Hub; reload the page and try again"
+
+
+def csrf_token(session: MutableMapping[str, Any]) -> str:
+    """The session's CSRF token, made on first use."""
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[SESSION_KEY] = token
+    return token
+
+
+def rotate(session: MutableMapping[str, Any]) -> str:
+    """A new token (at sign-in and sign-out, so a token seen before does not outlive the session)."""
+    session.pop(SESSION_KEY, None)
+    return csrf_token(session)
+
+
+class CSRFMiddleware:
+    """Refuses (403) a state-changing, cookie-authenticated request without the session's token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        session: dict[str, Any] = scope.get("session") or {}
+        if "authorization" in headers or (scope["path"].startswith("/api/") and not session.get("member")):
+            await self.app(scope, receive, send)
+            return
+        expected = session.get(SESSION_KEY)
+        supplied = headers.get(HEADER)
+        if supplied is None and headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            body, too_large = await _read_body(receive)
+            if not too_large:
+                values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(FIELD)
+                supplied = values[0] if values else None
+            receive = _replay(body, receive)
+        if not isinstance(expected, str) or not supplied or not hmac.compare_digest(expected, supplied):
+            response = render_error(Request(scope), 403, "NotPermitted", REFUSAL)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), size > MAX_FORM_BYTES
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

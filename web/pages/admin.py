@@ -1,0 +1,491 @@
+"""Admin pages: set a center up without the command line (sites, hours, closures, resources, trainings,
+plans and quota rules, members and roles, kiosk accounts)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from booking import admin, repository, rules, service
+from booking.errors import InvalidRequest, NotFound
+from booking.models import QuotaPeriod, ResourceKind, Role
+from booking.schemas import ClosureCreate, MemberCreate, ResourceCreate, SiteCreate
+from web.deps import NowDep, SessionDep
+from web.pages.common import AdminActor, flash, local_instant, parse_day, render, see_other, text
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+Model = TypeVar("Model", bound=BaseModel)
+WEEKDAYS = rules.WEEKDAYS
+
+
+async def _form(request: Request) -> FormData:
+    # Parsed once here (async) so the sync routes below get plain values without blocking the loop.
+    return await request.form()
+
+
+Fields = Annotated[FormData, Depends(_form)]
+
+
+def _value(form: FormData, name: str) -> str:
+    raw = form.get(name)
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def _optional(form: FormData, name: str) -> str | None:
+    return _value(form, name) or None
+
+
+def _checked(form: FormData, name: str) -> bool:
+    return _value(form, name) in ("on", "true", "1", "yes")
+
+
+def _values(form: FormData, name: str) -> list[str]:
+    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
+
+
+def validated(model: type[Model], data: dict[str, Any]) -> Model:
+    """The form's values as the model, or InvalidRequest naming each bad field in words."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for error in exc.errors()[:5]:
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            parts.append(f"{where}: {str(error.get('msg', 'is not valid')).lower()}")
+        raise InvalidRequest("; ".join(parts)) from exc
+
+
+def parse_hours(form: FormData) -> dict[str, list[list[str]]]:
+    """Opening hours from one text field per weekday, like '07:30-12:00, 13:00-17:00' (empty: closed)."""
+    hours: dict[str, list[list[str]]] = {}
+    for day in WEEKDAYS:
+        windows = []
+        for part in _value(form, f"hours_{day}").replace("–", "-").split(","):
+            if not part.strip():
+                continue
+            bounds = [b.strip() for b in part.split("-")]
+            if len(bounds) != 2:
+                raise InvalidRequest(f"opening hours for {day}: write them like 07:30-17:00, 18:00-21:00")
+            windows.append(bounds)
+        if windows:
+            hours[day] = windows
+    rules.parse_opening_hours(hours)
+    return hours
+
+
+def hours_text(opening_hours: dict[str, list[list[str]]]) -> dict[str, str]:
+    """Opening hours as the form shows them, one text per weekday."""
+    return {day: ", ".join(f"{o}-{c}" for o, c in opening_hours.get(day, [])) for day in WEEKDAYS}
+
+
+@router.get("")
+def overview(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    """What there is to set up, with counts."""
+    return render(
+        request,
+        "admin/overview.html",
+        actor,
+        counts={
+            "sites": len(repository.list_sites(session)),
+            "resources": len(admin.list_all_resources(session)),
+            "plans": len(repository.list_plans(session)),
+            "members": len(admin.list_members(session, limit=10_000)),
+            "trainings": len(repository.list_trainings(session)),
+        },
+    )
+
+
+# --- sites, hours, closures -----------------------------------------------------------------------
+
+
+@router.get("/sites")
+def sites(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    """Every site, and a form for a new one."""
+    return render(
+        request,
+        "admin/sites.html",
+        actor,
+        sites=list(repository.list_sites(session)),
+        weekdays=WEEKDAYS,
+        hours=hours_text({d: [["08:00", "17:00"]] for d in WEEKDAYS[:5]}),
+    )
+
+
+def _site_data(form: FormData) -> dict[str, Any]:
+    return {
+        "name": _value(form, "name"),
+        "name_en": _value(form, "name_en"),
+        "timezone": _value(form, "timezone") or "Asia/Ho_Chi_Minh",
+        "holiday_country": _value(form, "holiday_country").upper(),
+        "opening_hours": parse_hours(form),
+        "address": _value(form, "address"),
+    }
+
+
+@router.post("/sites")
+def create_site(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
+    """Add a site."""
+    data = validated(SiteCreate, {"id": _value(form, "id"), **_site_data(form)})
+    site = admin.create_site(session, actor, data)
+    session.commit()
+    flash(request, text(request, actor, "Site %(name)s added.", name=site.name))
+    return see_other(f"/admin/sites/{site.id}")
+
+
+@router.get("/sites/{site_id}")
+def site_page(
+    request: Request, site_id: str, session: SessionDep, now: NowDep, actor: AdminActor
+) -> Response:
+    """A site's settings, opening hours and upcoming closures."""
+    site = service.get_site_or_raise(session, site_id)
+    return render(
+        request,
+        "admin/site.html",
+        actor,
+        site=site,
+        tz=rules.zone(site.timezone),
+        weekdays=WEEKDAYS,
+        hours=hours_text(site.opening_hours),
+        closures=admin.list_closures(session, site.id, now),
+    )
+
+
+@router.post("/sites/{site_id}")
+def update_site(
+    request: Request, site_id: str, session: SessionDep, actor: AdminActor, form: Fields
+) -> Response:
+    """Save a site's settings and opening hours."""
+    site = admin.update_site(session, actor, site_id, validated(admin.SiteUpdate, _site_data(form)))
+    session.commit()
+    flash(request, text(request, actor, "Saved."))
+    return see_other(f"/admin/sites/{site.id}")
+
+
+@router.post("/sites/{site_id}/closures")
+def add_closure(
+    request: Request,
+    site_id: str,
+    session: SessionDep,
+    now: NowDep,
+    actor: AdminActor,
+    start_day: Annotated[str, Form(max_length=10)],
+    end_day: Annotated[str, Form(max_length=10)],
+    reason: Annotated[str, Form(min_length=1, max_length=200)],
+    start_time: Annotated[str, Form(max_length=5)] = "00:00",
+    end_time: Annotated[str, Form(max_length=5)] = "24:00",
+) -> Response:
+    """Close the site from a local date and time to another (whole days by default)."""
+    site = service.get_site_or_raise(session, site_id)
+    tz = rules.zone(site.timezone)
+    first = parse_day(start_day, now.astimezone(tz).date())
+    last = parse_day(end_day, first)
+    start = local_instant(first, start_time or "00:00", tz)
+    end = local_instant(last, end_time or "24:00", tz)
+    service.add_closure(session, actor, site.id, ClosureCreate(start=start, end=end, reason=reason))
+    session.commit()
+    flash(request, text(request, actor, "Closure added."))
+    return see_other(f"/admin/sites/{site.id}")
+
+
+@router.post("/closures/{closure_id}/delete")
+def delete_closure(request: Request, closure_id: int, session: SessionDep, actor: AdminActor) -> Response:
+    """Remove a closure."""
+    closure = admin.delete_closure(session, actor, closure_id)
+    session.commit()
+    flash(request, text(request, actor, "Closure removed."))
+    return see_other(f"/admin/sites/{closure.site_id}")
+
+
+# --- resources and trainings ----------------------------------------------------------------------
+
+
+def _resource_data(form: FormData) -> dict[str, Any]:
+    numbers = (
+        "capacity",
+        "slot_minutes",
+        "min_minutes",
+        "max_minutes",
+        "lead_minutes",
+        "max_days_ahead",
+        "buffer_minutes",
+    )
+    data: dict[str, Any] = {n: _value(form, n) for n in numbers if _value(form, n)}
+    data.update(
+        name=_value(form, "name"),
+        name_en=_value(form, "name_en"),
+        description=_value(form, "description"),
+        requires_approval=_checked(form, "requires_approval"),
+        allow_walk_in=_checked(form, "allow_walk_in"),
+        training_id=_optional(form, "training_id"),
+        quota_group=_optional(form, "quota_group"),
+    )
+    return data
+
+
+@router.get("/resources")
+def resources(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    """Every resource (retired ones too), a form for a new one, and the trainings."""
+    return render(
+        request,
+        "admin/resources.html",
+        actor,
+        resources=admin.list_all_resources(session),
+        sites=list(repository.list_sites(session)),
+        trainings=list(repository.list_trainings(session)),
+        kinds=list(ResourceKind),
+    )
+
+
+@router.post("/resources")
+def create_resource(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
+    """Add a resource."""
+    data = validated(
+        ResourceCreate,
+        {
+            "id": _value(form, "id"),
+            "site_id": _value(form, "site_id"),
+            "kind": _value(form, "kind"),
+            **_resource_data(form),
+        },
+    )
+    resource = admin.create_resource(session, actor, data)
+    session.commit()
+    flash(request, text(request, actor, "Resource %(name)s added.", name=resource.name))
+    return see_other(f"/admin/resources/{resource.id}")
+
+
+@router.get("/resources/{resource_id}")
+def resource_page(request: Request, resource_id: str, session: SessionDep, actor: AdminActor) -> Response:
+    """A resource's names, capacity and booking rules."""
+    resource = repository.get_resource(session, resource_id)
+    if resource is None:
+        raise NotFound(f"there is no resource '{resource_id}'")
+    return render(
+        request,
+        "admin/resource.html",
+        actor,
+        resource=resource,
+        trainings=list(repository.list_trainings(session)),
+    )
+
+
+@router.post("/resources/{resource_id}")
+def update_resource(
+    request: Request, resource_id: str, session: SessionDep, actor: AdminActor, form: Fields
+) -> Response:
+    """Save a resource's rules (or retire it)."""
+    data = validated(admin.ResourceUpdate, {**_resource_data(form), "active": _checked(form, "active")})
+    resource = admin.update_resource(session, actor, resource_id, data)
+    session.commit()
+    flash(request, text(request, actor, "Saved."))
+    return see_other(f"/admin/resources/{resource.id}")
+
+
+@router.post("/trainings")
+def create_training(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
+    """Add a training."""
+    data = validated(
+        admin.TrainingCreate,
+        {
+            "id": _value(form, "id"),
+            "name": _value(form, "name"),
+            "name_en": _value(form, "name_en"),
+            "valid_days": _optional(form, "valid_days"),
+        },
+    )
+    admin.create_training(session, actor, data)
+    session.commit()
+    flash(request, text(request, actor, "Training %(training)s added.", training=data.id))
+    return see_other("/admin/resources")
+
+
+# --- plans and quota rules ------------------------------------------------------------------------
+
+
+@router.get("/plans")
+def plans(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+    """Plans with their quota rules; forms to add plans and rules."""
+    return render(
+        request,
+        "admin/plans.html",
+        actor,
+        plans=list(repository.list_plans(session)),
+        quota_rules=admin.list_quota_rules_by_plan(session),
+        periods=list(QuotaPeriod),
+    )
+
+
+@router.post("/plans")
+def create_plan(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
+    """Add a plan."""
+    data = validated(
+        admin.PlanCreate,
+        {
+            "id": _value(form, "id"),
+            "name": _value(form, "name"),
+            "name_en": _value(form, "name_en"),
+            "monthly_price_vnd": _value(form, "monthly_price_vnd") or 0,
+        },
+    )
+    admin.create_plan(session, actor, data)
+    session.commit()
+    flash(request, text(request, actor, "Plan %(name)s added.", name=data.name))
+    return see_other("/admin/plans")
+
+
+@router.post("/plans/{plan_id}")
+def update_plan(
+    request: Request, plan_id: str, session: SessionDep, actor: AdminActor, form: Fields
+) -> Response:
+    """Rename or reprice a plan."""
+    data = validated(
+        admin.PlanUpdate,
+        {
+            "name": _value(form, "name"),
+            "name_en": _value(form, "name_en"),
+            "monthly_price_vnd": _value(form, "monthly_price_vnd") or 0,
+        },
+    )
+    admin.update_plan(session, actor, plan_id, data)
+    session.commit()
+    flash(request, text(request, actor, "Saved."))
+    return see_other("/admin/plans")
+
+
+@router.post("/plans/{plan_id}/rules")
+def add_rule(
+    request: Request, plan_id: str, session: SessionDep, actor: AdminActor, form: Fields
+) -> Response:
+    """Add a quota rule to a plan."""
+    data = validated(
+        admin.QuotaRuleCreate,
+        {
+            "quota_group": _value(form, "quota_group"),
+            "period": _value(form, "period"),
+            "max_hours": _optional(form, "max_hours"),
+            "max_bookings": _optional(form, "max_bookings"),
+            "max_future_bookings": _optional(form, "max_future_bookings"),
+            "max_runtime_hours": _optional(form, "max_runtime_hours"),
+        },
+    )
+    admin.add_quota_rule(session, actor, plan_id, data)
+    session.commit()
+    flash(request, text(request, actor, "Quota rule added."))
+    return see_other("/admin/plans")
+
+
+@router.post("/rules/{rule_id}/delete")
+def delete_rule(request: Request, rule_id: int, session: SessionDep, actor: AdminActor) -> Response:
+    """Remove a quota rule."""
+    admin.delete_quota_rule(session, actor, rule_id)
+    session.commit()
+    flash(request, text(request, actor, "Quota rule removed."))
+    return see_other("/admin/plans")
+
+
+# --- members, roles, kiosk accounts ---------------------------------------------------------------
+
+
+@router.get("/members")
+def members(
+    request: Request, session: SessionDep, actor: AdminActor, q: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    """Members (search by e-mail or name) and a form for a new account, kiosks included."""
+    return render(
+        request,
+        "admin/members.html",
+        actor,
+        q=q,
+        members=admin.list_members(session, q),
+        plans=list(repository.list_plans(session)),
+        sites=list(repository.list_sites(session)),
+        roles=list(Role),
+    )
+
+
+@router.post("/members")
+def create_member(
+    request: Request, session: SessionDep, now: NowDep, actor: AdminActor, form: Fields
+) -> Response:
+    """Open an account (member, manager, admin, or a kiosk bound to one site)."""
+    data = validated(
+        MemberCreate,
+        {
+            "email": _value(form, "email"),
+            "name": _value(form, "name"),
+            "password": _value(form, "password"),
+            "role": _value(form, "role") or "member",
+            "plan_id": _optional(form, "plan_id"),
+            "card_uid": _optional(form, "card_uid"),
+            "language": _value(form, "language") or "vi",
+            "sites": _values(form, "sites"),
+        },
+    )
+    member = admin.create_member(session, actor, data, now)
+    session.commit()
+    flash(request, text(request, actor, "Account %(email)s created.", email=member.email))
+    return see_other(f"/admin/members/{member.id}")
+
+
+@router.get("/members/{member_id}")
+def member_page(
+    request: Request, member_id: str, session: SessionDep, now: NowDep, actor: AdminActor
+) -> Response:
+    """A member's role, sites, plan, card, language and state; a new password."""
+    member = service.get_member_or_raise(session, member_id)
+    return render(
+        request,
+        "admin/member.html",
+        actor,
+        member=member,
+        managed=repository.managed_sites(session, member.id),
+        plans=list(repository.list_plans(session)),
+        sites=list(repository.list_sites(session)),
+        roles=list(Role),
+        grants=list(repository.list_member_trainings(session, member.id)),
+        now=now,
+    )
+
+
+@router.post("/members/{member_id}")
+def update_member(
+    request: Request, member_id: str, session: SessionDep, actor: AdminActor, form: Fields
+) -> Response:
+    """Save a member's role, sites, plan, card, language and state."""
+    data = validated(
+        admin.MemberUpdate,
+        {
+            "name": _value(form, "name"),
+            "role": _value(form, "role"),
+            "plan_id": _optional(form, "plan_id"),
+            "card_uid": _optional(form, "card_uid"),
+            "language": _value(form, "language") or "vi",
+            "active": _checked(form, "active"),
+            "sites": _values(form, "sites"),
+        },
+    )
+    member = admin.update_member(session, actor, member_id, data)
+    session.commit()
+    flash(request, text(request, actor, "Saved."))
+    return see_other(f"/admin/members/{member.id}")
+
+
+@router.post("/members/{member_id}/password")
+def reset_password(
+    request: Request,
+    member_id: str,
+    session: SessionDep,
+    actor: AdminActor,
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Set a new password; the member's sessions and tokens end."""
+    member = admin.reset_password(session, actor, member_id, password)
+    session.commit()
+    flash(
+        request, text(request, actor, "Password changed; %(email)s must sign in again.", email=member.email)
+    )
+    return see_other(f"/admin/members/{member.id}")

@@ -1,0 +1,106 @@
+"""Signing in and out of the pages, and the language switch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from booking import portal, service
+from booking.errors import TooManyAttempts, Unauthenticated
+from web.csrf import rotate
+from web.deps import NowDep, SessionDep, SettingsDep
+from web.i18n import normalise
+from web.pages.common import (
+    AnyActor,
+    MaybeActor,
+    home_of,
+    render,
+    safe_next,
+    see_other,
+    signed_in_actor,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/signin")
+def signin_page(request: Request, actor: MaybeActor, next: str = "") -> Response:
+    """The sign-in form (someone already signed in goes on to their page)."""
+    if actor is not None:
+        return see_other(safe_next(next, home_of(actor)))
+    return render(request, "auth/signin.html", None, next=safe_next(next, ""), email="", error=None)
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Check the e-mail and password (rate-limited by the service) and start a session."""
+    try:
+        member = service.authenticate(
+            session,
+            email,
+            password,
+            now,
+            address=request.client.host if request.client else "",
+            max_failures=settings.login_max_failures,
+            window=timedelta(seconds=settings.login_window_s),
+        )
+    except (Unauthenticated, TooManyAttempts) as exc:
+        # The failure is recorded even though sign-in fails: that is what rate-limits.
+        session.commit()
+        status = 429 if isinstance(exc, TooManyAttempts) else 401
+        return render(
+            request,
+            "auth/signin.html",
+            None,
+            status=status,
+            next=safe_next(next, ""),
+            email=email,
+            error=exc.detail,
+        )
+    session.commit()
+    # A fresh session: nothing a visitor had before signing in (or a planted cookie) carries over.
+    request.session.clear()
+    request.session.update({"member": member.id, "v": member.token_version, "lang": member.language})
+    rotate(request.session)
+    actor = service.load_actor(session, member)
+    return see_other(safe_next(next, home_of(actor)))
+
+
+@router.post("/signout")
+def signout(request: Request, _actor: AnyActor) -> Response:
+    """End the session on this browser."""
+    language = request.session.get("lang")
+    request.session.clear()
+    if language:
+        request.session["lang"] = language
+    rotate(request.session)
+    return see_other("/signin")
+
+
+@router.post("/language")
+def set_language(
+    request: Request,
+    session: SessionDep,
+    lang: Annotated[str, Form(max_length=8)] = "vi",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Switch the pages' language; remembered on the member's account when signed in."""
+    language = normalise(lang)
+    request.session["lang"] = language
+    actor = signed_in_actor(request, session)
+    if actor is not None:
+        member = service.get_member_or_raise(session, actor.id)
+        portal.set_language(session, member, language)
+        session.commit()
+    return see_other(safe_next(next))

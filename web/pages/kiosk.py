@@ -1,0 +1,164 @@
+"""The kiosk screen of a site: now/next per room, check-in by code or card, walk-in bookings.
+
+Only the site's own kiosk account opens these pages. The screen polls its fragments (htmx), shows a
+banner while the server cannot be reached and clears it by itself on the next answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from booking import kiosk, repository, rules, service
+from booking.errors import DomainError, NotFound
+from booking.models import Booking
+from web.deps import NowDep, SessionDep, SettingsDep
+from web.errors import status_of
+from web.pages.common import KioskActor, is_htmx, render
+
+router = APIRouter(prefix="/kiosk/{site_id}", include_in_schema=False)
+# How often the screen refreshes its rooms; short enough that a booking made at a desk shows at once.
+REFRESH_S = 15
+
+
+def _rooms_context(session: Session, site_id: str, now: datetime) -> dict[str, Any]:
+    site = service.get_site_or_raise(session, site_id)
+    return {
+        "site": site,
+        "tz": rules.zone(site.timezone),
+        "rooms": kiosk.now_and_next(session, site.id, now),
+        "walk_ins": kiosk.walk_in_slots(session, site.id, now),
+        "now": now,
+        "refresh_s": REFRESH_S,
+    }
+
+
+@router.get("")
+def kiosk_page(
+    request: Request, site_id: str, session: SessionDep, now: NowDep, actor: KioskActor
+) -> Response:
+    """The full-screen kiosk page."""
+    return render(request, "kiosk/page.html", actor, **_rooms_context(session, site_id, now))
+
+
+@router.get("/rooms")
+def rooms_fragment(
+    request: Request, site_id: str, session: SessionDep, now: NowDep, actor: KioskActor
+) -> Response:
+    """Now and next for every room, and the walk-in offers (polled by the screen)."""
+    return render(request, "kiosk/_rooms.html", actor, **_rooms_context(session, site_id, now))
+
+
+@router.get("/walk-ins")
+def walk_ins_fragment(
+    request: Request, site_id: str, session: SessionDep, now: NowDep, actor: KioskActor
+) -> Response:
+    """The rooms free for a walk-in booking of their next slot (polled by the screen)."""
+    return render(request, "kiosk/_walkins.html", actor, **_rooms_context(session, site_id, now))
+
+
+@router.get("/machines")
+def machines_fragment(request: Request, site_id: str, session: SessionDep, actor: KioskActor) -> Response:
+    """The machine board's place on the kiosk (filled in by the machines' issue)."""
+    site = service.get_site_or_raise(session, site_id)
+    return render(request, "kiosk/_machines.html", actor, site=site)
+
+
+def _result(
+    request: Request,
+    session: Session,
+    actor: KioskActor,
+    site_id: str,
+    now: datetime,
+    booking: Booking | None,
+    error: DomainError | None,
+    action: str,
+) -> Response:
+    site = service.get_site_or_raise(session, site_id)
+    resource = repository.get_resource(session, booking.resource_id) if booking else None
+    member = repository.get_member(session, booking.member_id) if booking else None
+    context = {
+        "site": site,
+        "tz": rules.zone(site.timezone),
+        "booking": booking,
+        "resource": resource,
+        "member_name": member.name if member else "",
+        "error": error.detail if error else None,
+        "action": action,
+    }
+    status = status_of(error) if error else 200
+    if is_htmx(request):
+        # The rooms refresh too: a check-in or walk-in changes what the screen shows.
+        return render(
+            request,
+            "kiosk/_result.html",
+            actor,
+            status=status,
+            headers={"HX-Trigger": "kiosk-changed"},
+            **context,
+        )
+    return render(
+        request,
+        "kiosk/page.html",
+        actor,
+        status=status,
+        result=context,
+        **_rooms_context(session, site_id, now),
+    )
+
+
+@router.post("/check-in")
+def check_in(
+    request: Request,
+    site_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: KioskActor,
+    code: Annotated[str, Form(max_length=32)] = "",
+    card: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Check a booking in by its code, or the card holder's booking here now by the card's UID."""
+    try:
+        if card.strip():
+            booking = kiosk.check_in_by_card(
+                session, actor, site_id, card, now, opens_min=settings.check_in_opens_min
+            )
+        else:
+            booking = service.check_in_by_code(
+                session, actor, code, now, check_in_opens_min=settings.check_in_opens_min
+            )
+            if booking.site_id != site_id:  # a kiosk sees only its site; belt and braces
+                raise NotFound(f"no booking has the code {code.strip().upper()}")
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _result(request, session, actor, site_id, now, None, exc, "check-in")
+    return _result(request, session, actor, site_id, now, booking, None, "check-in")
+
+
+@router.post("/walk-in")
+def walk_in(
+    request: Request,
+    site_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: KioskActor,
+    resource_id: Annotated[str, Form(max_length=64)],
+    card: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Book a free room's next slot for the member whose card is presented."""
+    try:
+        booking = kiosk.walk_in(
+            session, actor, site_id, resource_id, card, now, opens_min=settings.check_in_opens_min
+        )
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _result(request, session, actor, site_id, now, None, exc, "walk-in")
+    return _result(request, session, actor, site_id, now, booking, None, "walk-in")

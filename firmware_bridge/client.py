@@ -39,6 +39,7 @@ import logging
 import queue
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -189,11 +190,17 @@ class PublishInfo:
         """Block until the broker acknowledged the message (or it was sent, for QoS 0)."""
         if not self.queued:
             return False
-        try:
-            self._info.wait_for_publish(timeout)
-        except (RuntimeError, ValueError):
-            return False
-        return bool(self._info.is_published())
+        # paho's own wait_for_publish raises for a message queued while disconnected, even after
+        # it went out on reconnect (its rc keeps saying "no connection"); wait on its flag instead.
+        deadline = time.monotonic() + timeout
+        condition = self._info._condition
+        with condition:
+            while not self._info._published:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                condition.wait(remaining)
+        return True
 
 
 # --- the client --------------------------------------------------------------------------------

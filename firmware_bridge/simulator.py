@@ -195,6 +195,7 @@ class Simulator:
         self._start_wall = 0.0
         self._start_sim = start_at or now_utc()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._dropouts: dict[str, float] = {}
 
     def sim_now(self) -> datetime:
@@ -216,6 +217,7 @@ class Simulator:
         thread = self._thread
         if thread is None:
             return
+        self._stopping.set()
         self._queue.put(_STOP)
         thread.join(timeout)
         self._thread = None
@@ -249,7 +251,8 @@ class Simulator:
                 self._command(item)
             elif isinstance(item, Connected):
                 self._births()
-            while agenda and agenda[0][0] <= time.monotonic():
+            # Checking `_stopping` here keeps stop() prompt even when the fleet is behind schedule.
+            while agenda and agenda[0][0] <= time.monotonic() and not self._stopping.is_set():
                 due, _, what = heapq.heappop(agenda)
                 if isinstance(what, Step):
                     self._play(what)

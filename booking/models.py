@@ -318,3 +318,22 @@ class Notification(SQLModel, table=True):
     booking_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     read_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class ResourceBlock(SQLModel, table=True):
+    """A resource out of service for a span (a fault, overdue maintenance, a manager's decision).
+
+    While a block is active (not cleared, and not ended), no booking may touch it.
+    """
+
+    __table_args__ = (sa.Index("ix_resourceblock_resource", "resource_id", "cleared_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resource_id: str = Field(foreign_key="resource.id", max_length=64)
+    reason: str = Field(max_length=16)
+    message: str = Field(max_length=500)
+    start_at: datetime = Field(sa_column=utc_column())
+    # None: until cleared.
+    end_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    cleared_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

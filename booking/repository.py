@@ -30,6 +30,7 @@ from booking.models import (
     Plan,
     QuotaRule,
     Resource,
+    ResourceBlock,
     ResourceKind,
     Series,
     Site,
@@ -682,3 +683,94 @@ def list_notifications(session: Session, member_id: str, limit: int = 50) -> Seq
         .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
         .limit(limit)
     ).all()
+
+
+# --- blocks (out of service) ----------------------------------------------------------------------
+
+_block = _table(ResourceBlock)
+_BLOCK_MESSAGES = sa.select(_block.c.message, _block.c.start_at).where(
+    _block.c.resource_id == sa.bindparam("resource_id"),
+    _block.c.cleared_at.is_(None),
+    _block.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
+    sa.or_(_block.c.end_at.is_(None), _block.c.end_at > sa.bindparam("start", type_=UTCDateTime())),
+)
+
+
+def block_messages(
+    session: Session, resource_id: str, start: datetime, end: datetime
+) -> list[tuple[str, datetime]]:
+    """(message, since) of each active block of the resource touching [start, end)."""
+    rows = session.connection().execute(
+        _BLOCK_MESSAGES, {"resource_id": resource_id, "start": start, "end": end}
+    )
+    return [(str(message), since) for message, since in rows]
+
+
+def active_blocks(
+    session: Session, resource_id: str, start: datetime, end: datetime
+) -> Sequence[ResourceBlock]:
+    """Blocks of the resource, not cleared, touching [start, end)."""
+    return session.exec(
+        select(ResourceBlock).where(
+            ResourceBlock.resource_id == resource_id,
+            col(ResourceBlock.cleared_at).is_(None),
+            col(ResourceBlock.start_at) < end,
+            sa.or_(col(ResourceBlock.end_at).is_(None), col(ResourceBlock.end_at) > start),
+        )
+    ).all()
+
+
+def open_blocks(session: Session, resource_id: str, reason: str | None = None) -> Sequence[ResourceBlock]:
+    """The resource's blocks not cleared yet, optionally of one reason."""
+    query = select(ResourceBlock).where(
+        ResourceBlock.resource_id == resource_id, col(ResourceBlock.cleared_at).is_(None)
+    )
+    if reason is not None:
+        query = query.where(ResourceBlock.reason == reason)
+    return session.exec(query).all()
+
+
+def upcoming_bookings(session: Session, resource_id: str, after: datetime) -> Sequence[Booking]:
+    """Active bookings of the resource that have not ended by the instant."""
+    return session.exec(
+        select(Booking).where(
+            Booking.resource_id == resource_id,
+            col(Booking.status).in_(ACTIVE_STATUSES),
+            col(Booking.end_at) > after,
+        )
+    ).all()
+
+
+def booking_at(
+    session: Session, resource_id: str, instant: datetime, *, early: datetime | None = None
+) -> Booking | None:
+    """The active booking of the resource that holds the instant (or starts by `early`, if given)."""
+    return session.exec(
+        select(Booking)
+        .where(
+            Booking.resource_id == resource_id,
+            col(Booking.status).in_(ACTIVE_STATUSES),
+            col(Booking.start_at) <= (early or instant),
+            col(Booking.end_at) > instant,
+        )
+        .order_by(col(Booking.start_at))
+        .limit(1)
+    ).first()
+
+
+def member_booking_at(
+    session: Session, resource_id: str, member_id: str, instant: datetime, early: datetime
+) -> Booking | None:
+    """The member's confirmed or checked-in booking of the resource at the instant (or from `early`)."""
+    return session.exec(
+        select(Booking)
+        .where(
+            Booking.resource_id == resource_id,
+            Booking.member_id == member_id,
+            col(Booking.status).in_((BookingStatus.confirmed, BookingStatus.checked_in)),
+            col(Booking.start_at) <= early,
+            col(Booking.end_at) > instant,
+        )
+        .order_by(col(Booking.start_at))
+        .limit(1)
+    ).first()

@@ -238,8 +238,19 @@ def check_closures(
 # Durations, granularity, lead time, horizon
 
 
-def check_times(start: datetime, end: datetime, rules: BookingRules, now: datetime, tz: ZoneInfo) -> None:
-    """Refuse a booking in the past, too short, too long, off the slot grid, too soon or too far."""
+def check_times(
+    start: datetime,
+    end: datetime,
+    rules: BookingRules,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    walk_in: bool = False,
+) -> None:
+    """Refuse a booking in the past, too short, too long, off the slot grid, too soon or too far.
+
+    A walk-in books the slot under way: it may have begun (not ended), and no lead time applies.
+    """
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidRequest("start and end need a time zone offset, e.g. 2026-12-03T07:00:00Z")
     if end <= start:
@@ -267,9 +278,12 @@ def check_times(start: datetime, end: datetime, rules: BookingRules, now: dateti
             f"{rules.name} is booked in slots of {rules.slot_minutes} min; "
             f"{format_span(start, end, tz)} does not fit them"
         )
-    if start < now:
+    if walk_in:
+        if end <= now:
+            raise InvalidRequest(f"{format_span(start, end, tz)} has already passed")
+    elif start < now:
         raise InvalidRequest(f"{format_span(start, end, tz)} has already begun or passed")
-    if start < now + timedelta(minutes=rules.lead_minutes):
+    elif start < now + timedelta(minutes=rules.lead_minutes):
         raise InvalidRequest(
             f"{rules.name} must be booked at least {rules.lead_minutes} min ahead; "
             f"{format_span(start, end, tz)} starts too soon"

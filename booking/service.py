@@ -42,6 +42,7 @@ from booking.models import (
     Notification,
     QuotaRule,
     Resource,
+    ResourceBlock,
     ResourceKind,
     Role,
     Series,
@@ -517,10 +518,12 @@ def _quota_limits(rule: QuotaRule) -> rules.QuotaLimits:
     )
 
 
-def _check_slot_rules(target: _Target, start: datetime, end: datetime, seats: int, now: datetime) -> None:
+def _check_slot_rules(
+    target: _Target, start: datetime, end: datetime, seats: int, now: datetime, *, walk_in: bool = False
+) -> None:
     """Every rule that needs no look at other bookings: times, hours, closures, seats."""
     resource = target.resource
-    rules.check_times(start, end, resource.rules, now, target.tz)
+    rules.check_times(start, end, resource.rules, now, target.tz, walk_in=walk_in)
     rules.check_seats(seats, resource.capacity, resource.exclusive, resource.name)
     place = resource.site.display_name
     rules.check_opening_hours(start, end, resource.site.hours, target.tz, place)
@@ -548,6 +551,16 @@ def _check_free(session: Session, target: _Target, start: datetime, end: datetim
     holder = repo.first_exclusive_conflict(session, resource.id, start, blocked_until)
     if holder is not None:
         raise Conflict(_taken_message(target, holder, start, end))
+
+
+def _check_in_service(session: Session, target: _Target, start: datetime, end: datetime) -> None:
+    """Refuse a span during which the resource is out of service (a fault, overdue maintenance)."""
+    for message, block_start in repo.block_messages(session, target.resource.id, start, end):
+        since = block_start.astimezone(target.tz).strftime("%Y-%m-%d %H:%M")
+        raise Conflict(
+            f"{target.resource.name} is out of service since {since} ({message}); "
+            "it takes no bookings until a manager clears it"
+        )
 
 
 def _taken_message(target: _Target, holder: repo.Holder, start: datetime, end: datetime) -> str:
@@ -594,9 +607,11 @@ def _book_one(
     *,
     note: str = "",
     series_id: str | None = None,
+    walk_in: bool = False,
 ) -> Booking:
     """Book one slot for the target's member: every rule, then the guarded insert and the ledger."""
-    _check_slot_rules(target, start, end, seats, now)
+    _check_slot_rules(target, start, end, seats, now, walk_in=walk_in)
+    _check_in_service(session, target, start, end)
     # Lock order is member, then resource (pools): the same in every transaction, so no deadlock.
     repo.lock_member(session, target.member.id)
     _check_free(session, target, start, end, seats)
@@ -1297,3 +1312,80 @@ def complete_ended(session: Session, now: datetime) -> int:
         session.add(entry)
     session.flush()
     return len(ended)
+
+
+# --- walk-ins and machines -------------------------------------------------------------------------
+
+
+def book_walk_in(
+    session: Session, actor: Actor, resource_id: str, now: datetime, *, member_id: str | None = None
+) -> Booking:
+    """Book the slot under way (and enough after it for the shortest booking) for a member at the door."""
+    target = _load_target(session, actor, resource_id, member_id, now)
+    resource = target.resource
+    if not resource.allow_walk_in:
+        raise NotPermitted(f"{resource.name} takes no walk-ins; book it ahead")
+    start = _floor_to_grid(now, target.tz, resource.slot_minutes)
+    slots = max(1, -(-resource.rules.min_minutes // resource.slot_minutes))
+    end = start + timedelta(minutes=resource.slot_minutes * slots)
+    _with_closures(session, target, start, end)
+    return _book_one(session, target, start, end, 1, now, note="walk-in", walk_in=True)
+
+
+def _floor_to_grid(instant: datetime, tz: ZoneInfo, slot_minutes: int) -> datetime:
+    local = instant.astimezone(tz)
+    minute = (local.hour * 60 + local.minute) // slot_minutes * slot_minutes
+    return local.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0).astimezone(UTC)
+
+
+def mark_used(session: Session, booking_id: str, now: datetime) -> Booking | None:
+    """A machine session began during the booking: that is a check-in, whenever it happens in the booking."""
+    booking = repo.get_booking(session, booking_id)
+    if booking is None or booking.status is not BookingStatus.confirmed:
+        return booking
+    booking.status = BookingStatus.checked_in
+    booking.checked_in_at = now
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def block_resource(
+    session: Session, resource_id: str, reason: str, message: str, now: datetime
+) -> ResourceBlock:
+    """Take a resource out of service from now until cleared; members booked on it are told."""
+    for block in repo.open_blocks(session, resource_id, reason):
+        if block.message != message:
+            block.message = message
+            session.add(block)
+        return block
+    block = ResourceBlock(
+        resource_id=resource_id, reason=reason, message=message, start_at=now, created_at=now
+    )
+    session.add(block)
+    session.flush()
+    resource = repo.get_resource(session, resource_id)
+    name = resource.name if resource else resource_id
+    for booking in repo.upcoming_bookings(session, resource_id, now):
+        text = rules.format_span(booking.start_at, booking.end_at, _tz_of(session, booking))
+        _notify(
+            session,
+            booking.member_id,
+            "out_of_service",
+            f"{name} is out of service ({message}); your booking {text} may not be usable",
+            booking,
+            now,
+        )
+    return block
+
+
+def clear_blocks(session: Session, resource_id: str, reason: str, now: datetime) -> int:
+    """Put the resource back in service for this reason; returns how many blocks were cleared."""
+    cleared = 0
+    for block in repo.open_blocks(session, resource_id, reason):
+        block.cleared_at = now
+        session.add(block)
+        cleared += 1
+    session.flush()
+    return cleared

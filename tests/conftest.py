@@ -103,6 +103,7 @@ def settings(engine: Engine) -> Settings:
         environment="test",
         secret_key="test-secret-key-of-enough-length-0123456789",
         database_url=engine.url.render_as_string(hide_password=False),
+        scheduler_enabled=False,
     )
 
 

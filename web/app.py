@@ -15,9 +15,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from web import errors, pages
 from web.api import auth, bookings, catalogue, me
+from web.api import machines as machines_api
 from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
+from web.metrics import CONTENT_TYPE_LATEST, render_metrics
+from web.runtime import MachineRuntime
 from web.settings import Settings
 from web.tokens import TokenCodec
 
@@ -37,12 +40,17 @@ def create_app(
     """The app for these settings; `engine` and `clock` may be given (tests, the demo)."""
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    machines = MachineRuntime(engine, settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_engine:  # an engine handed in belongs to whoever made it
-            engine.dispose()
+        machines.start()
+        try:
+            yield
+        finally:
+            machines.stop()
+            if owns_engine:  # an engine handed in belongs to whoever made it
+                engine.dispose()
 
     app = FastAPI(
         title="FabLab Hub",
@@ -56,6 +64,7 @@ def create_app(
     app.state.clock = clock
     app.state.tokens = TokenCodec(settings.secret_key, settings.token_max_age_s)
     app.state.actors = ActorCache()
+    app.state.machines = machines
     # Added before the session middleware, so it runs inside it and can read the session.
     app.add_middleware(CSRFMiddleware)
     app.add_middleware(
@@ -67,7 +76,7 @@ def create_app(
         https_only=settings.secure_cookies,
     )
     errors.install(app)
-    for router in (auth.router, catalogue.router, bookings.router, me.router):
+    for router in (auth.router, catalogue.router, bookings.router, me.router, machines_api.router):
         app.include_router(router)
     pages.install(app)
 
@@ -78,13 +87,22 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz(request: Request) -> Response:
-        """Readiness: the database answers."""
+        """Readiness: the database answers, and the broker is connected where one is configured."""
+        body = {"status": "ok", "database": "ok", "broker": request.app.state.machines.broker_state()}
         try:
             with request.app.state.read_engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as exc:
             log.warning("not ready: database unreachable: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+            body["database"] = "unreachable"
+        if body["database"] != "ok" or body["broker"] == "disconnected":
+            body["status"] = "unavailable"
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics of this process (and gauges read from the database)."""
+        return Response(render_metrics(engine), media_type=CONTENT_TYPE_LATEST)
 
     return app

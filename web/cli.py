@@ -109,6 +109,31 @@ def _cmd_trainings_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_machines_add(args: argparse.Namespace) -> int:
+    from devices import service as devices
+    from devices.schemas import MachineCreate
+
+    settings = _settings()
+    try:
+        data = MachineCreate(
+            id=args.id,
+            site_id=args.site,
+            name=args.name,
+            gateway_id=args.gateway,
+            adapter=args.adapter,
+            training_id=args.training,
+            quota_group=args.quota_group,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first['msg']}") from exc
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        machine = devices.register_machine(session, data, utc_now())
+    print(f"registered machine {machine.id} at {machine.site_id}, spoken for by gateway {machine.gateway_id}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from web import server
 
@@ -170,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("email")
     grant.add_argument("training")
     grant.set_defaults(handler=_cmd_trainings_grant)
+
+    machines = commands.add_parser("machines", help="machines")
+    machine_commands = machines.add_subparsers(dest="machines_command", required=True, parser_class=_Parser)
+    madd = machine_commands.add_parser("add", help="register a machine and the gateway that speaks for it")
+    madd.add_argument("id")
+    madd.add_argument("--site", required=True)
+    madd.add_argument("--name", required=True)
+    madd.add_argument("--gateway", required=True)
+    madd.add_argument("--adapter", default="native", choices=["tasmota", "shelly", "octoprint", "native"])
+    madd.add_argument("--training")
+    madd.add_argument("--quota-group", dest="quota_group")
+    madd.set_defaults(handler=_cmd_machines_add)
 
     edge_cli.register(commands)
     return parser

@@ -11,6 +11,8 @@ from booking import repository, service
 from booking.models import Plan, QuotaPeriod, QuotaRule, ResourceKind, Role, Training
 from booking.schemas import MemberCreate, ResourceCreate, SiteCreate
 from booking.security import hash_password
+from devices import service as devices
+from devices.schemas import MachineCreate, MaintenancePlanCreate
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed at start for the demo accounts
 WEEKDAYS_LONG = [["07:30", "21:00"]]
@@ -331,6 +333,35 @@ ACCOUNTS = [
 ]
 
 
+# The demo FabLab's machines and the gateways that speak for them: (machine, adapter, kind).
+DEMO_GATEWAYS: dict[tuple[str, str], list[tuple[str, str, str]]] = {
+    ("biic", "gw-fablab-1"): [
+        ("laser-1", "tasmota", "laser"),
+        ("laser-2", "tasmota", "laser"),
+        ("cnc-1", "shelly", "cnc"),
+        ("printer-1", "octoprint", "printer"),
+        ("printer-2", "octoprint", "printer"),
+        ("printer-3", "octoprint", "printer"),
+    ],
+    ("uni-mech", "gw-uni-mech-1"): [("uni-lathe", "shelly", "cnc")],
+}
+DEMO_PLANS: list[tuple[str, MaintenancePlanCreate]] = [
+    (
+        "laser-1",
+        MaintenancePlanCreate(name="Lau thấu kính và gương / Clean lens and mirrors", every_runtime_h=40),
+    ),
+    ("laser-1", MaintenancePlanCreate(name="Kiểm tra ống CO2 / Check the CO2 tube", every_days=90)),
+    (
+        "laser-2",
+        MaintenancePlanCreate(name="Lau thấu kính và gương / Clean lens and mirrors", every_runtime_h=40),
+    ),
+    ("cnc-1", MaintenancePlanCreate(name="Tra dầu ray trượt / Lubricate the rails", every_runtime_h=20)),
+    ("printer-1", MaintenancePlanCreate(name="Kiểm tra đầu phun / Nozzle check", every_jobs=50)),
+    ("printer-2", MaintenancePlanCreate(name="Kiểm tra đầu phun / Nozzle check", every_jobs=50)),
+    ("printer-3", MaintenancePlanCreate(name="Kiểm tra đầu phun / Nozzle check", every_jobs=50)),
+]
+
+
 def seed_demo(session: Session, now: datetime) -> bool:
     """Load the demo center; False (and nothing written) if it is already there."""
     if repository.get_site(session, CENTER.id) is not None:
@@ -365,5 +396,22 @@ def seed_demo(session: Session, now: datetime) -> bool:
         )
         for training in account.trainings:
             service.grant_training(session, None, member.id, training, now)
+    for (site_id, gateway), machines in DEMO_GATEWAYS.items():
+        for machine, adapter, _kind in machines:
+            devices.attach_machine(
+                session,
+                MachineCreate(
+                    id=machine,
+                    site_id=site_id,
+                    name=machine,
+                    gateway_id=gateway,
+                    adapter=adapter,
+                    busy_on_w=60,
+                    busy_off_w=25,
+                ),
+                now,
+            )
+    for machine, maintenance in DEMO_PLANS:
+        devices.add_plan(session, None, machine, maintenance, now)
     session.flush()
     return True

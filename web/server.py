@@ -3,20 +3,56 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import uvicorn
 
+from firmware_bridge.simulator import EdgeDemo
 from web import demo as demo_data
 from web.app import create_app, utc_now
+from web.broker import EmbeddedBroker
 from web.db import make_engine, session_scope
 from web.migrate import current_revision, upgrade
+from web.runtime import MachineRuntime
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+@contextmanager
+def _broker_for(settings: Settings) -> Iterator[Settings]:
+    """The settings to run with: as given if FABLAB_MQTT_URL is set, else with an embedded broker."""
+    if settings.mqtt_url:
+        yield settings
+        return
+    port = settings.embedded_broker_port
+    if not _port_free("127.0.0.1", port):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    broker = EmbeddedBroker(port)
+    broker.start()
+    try:
+        yield settings.model_copy(update={"mqtt_url": broker.url, "mqtt_protocol": "3.1.1"})
+    finally:
+        broker.stop()
+
+
 def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int = 1) -> int:
-    """Start the web server (and, in the demo, load the demo center first); returns the exit status."""
+    """Start the center (and, in the demo, its demo data and simulated machines); returns the exit status."""
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     if demo:
         upgrade(engine)
@@ -25,27 +61,64 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
     elif current_revision(engine) is None:
         raise SystemExit("fablab: the database is empty; run `fablab db upgrade` first")
     address = f"http://{host}:{port}"
-    if demo:
-        print(_demo_banner(address), flush=True)
-    else:
-        print(f"FabLab Hub at {address} (API docs at {address}/docs)", flush=True)
     log_level = settings.log_level.lower()
-    if workers > 1:
-        # Each worker builds its own app (and engine) from the same FABLAB_* environment.
-        engine.dispose()
-        uvicorn.run(
-            "web.asgi:app_from_env",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,
-        )
-        return 0
-    app = create_app(settings, engine=engine)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    with _broker_for(settings) as settings:
+        edges = _start_simulated_lab(settings) if demo else []
+        try:
+            print(
+                _demo_banner(address) if demo else f"FabLab Hub at {address} (API docs at {address}/docs)",
+                flush=True,
+            )
+            if workers > 1:
+                # The workers serve HTTP; this process runs the one bridge and the scheduler.
+                engine.dispose()
+                runtime = MachineRuntime(make_engine(settings.database_url), settings, utc_now)
+                runtime.start()
+                os.environ.update(
+                    FABLAB_MQTT_URL=settings.mqtt_url,
+                    FABLAB_MQTT_PROTOCOL=settings.mqtt_protocol,
+                    FABLAB_BRIDGE_ENABLED="false",
+                    FABLAB_SCHEDULER_ENABLED="false",
+                )
+                try:
+                    uvicorn.run(
+                        "web.asgi:app_from_env",
+                        factory=True,
+                        workers=workers,
+                        host=host,
+                        port=port,
+                        log_level=log_level,
+                        access_log=False,
+                    )
+                finally:
+                    runtime.stop()
+                return 0
+            app = create_app(settings, engine=engine)
+            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        finally:
+            for edge in edges:
+                with suppress(Exception):
+                    edge.stop()
     return 0
+
+
+def _start_simulated_lab(settings: Settings) -> list[EdgeDemo]:
+    """The demo's gateways and simulated machines, through the same broker as the center."""
+    edges = []
+    for (site, gateway), machines in demo_data.DEMO_GATEWAYS.items():
+        edge = EdgeDemo(
+            site,
+            gateway,
+            settings.mqtt_url,
+            [(machine, kind) for machine, _adapter, kind in machines],
+            state_dir=settings.data_dir,
+            protocol=settings.mqtt_protocol,
+            period_s=5.0,
+        )
+        # Start once the center is listening, so its first events find the bridge subscribed.
+        threading.Timer(3.0, edge.start).start()
+        edges.append(edge)
+    return edges
 
 
 def _demo_banner(address: str) -> str:

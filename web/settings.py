@@ -21,7 +21,19 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     # mqtt://user:pass@host:port; empty: `fablab demo`/`serve` start an embedded broker.
     mqtt_url: str = ""
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     embedded_broker_port: int = 1884
+    # The bridge's fixed MQTT client id (its persistent session lives at the broker under it), and an
+    # optional MQTT 5 shared-subscription group for several bridge consumers.
+    bridge_client_id: str = "fablab-center"
+    bridge_shared_group: str = ""
+    bridge_enabled: bool = True
+    scheduler_enabled: bool = True
+    # How often the scheduled jobs run, in seconds.
+    offline_check_s: float = Field(default=15, gt=0)
+    maintenance_check_s: float = Field(default=60, gt=0)
+    session_check_s: float = Field(default=10, gt=0)
+    no_show_check_s: float = Field(default=60, gt=0)
     data_dir: Path = Path("var")
     # The center's home time zone: quota periods shown to members are counted in it.
     timezone: str = "Asia/Ho_Chi_Minh"

@@ -174,7 +174,9 @@ class TestServiceRace:
 class TestApiRace:
     def test_32_http_clients(self, fresh_engine: Engine, backend: str) -> None:
         world = _build_world(fresh_engine)
-        settings = Settings(environment="test", secret_key="x" * 40, database_url="sqlite://")
+        settings = Settings(
+            environment="test", secret_key="x" * 40, database_url="sqlite://", scheduler_enabled=False
+        )
         app = create_app(settings, engine=fresh_engine, clock=FakeClock(NOW))
         tokens = {
             m.id: app.state.tokens.issue(m.id, m.token_version) for m in [*world.members, world.quota_member]
@@ -213,7 +215,9 @@ class TestApiRace:
 
     def test_idempotency_key_sent_five_times_at_once(self, fresh_engine: Engine) -> None:
         world = _build_world(fresh_engine)
-        settings = Settings(environment="test", secret_key="x" * 40, database_url="sqlite://")
+        settings = Settings(
+            environment="test", secret_key="x" * 40, database_url="sqlite://", scheduler_enabled=False
+        )
         app = create_app(settings, engine=fresh_engine, clock=FakeClock(NOW))
         member = world.members[0]
         headers = {

@@ -401,7 +401,7 @@ class TestMe:
 class TestOperations:
     def test_health_ready_docs(self, client: TestClient) -> None:
         assert client.get("/healthz").json() == {"status": "ok"}
-        assert client.get("/readyz").json() == {"status": "ok", "database": "ok"}
+        assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "broker": "not_configured"}
         assert client.get("/docs").status_code == 200
         assert "/api/v1/bookings" in client.get("/openapi.json").json()["paths"]
 

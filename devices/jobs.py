@@ -1,0 +1,87 @@
+"""The machines' scheduled jobs: thin and idempotent; each opens a session, calls one service, commits.
+
+`send` publishes what the job decided, after the commit (the bridge's link, or a stand-in without one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from booking import service as booking
+from devices import service
+from devices.ports import MachineLink
+
+
+class Outbox(MachineLink, Protocol):
+    def discard(self) -> None: ...
+
+
+L = TypeVar("L", bound=Outbox)
+
+
+def _run(
+    engine: Engine,
+    make_link: Callable[[], L],
+    send: Callable[[L], None],
+    work: Callable[[Session, L], object],
+) -> object:
+    link = make_link()
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            result = work(session, link)
+            session.commit()
+        except BaseException:
+            link.discard()
+            raise
+    send(link)
+    return result
+
+
+def check_offline(
+    engine: Engine, make_link: Callable[[], L], send: Callable[[L], None], now: datetime
+) -> object:
+    """Silent machines go offline."""
+    return _run(engine, make_link, send, lambda s, link: service.check_offline(s, link, now))
+
+
+def check_maintenance(
+    engine: Engine, make_link: Callable[[], L], send: Callable[[L], None], now: datetime
+) -> object:
+    """Due and overdue maintenance: alerts, and blocks for overdue plans."""
+    return _run(engine, make_link, send, lambda s, link: service.check_maintenance(s, link, now))
+
+
+def enforce_sessions(
+    engine: Engine, make_link: Callable[[], L], send: Callable[[L], None], now: datetime
+) -> object:
+    """Warn and lock sessions at the end of their quota or booking; refresh states as bookings come and go."""
+
+    def work(session: Session, link: L) -> int:
+        sent = service.enforce_sessions(session, link, now)
+        service.refresh_all(session, link, now)
+        return sent
+
+    return _run(engine, make_link, send, work)
+
+
+def release_no_shows(
+    engine: Engine,
+    make_link: Callable[[], L],
+    send: Callable[[L], None],
+    now: datetime,
+    grace: timedelta,
+) -> object:
+    """No check-in and no machine use after the grace period: a no-show. Ended bookings complete."""
+
+    def work(session: Session, link: L) -> int:
+        released = booking.release_no_shows(session, now, grace)
+        booking.complete_ended(session, now)
+        service.refresh_all(session, link, now)
+        return len(released)
+
+    return _run(engine, make_link, send, work)

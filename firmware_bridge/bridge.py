@@ -1,0 +1,167 @@
+"""The center's bridge: one MQTT client, one worker thread, the dispatcher, the center's birth and will.
+
+The client's network thread only enqueues (see `client.py`). The worker takes what is waiting, up to
+`batch_max` messages at a time, hands the batch to the dispatcher (one transaction), and then
+acknowledges the batch's QoS 1 messages. If the database is unreachable the same batch is retried,
+unacknowledged, with a capped back-off: the bridge waits for the database rather than lose events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from firmware_bridge import messages, topics
+from firmware_bridge.client import (
+    Connected,
+    ConnectFailed,
+    Disconnected,
+    MqttClient,
+    Published,
+    Received,
+    Will,
+)
+from firmware_bridge.commands import OutboxLink
+from firmware_bridge.dispatch import Dispatcher, Registry
+from firmware_bridge.metrics import BATCH_SIZE, DB_RETRIES, QUEUE_DEPTH
+
+log = logging.getLogger(__name__)
+
+ONLINE = messages.encode(messages.CenterState(state="online"))
+OFFLINE = messages.encode(messages.CenterState(state="offline"))
+
+
+class CenterBridge:
+    """Subscribes to every gateway's canonical topics and runs the dispatcher over what arrives."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        broker_url: str,
+        *,
+        client_id: str = "fablab-center",
+        shared_group: str | None = None,
+        protocol: Literal["5", "3.1.1"] = "5",
+        batch_max: int = 500,
+        clock: Callable[[], datetime] = messages.now_utc,
+    ) -> None:
+        edge = topics.edge_filter()
+        subscription = topics.shared(shared_group, edge) if shared_group else edge
+        self.client = MqttClient(
+            broker_url,
+            client_id,
+            subscriptions=[(subscription, 1)],
+            will=Will(topics.center_state(), OFFLINE, qos=1, retain=True),
+            manual_ack=True,
+            max_inflight=100,
+            protocol=protocol,
+        )
+        self.dispatcher = Dispatcher(engine, clock=clock, registry=Registry(engine))
+        self.batch_max = batch_max
+        self.handled = 0
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="fablab-bridge", daemon=True)
+
+    def start(self) -> None:
+        """Connect (in the background) and start the worker."""
+        self.client.start()
+        self._worker.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Say goodbye (the will is for vanishing, not for a clean stop), drain, disconnect."""
+        if self.client.connected.is_set():
+            self.client.publish(topics.center_state(), OFFLINE, qos=1, retain=True).wait(2.0)
+        self._stop.set()
+        self._worker.join(timeout)
+        self.client.stop()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.client.wait_connected(timeout)
+
+    def send(self, link: OutboxLink) -> None:
+        """Publish what a scheduled job decided (after its commit)."""
+        link.flush(self.client)
+
+    def _run(self) -> None:
+        inbox = self.client.inbox
+        while not self._stop.is_set():
+            try:
+                first = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch: list[tuple[Received, float]] = []
+            self._take(first, batch)
+            while len(batch) < self.batch_max:
+                try:
+                    self._take(inbox.get_nowait(), batch)
+                except queue.Empty:
+                    break
+            QUEUE_DEPTH.set(inbox.qsize())
+            if batch:
+                self._handle(batch)
+
+    def _take(self, event: object, batch: list[tuple[Received, float]]) -> None:
+        if isinstance(event, Received):
+            batch.append((event, time.perf_counter()))
+        elif isinstance(event, Connected):
+            log.info("bridge connected to the broker (session kept: %s)", event.session_present)
+            self.client.publish(topics.center_state(), ONLINE, qos=1, retain=True)
+        elif isinstance(event, ConnectFailed | Disconnected):
+            log.warning("bridge lost the broker: %s", event.reason)
+        elif isinstance(event, Published) and not event.ok:
+            log.warning("the broker refused a message the bridge published: %s", event.reason)
+
+    def _handle(self, batch: list[tuple[Received, float]]) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                result = self.dispatcher.handle(batch, self.client)
+            except DBAPIError as exc:
+                DB_RETRIES.inc()
+                log.error(
+                    "database unreachable, retrying %d message(s) in %.1f s: %s", len(batch), delay, exc.orig
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            BATCH_SIZE.observe(len(batch))
+            self.handled += result.handled
+            for item, _ in batch:
+                self.client.ack(item)
+            return
+
+
+class Publisher:
+    """Sends what a web worker decided, where the bridge runs in another process (`serve --workers`)."""
+
+    def __init__(self, broker_url: str, *, protocol: Literal["5", "3.1.1"] = "5") -> None:
+        self.client = MqttClient(
+            broker_url, f"fablab-web-{os.getpid()}", clean_start=True, session_expiry_s=0, protocol=protocol
+        )
+
+    def start(self) -> None:
+        self.client.start()
+
+    def stop(self) -> None:
+        self.client.stop()
+
+    def send(self, link: OutboxLink) -> None:
+        link.flush(self.client)
+
+
+class NoBridge:
+    """Stands in for the bridge where no broker is configured: commands are logged, not sent."""
+
+    def send(self, link: OutboxLink) -> None:
+        for command in link.commands:
+            log.info("no broker: not sending %s to %s", command.cmd, command.machine)
+        link.discard()

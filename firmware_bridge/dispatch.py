@@ -1,0 +1,331 @@
+"""From an MQTT message to the machines' domain: parse, validate, hand over, commit; drop bad input.
+
+Messages are handled in batches, one database transaction per batch and one savepoint per message, so
+a message the domain refuses undoes only itself, and a busy broker costs one commit per batch rather
+than one per message. What the domain decided is published after the commit; QoS 1 messages are
+acknowledged to the broker only then, so a crash before the commit gets them delivered again (and
+the event ids make the second delivery change nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, select
+
+from booking.errors import DomainError
+from devices import rules as device_rules
+from devices import service as devices
+from devices.models import Activity, Gateway, Machine
+from devices.repository import lock_machine
+from devices.schemas import EventIn
+from firmware_bridge import messages, topics
+from firmware_bridge.client import MqttClient, Received
+from firmware_bridge.commands import OutboxLink
+from firmware_bridge.metrics import (
+    DECISION_LATENCY,
+    EVENTS_DUPLICATE,
+    MESSAGES_DROPPED,
+    MESSAGES_RECEIVED,
+    SEQ_GAPS,
+)
+from firmware_bridge.topics import TopicKind
+
+log = logging.getLogger(__name__)
+
+# Telemetry that changes nothing shown is written to the database at most this often per machine:
+# often enough for the offline check (90 s by default) and the dashboard's power figures.
+TELEMETRY_WRITE_EVERY_S = 5.0
+_MODELS: dict[TopicKind, type[messages.Message]] = {
+    TopicKind.edge_state: messages.EdgeState,
+    TopicKind.heartbeat: messages.Heartbeat,
+    TopicKind.availability: messages.Availability,
+    TopicKind.telemetry: messages.Telemetry,
+    TopicKind.ack: messages.Ack,
+}
+
+
+class DropReporter:
+    """Counts every dropped message and logs the first of a burst per reason, then a summary."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._since: dict[str, int] = {}
+
+    def drop(self, reason: str, topic: str, detail: str) -> None:
+        MESSAGES_DROPPED.labels(reason=reason).inc()
+        now = time.monotonic()
+        if now - self._last.get(reason, -1e9) >= self.every_s:
+            skipped = self._since.pop(reason, 0)
+            more = f" ({skipped} more of this kind since the last report)" if skipped else ""
+            log.warning("dropped a message on %s (%s): %s%s", topic, reason, detail[:300], more)
+            self._last[reason] = now
+        else:
+            self._since[reason] = self._since.get(reason, 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    site: str
+    gateway: str
+
+
+class Registry:
+    """Which gateway speaks for which machine, from the database, refreshed now and then."""
+
+    def __init__(self, engine: Engine, refresh_s: float = 10.0) -> None:
+        self._engine = engine
+        self._refresh_s = refresh_s
+        self._machines: dict[str, Route] = {}
+        self._gateways: dict[str, str] = {}
+        self._loaded_at = -1e9
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with Session(self._engine) as session:
+            machines = {m.id: Route(m.site_id, m.gateway_id) for m in session.exec(select(Machine)).all()}
+            gateways = {g.id: g.site_id for g in session.exec(select(Gateway)).all()}
+        with self._lock:
+            self._machines, self._gateways, self._loaded_at = machines, gateways, time.monotonic()
+
+    def machine(self, machine_id: str) -> Route | None:
+        route = self._machines.get(machine_id)
+        if route is None or time.monotonic() - self._loaded_at > self._refresh_s:
+            self._load()
+            route = self._machines.get(machine_id)
+        return route
+
+    def gateway_site(self, gateway_id: str) -> str | None:
+        site = self._gateways.get(gateway_id)
+        if site is None or time.monotonic() - self._loaded_at > self._refresh_s:
+            self._load()
+            site = self._gateways.get(gateway_id)
+        return site
+
+
+@dataclass(slots=True)
+class _Parsed:
+    item: Received
+    topic: topics.Topic
+    message: Any
+    arrived: float
+
+
+@dataclass(slots=True)
+class _Live:
+    written_at: float = -1e9
+    activity: str | None = None
+    power_w: float | None = None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    handled: int = 0
+    dropped: int = 0
+    decisions: list[float] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Turns batches of received messages into domain calls, one transaction per batch."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = messages.now_utc,
+        registry: Registry | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.registry = registry or Registry(engine)
+        self.drops = DropReporter()
+        self._live: dict[str, _Live] = {}
+
+    def parse(self, item: Received, arrived: float, now: datetime) -> _Parsed | None:
+        """Validate one message; count, log and drop it (returning None) if it is bad or spoofed."""
+        try:
+            topic = topics.parse(item.topic)
+        except topics.TopicError as exc:
+            self.drops.drop("bad_topic", item.topic, str(exc))
+            return None
+        MESSAGES_RECEIVED.labels(kind=topic.kind.value).inc()
+        if len(item.payload) > messages.MAX_PAYLOAD_BYTES:
+            self.drops.drop("too_large", item.topic, f"{len(item.payload)} bytes")
+            return None
+        if topic.kind in (TopicKind.center_state, TopicKind.machine_status, TopicKind.command):
+            return None  # the center's own topics, echoed back by a wide subscription
+        assert topic.site is not None
+        assert topic.gateway is not None
+        if topic.machine is not None:
+            route = self.registry.machine(topic.machine)
+            if route is None:
+                self.drops.drop("unknown_machine", item.topic, f"machine {topic.machine} is not registered")
+                return None
+            if route != Route(topic.site, topic.gateway):
+                self.drops.drop(
+                    "spoofed",
+                    item.topic,
+                    f"{topic.gateway} at {topic.site} does not speak for {topic.machine}",
+                )
+                return None
+        elif self.registry.gateway_site(topic.gateway) != topic.site:
+            self.drops.drop(
+                "unknown_gateway", item.topic, f"gateway {topic.gateway} is not registered at {topic.site}"
+            )
+            return None
+        try:
+            if topic.kind is TopicKind.event:
+                message: Any = messages.parse_event(item.payload)
+            else:
+                message = _decode(_MODELS[topic.kind], item.payload)
+        except messages.MessageError as exc:
+            self.drops.drop(exc.reason, item.topic, exc.detail)
+            return None
+        ts = getattr(message, "ts", None)
+        if (
+            isinstance(ts, datetime)
+            and topic.kind is not TopicKind.ack
+            and not device_rules.sane_event_time(ts, now)
+        ):
+            self.drops.drop("bad_ts", item.topic, f"time stamp {ts.isoformat()} is not believable")
+            return None
+        return _Parsed(item, topic, message, arrived)
+
+    def handle(self, batch: Sequence[tuple[Received, float]], client: MqttClient | None) -> BatchResult:
+        """Handle a batch in one transaction and publish what it decided; raises only if the database
+        is unreachable (the caller retries the same batch, nothing having been acknowledged)."""
+        now = self.clock()
+        result = BatchResult()
+        parsed = []
+        for item, arrived in batch:
+            one = self.parse(item, arrived, now)
+            if one is None:
+                result.dropped += 1
+            else:
+                parsed.append(one)
+        link = OutboxLink()
+        with Session(self.engine, expire_on_commit=False) as session:
+            for one in parsed:
+                own = OutboxLink()
+                try:
+                    with session.begin_nested():
+                        self._apply(session, own, one, now)
+                except (OperationalError, DBAPIError) as exc:
+                    if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
+                        raise
+                    self.drops.drop("error", one.item.topic, str(exc))
+                    result.dropped += 1
+                    continue
+                except DomainError as exc:
+                    self.drops.drop("refused", one.item.topic, exc.detail)
+                    result.dropped += 1
+                    continue
+                except Exception as exc:  # a bug must not stop the bridge: count, log, go on
+                    log.exception("error handling a message on %s", one.item.topic)
+                    self.drops.drop("error", one.item.topic, repr(exc))
+                    result.dropped += 1
+                    continue
+                link.commands.extend(own.commands)
+                link.statuses.update(own.statuses)
+                result.handled += 1
+            session.commit()
+        link.flush(client)
+        done = time.perf_counter()
+        for one in parsed:
+            if one.topic.kind is TopicKind.event and one.message.type == "access.requested":
+                DECISION_LATENCY.observe(done - one.arrived)
+                result.decisions.append(done - one.arrived)
+        return result
+
+    def _apply(self, session: Session, link: OutboxLink, one: _Parsed, now: datetime) -> None:
+        topic, message = one.topic, one.message
+        if topic.kind is TopicKind.edge_state:
+            assert topic.gateway is not None
+            assert topic.site is not None
+            devices.gateway_state(
+                session, link, topic.gateway, topic.site, message.state, message.boot_id, now
+            )
+            return
+        if topic.kind is TopicKind.heartbeat:
+            assert topic.gateway is not None
+            devices.gateway_heartbeat(session, topic.gateway, message.boot_id, now)
+            return
+        assert topic.machine is not None
+        assert topic.gateway is not None
+        if topic.kind is TopicKind.telemetry:
+            self._telemetry(session, link, topic.machine, message, now)
+            return
+        if topic.kind is TopicKind.ack:
+            devices.acknowledge_command(session, message.cmd_id, message.result, now)
+            return
+        machine = lock_machine(session, topic.machine)
+        if machine is None:
+            return
+        if topic.kind is TopicKind.availability:
+            devices.machine_availability(session, link, machine, message.online, now)
+            self._live.pop(machine.id, None)
+            return
+        event = EventIn(
+            event_id=message.event_id,
+            boot_id=message.boot_id,
+            seq=message.seq,
+            ts=message.ts,
+            type=message.type,
+            data=message.data.model_dump(mode="json"),
+        )
+        stored, gap = devices.record_event(session, topic.gateway, machine, event, now)
+        if not stored:
+            EVENTS_DUPLICATE.inc()
+            return
+        if gap:
+            SEQ_GAPS.inc(gap)
+            log.warning(
+                "%s skipped %d event(s) before seq %d (boot %s)", machine.id, gap, event.seq, event.boot_id
+            )
+        devices.handle_event(session, link, machine, event, now)
+
+    def _telemetry(
+        self, session: Session, link: OutboxLink, machine_id: str, message: messages.Telemetry, now: datetime
+    ) -> None:
+        live = self._live.setdefault(machine_id, _Live())
+        activity = message.activity
+        changed = activity is not None and activity != live.activity
+        live.power_w = message.power_w if message.power_w is not None else live.power_w
+        if not changed and time.monotonic() - live.written_at < TELEMETRY_WRITE_EVERY_S:
+            return
+        machine = lock_machine(session, machine_id)
+        if machine is None:
+            return
+        devices.telemetry(
+            session,
+            link,
+            machine,
+            now,
+            power_w=live.power_w,
+            activity=Activity(activity) if activity is not None else None,
+            energy_wh_total=message.energy_wh_total,
+        )
+        live.activity = activity if activity is not None else live.activity
+        live.written_at = time.monotonic()
+
+
+def _decode(model: type[messages.Message], payload: bytes) -> Any:
+    """Read a payload as the model (its validator is built once, at class creation)."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise messages.MessageError("malformed_json", f"not JSON: {errors[0]['msg']}") from None
+        where = ".".join(str(p) for p in errors[0]["loc"]) if errors else "payload"
+        raise messages.MessageError("invalid", f"{where}: {errors[0]['msg'] if errors else exc}") from None

@@ -193,3 +193,47 @@ def at(local: str, tz: str = "Asia/Ho_Chi_Minh") -> datetime:
 
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)
+
+
+def make_machine(
+    session: Session,
+    site: Site,
+    *,
+    name: str = "Laser 1",
+    gateway: str | None = None,
+    training: Training | None = None,
+    quota_group: str | None = "laser",
+    grace_s: int = 120,
+    adapter: str = "tasmota",
+    allow_walk_in: bool = True,
+    buffer_minutes: int = 0,
+) -> Resource:
+    """A machine resource and its registration with a gateway; returns the resource."""
+    from devices.schemas import MachineCreate
+    from devices.service import attach_machine
+
+    resource = make_resource(
+        session,
+        site,
+        name=name,
+        kind=ResourceKind.machine,
+        training=training,
+        quota_group=quota_group,
+        buffer_minutes=buffer_minutes,
+    )
+    resource.allow_walk_in = allow_walk_in
+    session.add(resource)
+    session.flush()
+    attach_machine(
+        session,
+        MachineCreate(
+            id=resource.id,
+            site_id=site.id,
+            name=name,
+            gateway_id=gateway or unique("gw"),
+            adapter=adapter,
+            grace_s=grace_s,
+        ),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    return resource

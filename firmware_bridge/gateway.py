@@ -48,6 +48,7 @@ from firmware_bridge.client import (
     MqttClient,
     MqttEvent,
     Published,
+    PublishInfo,
     Received,
     Will,
 )
@@ -339,7 +340,12 @@ class Gateway:
         if queued_events:
             self._pump()
 
-    def _publish(self, publication: Publication) -> Any:
+    def _publish(self, publication: Publication) -> PublishInfo | None:
+        if publication.qos == 0 and not self.client.connected.is_set():
+            # Telemetry while offline is lost anyway; skipping it also keeps paho's message ids
+            # from racing round to those of events still waiting for their PUBACK.
+            self.stats["not_sent"] += 1
+            return None
         info = self.client.publish(
             publication.topic, publication.payload, publication.qos, publication.retain
         )

@@ -29,7 +29,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -339,6 +339,9 @@ class Simulator:
 # --- fleets for a gateway ------------------------------------------------------------------------
 
 
+_DIALECTS: dict[str, Dialect] = {"tasmota": "tasmota", "shelly": "shelly", "octoprint": "octoprint"}
+
+
 def dialect_for(kind: str) -> tuple[Kind, Dialect]:
     """What a machine kind is simulated as: printers on OctoPrint, CNCs on Shelly, others Tasmota."""
     lowered = kind.lower()
@@ -367,17 +370,28 @@ def demo_fleet(
     store: Path | None = None,
     time_scale: float = 1.0,
     protocol: Protocol = "5",
+    adapters: Mapping[str, str] | None = None,
 ) -> tuple[GatewayConfig, Fleet]:
     """A gateway configuration and the simulated fleet behind it, for `(machine, kind)` pairs.
 
-    Thresholds are divided by `time_scale`, because the gateway measures wall time while the
-    simulated machines live in simulated time.
+    The dialect follows the kind (`dialect_for`) unless `adapters` names one for the machine
+    (`tasmota`, `shelly` or `octoprint`). Thresholds are divided by `time_scale`, because the gateway
+    measures wall time while the simulated machines live in simulated time.
     """
     scale = time_scale
     entries = []
     specs = []
     for machine, kind in machines:
         sim_kind, dialect = dialect_for(kind)
+        chosen = (adapters or {}).get(machine)
+        if chosen is not None:
+            if chosen not in _DIALECTS:
+                raise ValueError(f"{machine}: the simulator has no {chosen!r} devices")
+            dialect = _DIALECTS[chosen]
+            if dialect == "octoprint":
+                sim_kind = "printer"
+            elif sim_kind == "printer":
+                sim_kind = "laser"
         source = source_for(site, machine, dialect)
         specs.append(DeviceSpec(machine, sim_kind, dialect, source))
         entries.append(
@@ -472,6 +486,7 @@ class EdgeDemo:
         seed: int | None = None,
         scenario: Sequence[Step] = (),
         random_activity: bool = True,
+        adapters: Mapping[str, str] | None = None,
     ) -> None:
         self.config, self.fleet = demo_fleet(
             site,
@@ -481,6 +496,7 @@ class EdgeDemo:
             store=state_dir / f"edge-{site}-{gateway}.sqlite3",
             time_scale=time_scale,
             protocol=protocol,
+            adapters=adapters,
         )
         self.gateway = Gateway(self.config)
         self.simulator = Simulator(

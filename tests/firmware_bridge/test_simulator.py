@@ -120,6 +120,18 @@ class TestScenarios:
         assert [d.dialect for d in fleet.devices] == ["tasmota", "shelly", "octoprint"]
         assert config.machines[0].busy_min_s == 0.5  # 5 s of simulated time at x10
 
+    def test_demo_fleet_takes_the_registered_adapter(self) -> None:
+        config, fleet = demo_fleet(
+            "biic",
+            "gw-demo",
+            "mqtt://127.0.0.1:1884",
+            [("laser-3", "laser")],
+            adapters={"laser-3": "shelly"},
+        )
+        assert (config.machines[0].adapter, fleet.devices[0].dialect) == ("shelly", "shelly")
+        with pytest.raises(ValueError, match="no 'native' devices"):
+            demo_fleet("biic", "gw", "mqtt://h", [("x", "laser")], adapters={"x": "native"})
+
 
 @pytest.fixture
 def demo(broker_url: str, tmp_path: Path) -> Iterator[EdgeDemo]:

@@ -372,6 +372,7 @@ def _my_bookings_context(session: Session, actor: Actor, now: datetime, opens_mi
     resources = {r.id: r for r in repository.list_resources(session)}
     sites = {s.id: s for s in repository.list_sites(session)}
     return {
+        "now": now,
         "upcoming": booking_views(session, mine.upcoming, now, opens_min),
         "past": booking_views(session, mine.past, now, opens_min),
         "waiting": [

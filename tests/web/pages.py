@@ -38,9 +38,9 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def form(csrf: str = CSRF, **fields: object) -> dict[str, object]:
-    """Form fields with the CSRF token."""
-    return {"csrf_token": csrf, **fields}
+def form(**fields: object) -> dict[str, object]:
+    """Form fields with the session's CSRF token (a `csrf_token` field given overrides it)."""
+    return {"csrf_token": CSRF, **fields}
 
 
 @dataclass

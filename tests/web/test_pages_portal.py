@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -28,7 +29,7 @@ def _count(session: Session, member: Member | None = None) -> int:
 
 def _book(
     client: TestClient, resource_id: str, day: str, start: str, minutes: int, **extra: object
-) -> object:
+) -> httpx2.Response:
     return client.post(
         "/bookings",
         data=form(resource_id=resource_id, day=day, start=start, minutes=minutes, **extra),

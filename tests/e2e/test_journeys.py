@@ -1,0 +1,293 @@
+"""Journeys in real headless Chromium against a real server on the demo center.
+
+Debian's Chromium at /usr/bin/chromium, driven by Playwright's Python package (no downloaded browser).
+The app runs under uvicorn in a thread on a fresh, migrated SQLite database seeded with the demo data;
+its clock is pinned to a Monday morning so the journeys' bookings are valid. Screenshots of every page
+visited go to test-output/screenshots/ for review.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from booking import service
+from booking.models import Booking, BookingStatus
+from booking.schemas import BookingCreate
+from tests.conftest import FakeClock
+from tests.factories import at
+from tests.servers import running_server
+from web import demo
+from web.app import create_app
+from web.db import make_engine, session_scope
+from web.migrate import upgrade
+from web.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# Monday 1 March 2027, 09:00 in Hồ Chí Minh City: the demo center is open and no holiday is near.
+MONDAY_MORNING = at("2027-03-01 09:00")
+TIMEOUT_MS = 10_000
+
+
+@dataclass
+class Center:
+    url: str
+    engine: Engine
+    clock: FakeClock
+
+
+@pytest.fixture(scope="module")
+def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+    """The demo center served by uvicorn on a free port."""
+    database = tmp_path_factory.mktemp("e2e") / "fablab.db"
+    url = f"sqlite:///{database}"
+    engine = make_engine(url)
+    upgrade(engine)
+    clock = FakeClock(MONDAY_MORNING)
+    with session_scope(engine) as session:
+        demo.seed_demo(session, clock())
+    settings = Settings(
+        environment="test", secret_key="e2e-secret-key-of-enough-length-0123456789", database_url=url
+    )
+    app = create_app(settings, engine=engine, clock=clock)
+    try:
+        with running_server(app) as base_url:
+            yield Center(url=base_url, engine=engine, clock=clock)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium; the journeys are skipped, loudly, only when it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium, or `make system-packages`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (its own cookies) and page, at a laptop's size."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a full-page screenshot for review."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, center: Center, email: str) -> None:
+    page.goto(f"{center.url}/signin")
+    page.fill("#email", email)
+    page.fill("#password", demo.DEMO_PASSWORD)
+    page.click("form.signin button[type=submit]")
+
+
+def slot(start: str) -> str:
+    """The grid cell of a slot starting at a local time."""
+    return f'[data-start="{at(start).isoformat()}"]'
+
+
+class TestMemberJourney:
+    def test_books_sees_conflict_and_cancels(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        page.goto(f"{center.url}/signin")
+        shot(page, "01-signin")
+        sign_in(page, center, "lan@fablab.local")
+        expect(page.locator("h1")).to_have_text("Bạn muốn đặt gì?")
+        shot(page, "02-catalogue")
+
+        # Click one: a free slot opens the booking panel; click two: book it.
+        page.goto(f"{center.url}/resources/meeting-2?day=2027-03-02")
+        page.click(slot("2027-03-02 10:00"))
+        expect(page.locator("#panel form#booking-form")).to_be_visible()
+        page.select_option("#bk-minutes", "60")
+        shot(page, "03-resource-panel")
+        page.click("#booking-form button[type=submit]")
+        expect(page.locator("#panel .notice")).to_contain_text("Mã check-in")
+        code = page.locator("#panel .code").first.inner_text()
+        # The grid refreshed itself: the slot is now marked as the member's own.
+        expect(page.locator(f".slot.mine{slot('2027-03-02 10:00')}")).to_be_visible()
+        shot(page, "04-booked")
+
+        page.click("nav a[href='/bookings']")
+        expect(page.locator("#my-bookings")).to_contain_text(code)
+        expect(page.locator("#my-bookings")).to_contain_text("Phòng họp 2")
+        shot(page, "05-my-bookings")
+
+        # An overlapping slot: 09:00 for two hours runs into the 10:00 booking.
+        page.goto(f"{center.url}/resources/meeting-2?day=2027-03-02")
+        page.click(slot("2027-03-02 09:00"))
+        page.select_option("#bk-minutes", "120")
+        page.click("#booking-form button[type=submit]")
+        refusal = page.locator("#panel .error-box")
+        expect(refusal).to_contain_text("Khung giờ này đã kín")
+        expect(refusal).to_contain_text("you already booked Phòng họp 2 2027-03-02 10:00–11:00")
+        shot(page, "06-conflict")
+
+        page.goto(f"{center.url}/bookings")
+        page.click(f"#my-bookings article:has-text('{code}') button.danger")
+        expect(page.locator("#my-bookings .notice")).to_contain_text("Đã hủy lượt đặt.")
+        expect(page.locator("#my-bookings")).to_contain_text("Không có lượt đặt sắp tới.")
+        shot(page, "07-cancelled")
+        with Session(center.engine) as session:
+            booking = session.exec(select(Booking).where(Booking.code == code)).one()
+            assert booking.status is BookingStatus.cancelled
+
+    def test_finds_a_room_and_reads_the_account_page(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        sign_in(page, center, "team@fablab.local")  # an English-speaking member
+        expect(page.locator("h1")).to_have_text("What would you like to book?")
+        page.goto(f"{center.url}/search")
+        page.fill("#s-people", "6")
+        page.fill("#s-day", "2027-03-02")
+        page.fill("#s-start", "14:00")
+        page.fill("#s-end", "16:00")
+        page.click("form[action='/search'] button[type=submit]")
+        expect(page.locator("#results")).to_contain_text("places are free")
+        expect(page.locator("#found-group-1")).to_be_visible()
+        shot(page, "08-search")
+        page.click("#found-group-1 button[type=submit]")
+        expect(page.locator("#book-group-1 .notice")).to_contain_text("Check-in code")
+        shot(page, "09-search-booked")
+        page.goto(f"{center.url}/me")
+        expect(page.locator("h2", has_text="My quotas")).to_be_visible()
+        expect(page.locator("#feed-url")).to_have_value(re.compile(r"/ical/.+\.ics$"))
+        shot(page, "10-account")
+
+
+class TestKioskJourney:
+    def test_checks_a_booking_in_by_code(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        with session_scope(center.engine) as session:
+            member = service.find_member(session, "minh@fablab.local")
+            actor = service.load_actor(session, member)
+            now = center.clock()
+            booking = service.book(
+                session,
+                actor,
+                BookingCreate(
+                    resource_id="group-1", start=at("2027-03-01 09:00"), end=at("2027-03-01 10:00")
+                ),
+                now,
+            )
+            code = booking.code
+
+        sign_in(page, center, "kiosk@fablab.local")
+        expect(page).to_have_url(f"{center.url}/kiosk/biic")
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        expect(page.locator("#rooms")).to_contain_text("Phòng làm việc nhóm 1")
+        shot(page, "11-kiosk")
+        page.fill("#k-code", code.lower())
+        page.click("form[hx-post$='/check-in']:has(#k-code) button[type=submit]")
+        expect(page.locator("#kiosk-result .result.ok")).to_contain_text("bạn đã check-in")
+        # The rooms and walk-in lists refresh after the check-in; the result stays where it is.
+        expect(page.locator("#rooms")).to_contain_text("đang dùng đến 10:00")
+        expect(page.locator("#kiosk-result .result.ok")).to_contain_text("bạn đã check-in")
+        shot(page, "12-kiosk-checked-in")
+        with Session(center.engine) as session:
+            stored = session.exec(select(Booking).where(Booking.code == code)).one()
+            assert stored.status is BookingStatus.checked_in
+
+        page.fill("#k-code", "ZZZZ2222")
+        page.click("form[hx-post$='/check-in']:has(#k-code) button[type=submit]")
+        expect(page.locator("#kiosk-result .result.fail")).to_contain_text("no booking has the code ZZZZ2222")
+
+    def test_shows_a_lost_server_and_recovers_by_itself(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        sign_in(page, center, "kiosk@fablab.local")
+        banner = page.locator(".connection")
+        expect(banner).to_be_hidden()
+        # A refresh while the network is gone: the screen says so instead of freezing silently.
+        page.context.set_offline(True)
+        page.evaluate("htmx.trigger(document.body, 'kiosk-changed')")
+        expect(banner).to_be_visible()
+        shot(page, "13-kiosk-offline")
+        # The next refresh that gets an answer clears the banner, with no one touching the screen.
+        page.context.set_offline(False)
+        page.evaluate("htmx.trigger(document.body, 'kiosk-changed')")
+        expect(banner).to_be_hidden()
+
+    def test_cannot_open_member_pages(self, page: Any, center: Center) -> None:
+        sign_in(page, center, "kiosk@fablab.local")
+        response = page.goto(f"{center.url}/bookings")
+        assert response is not None
+        assert response.status == 403
+
+
+class TestManagerAndAdminPages:
+    def test_every_manager_and_admin_page_renders(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        sign_in(page, center, "admin@fablab.local")
+        for name, path in [
+            ("14-manage", "/manage"),
+            ("15-approvals", "/manage/approvals"),
+            ("16-site-bookings", "/manage/bookings?day=2027-03-02"),
+            ("17-trainings", "/manage/trainings"),
+            ("18-report", "/manage/reports?month=2027-03"),
+            ("19-admin", "/admin"),
+            ("20-admin-sites", "/admin/sites"),
+            ("21-admin-site", "/admin/sites/biic"),
+            ("22-admin-resources", "/admin/resources"),
+            ("23-admin-resource", "/admin/resources/laser-1"),
+            ("24-admin-plans", "/admin/plans"),
+            ("25-admin-members", "/admin/members"),
+        ]:
+            response = page.goto(f"{center.url}{path}")
+            assert response is not None
+            assert response.status == 200, path
+            expect(page.locator("h1")).to_be_visible()
+            shot(page, name)
+
+    def test_phone_sized_catalogue(self, browser: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
+        try:
+            phone = context.new_page()
+            phone.set_default_timeout(TIMEOUT_MS)
+            sign_in(phone, center, "minh@fablab.local")
+            expect(phone.locator("h1")).to_be_visible()
+            shot(phone, "26-phone-catalogue")
+            phone.goto(f"{center.url}/resources/meeting-1?view=day&day=2027-03-02")
+            shot(phone, "27-phone-day-grid")
+        finally:
+            context.close()

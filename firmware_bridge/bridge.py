@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -51,15 +51,18 @@ class CenterBridge:
         client_id: str = "fablab-center",
         shared_group: str | None = None,
         protocol: Literal["5", "3.1.1"] = "5",
+        sites: Sequence[str] = (),
         batch_max: int = 500,
         clock: Callable[[], datetime] = messages.now_utc,
     ) -> None:
-        edge = topics.edge_filter()
-        subscription = topics.shared(shared_group, edge) if shared_group else edge
+        # Every site's gateways, or only the given sites' (a partner lab may run its own center).
+        filters = [topics.edge_filter(site) for site in sites] or [topics.edge_filter()]
+        if shared_group:
+            filters = [topics.shared(shared_group, f) for f in filters]
         self.client = MqttClient(
             broker_url,
             client_id,
-            subscriptions=[(subscription, 1)],
+            subscriptions=[(f, 1) for f in filters],
             will=Will(topics.center_state(), OFFLINE, qos=1, retain=True),
             manual_ack=True,
             max_inflight=100,

@@ -134,6 +134,27 @@ def _cmd_machines_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bridge(_args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from web.app import utc_now as clock
+    from web.runtime import MachineRuntime
+
+    settings = _settings()
+    if not settings.mqtt_url:
+        raise UserError("the bridge needs a broker: set FABLAB_MQTT_URL (mqtt://user:pass@host:port)")
+    runtime = MachineRuntime(make_engine(settings.database_url), settings, clock)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime.start()
+    print(f"bridge and scheduler running against {settings.mqtt_url.split('@')[-1]}", flush=True)
+    stop.wait()
+    runtime.stop()
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from web import server
 
@@ -165,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
                 default=1,
                 help="web worker processes (the machines' bridge runs in one)",
             )
+
+    commands.add_parser(
+        "bridge", help="the MQTT bridge and the scheduler alone, without the web server"
+    ).set_defaults(handler=_cmd_bridge)
 
     db = commands.add_parser("db", help="the database")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)

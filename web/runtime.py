@@ -29,6 +29,7 @@ class MachineRuntime:
                 client_id=settings.bridge_client_id,
                 shared_group=settings.bridge_shared_group or None,
                 protocol=settings.mqtt_protocol,
+                sites=[site.strip() for site in settings.bridge_sites.split(",") if site.strip()],
                 clock=clock,
             )
         elif settings.mqtt_url:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # optional MQTT 5 shared-subscription group for several bridge consumers.
     bridge_client_id: str = "fablab-center"
     bridge_shared_group: str = ""
+    # Comma-separated sites whose gateways this center listens to; empty: every site.
+    bridge_sites: str = ""
     bridge_enabled: bool = True
     scheduler_enabled: bool = True
     # How often the scheduled jobs run, in seconds.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import queue
 import shutil
 import socket
@@ -203,6 +204,8 @@ class Mosquitto:
             "autosave_on_changes true\n"
             "autosave_interval 1\n"
             f"log_dest file {directory / 'mosquitto.log'}\n"
+            # Started as root, mosquitto would switch to its own user, who cannot write here.
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.process: subprocess.Popen[bytes] | None = None
 

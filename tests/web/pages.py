@@ -27,6 +27,8 @@ def sign_in(client: TestClient, app: FastAPI, member: Member, *, language: str |
         data["lang"] = language
     signer = TimestampSigner(str(app.state.settings.secret_key))
     cookie = signer.sign(b64encode(json.dumps(data).encode())).decode()
+    # The server may have set a session cookie of its own (flashes); one session per browser.
+    client.cookies.clear()
     client.cookies.set("fablab_session", cookie)
     return CSRF
 

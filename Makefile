@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := chromium mosquitto
+APT_PACKAGES := chromium fonts-noto-core mosquitto
 STAMP_RUN := $(VENV)/.run-$(shell sha1sum pyproject.toml | cut -c1-12)
 STAMP_TEST := $(VENV)/.test-$(shell sha1sum pyproject.toml | cut -c1-12)
 

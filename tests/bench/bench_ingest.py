@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,8 @@ PUBLISHER = textwrap.dedent(
         if every and i % every == 0:
             topic = f"fablab/v1/{site}/edge/{gw}/machine/{m}/event"
             seqs[m] += 1
-            body = {"event_id": f"{tag}-{i}", "boot_id": tag, "seq": seqs[m], "ts": ts, "type": "job.started", "data": {"job": "j"}}
+            body = {"event_id": f"{tag}-{i}", "boot_id": tag, "seq": seqs[m], "ts": ts,
+                    "type": "job.started", "data": {"job": "j"}}
             last = client.publish(topic, json.dumps(body).encode(), qos=1)
         else:
             topic = f"fablab/v1/{site}/edge/{gw}/machine/{m}/telemetry"
@@ -116,8 +118,8 @@ def _null_rate(url: str, site: str, gw: str, machines: list[str], count: int, sh
 
 
 def _bridge_rate(
-    engine_url_engine, url: str, site: str, gw: str, machines: list[str], count: int, share: float
-) -> tuple[float, CenterBridge]:  # type: ignore[no-untyped-def]
+    engine_url_engine: Engine, url: str, site: str, gw: str, machines: list[str], count: int, share: float
+) -> tuple[float, CenterBridge]:
     bridge = CenterBridge(engine_url_engine, url, client_id=unique("center"), sites=[site])
     seen = {"n": 0, "first": 0.0, "last": 0.0}
     original = bridge.dispatcher.handle
@@ -239,8 +241,9 @@ def run(backend: str, args: argparse.Namespace) -> None:
             try:
                 latencies = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps)
                 print(
-                    f"(b) tap -> unlock, end to end through the broker, with 2,000 msg/s of telemetry flowing, {len(latencies)} taps: "
-                    f"p50 {_pct(latencies, 50):.1f} ms, p99 {_pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
+                    "(b) tap -> unlock, end to end through the broker, with 2,000 msg/s of telemetry "
+                    f"flowing, {len(latencies)} taps: p50 {_pct(latencies, 50):.1f} ms, "
+                    f"p99 {_pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
                 )
             finally:
                 bridge.stop()

@@ -315,7 +315,10 @@ class TestApproval:
         assert service.approve(session, manager, first.id, NOW).status is BookingStatus.confirmed
         second = service.book(session, who, _ask(room.id, "2027-03-03 08:00", "2027-03-03 09:00"), NOW)
         assert service.reject(session, manager, second.id, NOW, "class full").status is BookingStatus.rejected
-        assert service.my_quotas(session, member, NOW, "Asia/Ho_Chi_Minh")[0].booked_hours == 2
+        assert (
+            service.my_quotas(session, service.MemberInfo.of(member), NOW, "Asia/Ho_Chi_Minh")[0].booked_hours
+            == 2
+        )
         messages = session.exec(select(Notification.message).where(Notification.member_id == member.id)).all()
         assert any("was declined. class full" in m for m in messages)
         with pytest.raises(InvalidRequest, match="is confirmed, not awaiting a decision"):
@@ -369,7 +372,10 @@ class TestCancelAndRelease:
         released = service.cancel(session, who, booking.id, at("2027-03-01 11:10"))
         assert released.status is BookingStatus.released
         assert released.end_at == at("2027-03-01 11:30")
-        assert service.my_quotas(session, member, NOW, "Asia/Ho_Chi_Minh")[0].booked_hours == 1.5
+        assert (
+            service.my_quotas(session, service.MemberInfo.of(member), NOW, "Asia/Ho_Chi_Minh")[0].booked_hours
+            == 1.5
+        )
         # The released rest is free again.
         service.book(
             session,

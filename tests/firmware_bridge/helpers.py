@@ -116,7 +116,7 @@ class Collector:
 
     def __enter__(self) -> Collector:
         self.client.start()
-        assert self.client.wait_connected(20), "the collector could not connect"
+        assert self.client.wait_subscribed(20), "the collector could not subscribe"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -203,9 +203,8 @@ class Mosquitto:
             f"persistence_location {directory / 'data'}/\n"
             "autosave_on_changes true\n"
             "autosave_interval 1\n"
-            f"log_dest file {directory / 'mosquitto.log'}\n"
+            f"log_dest file {directory / 'mosquitto.log'}\n" + ("user root\n" if os.geteuid() == 0 else "")
             # Started as root, mosquitto would switch to its own user, who cannot write here.
-            + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -229,6 +228,22 @@ class Mosquitto:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"mosquitto did not start; see {self.directory}") from None
                 time.sleep(0.05)
+
+    def checkpoint(self, client: MqttClient) -> None:
+        """Have the broker save its database now, and wait until it did.
+
+        Mosquitto saves after a change it counts (a retained message is one) but not after every
+        subscription, so a test that SIGKILLs it calls this first: the sessions and subscriptions
+        made so far are then on disk, as they would be on a broker that had been up a while.
+        """
+        database = self.directory / "data" / "mosquitto.db"
+
+        def saved_at() -> int:
+            return database.stat().st_mtime_ns if database.exists() else 0
+
+        before = saved_at()
+        send(client, f"checkpoint/{uuid.uuid4().hex}", b"x", retain=True)
+        wait_until(lambda: saved_at() != before, what="the broker to save its database")
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final save."""

@@ -11,7 +11,7 @@ Both the edge gateway and the center's bridge use it the same way::
     client.start()                      # returns at once; the network thread connects and reconnects
     client.wait_connected(timeout=10)   # optional
     info = client.publish(topic, b"{...}", qos=1, retain=False)
-    event = client.inbox.get()          # Received | Connected | ConnectFailed | Disconnected | Published
+    event = client.inbox.get()          # Received | Connected | Subscribed | Published | …
     client.stop()
 
 What it does for you:
@@ -151,6 +151,14 @@ class Connected:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscribed:
+    """The broker answered the subscriptions renewed at connect; `ok` is false if it refused any."""
+
+    ok: bool
+    refused: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectFailed:
     """A connection attempt failed (refused, or the broker is unreachable); paho retries by itself."""
 
@@ -173,7 +181,7 @@ class Published:
     reason: str
 
 
-MqttEvent = Received | Connected | ConnectFailed | Disconnected | Published
+MqttEvent = Received | Connected | Subscribed | ConnectFailed | Disconnected | Published
 Sink = Callable[[MqttEvent], None]
 
 
@@ -231,11 +239,14 @@ class MqttClient:
         self.protocol = protocol
         self.inbox: queue.Queue[MqttEvent] = queue.Queue()
         self.connected = threading.Event()
+        # Set once the broker acknowledged the subscriptions of the current connection.
+        self.subscribed = threading.Event()
         self.dropped = 0
         self._sink: Sink = sink if sink is not None else self.inbox.put
         self._subscriptions: dict[str, int] = dict(subscriptions)
         self._lock = threading.Lock()
         self._connected_once = False
+        self._renewal: tuple[int | None, list[str]] | None = None
         self._started = False
         self._clean_start = clean_start
         self._session_expiry_s = session_expiry_s
@@ -275,10 +286,15 @@ class MqttClient:
         # them, or every stopped client leaks two descriptors and a ResourceWarning.
         self._paho._reset_sockets()
         self.connected.clear()
+        self.subscribed.clear()
 
     def wait_connected(self, timeout: float) -> bool:
         """Block until connected, at most `timeout` seconds; True if connected."""
         return self.connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until connected and the subscriptions are acknowledged; True if they are."""
+        return self.subscribed.wait(timeout)
 
     # -- traffic --
 
@@ -336,6 +352,7 @@ class MqttClient:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _options(self, qos: int, *, first: bool) -> Any:
@@ -363,9 +380,13 @@ class MqttClient:
             wanted = list(self._subscriptions.items())
             first = not self._connected_once
             self._connected_once = True
+        self.subscribed.clear()
         if wanted:
             # Subscribing here only queues a packet: it is how subscriptions survive a lost session.
-            client.subscribe([(topic, self._options(qos, first=first)) for topic, qos in wanted])
+            _, mid = client.subscribe([(topic, self._options(qos, first=first)) for topic, qos in wanted])
+            self._renewal = (mid, [topic for topic, _ in wanted])
+        else:
+            self.subscribed.set()
         self.connected.set()
         self._emit(Connected(session_present=bool(flags.session_present)))
 
@@ -376,7 +397,22 @@ class MqttClient:
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
     ) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self._emit(Disconnected(str(reason)))
+
+    def _on_subscribe(
+        self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any
+    ) -> None:
+        renewal = self._renewal
+        if renewal is None or renewal[0] != mid:
+            return  # a later `subscribe` call: its topics are renewed on the next connect anyway
+        refused = tuple(
+            topic for topic, reason in zip(renewal[1], reasons, strict=False) if reason.is_failure
+        )
+        if refused:
+            log.error("the broker refused the subscriptions %s", ", ".join(refused))
+        self.subscribed.set()
+        self._emit(Subscribed(ok=not refused, refused=refused))
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         try:

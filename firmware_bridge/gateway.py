@@ -50,6 +50,7 @@ from firmware_bridge.client import (
     Published,
     PublishInfo,
     Received,
+    Subscribed,
     Will,
 )
 from firmware_bridge.edge_machine import Grant, MachineRuntime, Publication, Stamper, make_runtime
@@ -190,7 +191,7 @@ class Gateway:
         self.ready.clear()
 
     def wait_ready(self, timeout: float) -> bool:
-        """Block until connected and born, at most `timeout` seconds."""
+        """Block until connected, born and subscribed, at most `timeout` seconds."""
         return self.ready.wait(timeout)
 
     def outbox_size(self) -> int:
@@ -232,6 +233,10 @@ class Gateway:
             case Connected(session_present=present):
                 log.info("connected to %s (session present: %s)", self.client.broker.redacted(), present)
                 self._born()
+            case Subscribed():
+                # Ready only once the broker listens for us: a command sent after `wait_ready`
+                # cannot fall between connect and subscription.
+                self.ready.set()
             case Disconnected(reason=reason):
                 self.ready.clear()
                 log.warning("disconnected from the broker: %s", reason)
@@ -246,7 +251,6 @@ class Gateway:
             if runtime.online is not None:
                 self._publish(self._stamper.availability(runtime.machine, runtime.online, now))
         self._pump()
-        self.ready.set()
 
     def _received(self, message: Received) -> None:
         now = self._clock()

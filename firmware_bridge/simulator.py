@@ -224,8 +224,8 @@ class Simulator:
         self.client.stop()
 
     def wait_connected(self, timeout: float) -> bool:
-        """Block until the simulator's connection is up."""
-        return self.client.wait_connected(timeout)
+        """Block until the simulator is connected and listens for its devices' commands."""
+        return self.client.wait_subscribed(timeout)
 
     # -- the loop --
 

@@ -146,6 +146,7 @@ class TestReconnection:
         with Collector(own_broker.url, [topic], persistent=True) as collector:
             try:
                 assert client.wait_connected(20)
+                own_broker.checkpoint(client)
                 own_broker.kill()
                 wait_until(lambda: not client.connected.is_set(), what="the client to notice")
                 info = client.publish(topic, b"sent while down", qos=1)

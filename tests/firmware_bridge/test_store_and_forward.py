@@ -78,6 +78,7 @@ class TestStoreAndForward:
             send(device, f"tele/{plug2}/SENSOR", {"ENERGY": {"Power": 15, "Total": 20.01}})
             c.wait_for(lambda ms: len(ms) >= 5, what="the five events before the outage")
             wait_until(lambda: first.outbox_size() == 0, what="every PUBACK before the outage")
+            own_broker.checkpoint(device)
             device.stop()
 
             own_broker.kill()

@@ -206,11 +206,16 @@ def holiday_closures(country: str, years: Iterable[int], tz: ZoneInfo) -> list[C
     """The country's public holidays (Tết included for VN) as whole local days, as UTC spans."""
     if not country:
         return []
-    calendar = _holiday_calendar(country, tuple(sorted(set(years))))
-    return [
+    return list(_holiday_spans(country, tuple(sorted(set(years))), tz))
+
+
+@functools.lru_cache(maxsize=64)
+def _holiday_spans(country: str, years: tuple[int, ...], tz: ZoneInfo) -> tuple[ClosureSpan, ...]:
+    calendar = _holiday_calendar(country, years)
+    return tuple(
         ClosureSpan(local_instant(day, 0, tz), local_instant(day, MINUTES_PER_DAY, tz), name)
         for day, name in sorted(calendar.items())
-    ]
+    )
 
 
 @functools.lru_cache(maxsize=32)

@@ -215,12 +215,21 @@ class Dispatcher:
             else:
                 parsed.append(one)
         # Card taps go first, in a transaction of their own: a member at the machine should not wait
-        # for a batch of telemetry. (A retry after a database failure finds them stored already.)
-        taps = [p for p in parsed if p.topic.kind is TopicKind.event and p.message.type == "access.requested"]
-        rest = [
-            p for p in parsed if p.topic.kind is not TopicKind.event or p.message.type != "access.requested"
-        ]
-        for group in (taps, rest):
+        # for a batch of telemetry. Everything that came before the last tap keeps its order and goes
+        # with it, except telemetry of machines nobody tapped, which waits for the second transaction.
+        # (A retry after a database failure finds the first transaction's events stored already.)
+        taps = [p for p in parsed if _is_tap(p)]
+        first: list[_Parsed] = []
+        rest: list[_Parsed] = []
+        if taps:
+            tapped = {p.topic.machine for p in taps}
+            last = max(i for i, p in enumerate(parsed) if _is_tap(p))
+            for i, one in enumerate(parsed):
+                deferrable = one.topic.kind is TopicKind.telemetry and one.topic.machine not in tapped
+                (rest if i > last or deferrable else first).append(one)
+        else:
+            rest = parsed
+        for group in (first, rest):
             if group:
                 self._handle_group(group, client, now, result)
         done = time.perf_counter()
@@ -330,6 +339,10 @@ class Dispatcher:
         )
         live.activity = activity if activity is not None else live.activity
         live.written_at = time.monotonic()
+
+
+def _is_tap(one: _Parsed) -> bool:
+    return one.topic.kind is TopicKind.event and one.message.type == "access.requested"
 
 
 def _decode(model: type[messages.Message], payload: bytes) -> Any:

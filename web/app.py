@@ -103,6 +103,6 @@ def create_app(
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def metrics() -> Response:
         """Prometheus metrics of this process (and gauges read from the database)."""
-        return Response(render_metrics(engine), media_type=CONTENT_TYPE_LATEST)
+        return Response(render_metrics(app.state.read_engine), media_type=CONTENT_TYPE_LATEST)
 
     return app

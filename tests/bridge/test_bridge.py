@@ -38,6 +38,12 @@ class TestTap:
             lambda _: any(s["state"] == "reserved" for s in status_payloads(lab)), what="reserved"
         )
 
+    def test_metrics_count_machines_by_state(self, lab: Lab) -> None:
+        from web.metrics import render_metrics
+
+        wait_for(lambda: lab.scalar("SELECT state FROM machine") == "reserved", what="reserved")
+        assert f'fablab_machines{{site="{lab.site}",state="reserved"}} 1.0' in render_metrics(lab.engine).decode()
+
     def test_unknown_card_is_denied(self, lab: Lab) -> None:
         lab.event("access.requested", {"request_id": "tap-2", "card_uid": "DEADBEEF00"})
         deny = lab.wait_command(lambda c: c.get("request_id") == "tap-2")

@@ -405,6 +405,19 @@ class TestOperations:
         assert client.get("/docs").status_code == 200
         assert "/api/v1/bookings" in client.get("/openapi.json").json()["paths"]
 
+    def test_metrics(self, client: TestClient) -> None:
+        text = client.get("/metrics").text
+        for family in (
+            "fablab_mqtt_messages_received_total",
+            "fablab_mqtt_messages_dropped_total",
+            "fablab_bridge_queue_depth_messages",
+            "fablab_access_decision_latency_seconds",
+            "fablab_machines",
+            "fablab_alerts_open",
+            "fablab_sessions_active",
+        ):
+            assert f"# TYPE {family} " in text
+
     def test_unknown_path_and_method(self, client: TestClient) -> None:
         response = client.get("/api/v1/nothing-here")
         assert response.status_code == 404

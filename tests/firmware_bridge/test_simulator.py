@@ -155,6 +155,16 @@ def demo(broker_url: str, tmp_path: Path) -> Iterator[EdgeDemo]:
     )
     yield demo
     demo.stop()
+    # Leave no retained wills or states behind on the shared broker.
+    site, gw = demo.config.site, demo.config.gateway
+    retained = [topics.edge_state(site, gw)]
+    for spec in demo.fleet.devices:
+        retained.append(topics.availability(site, gw, spec.machine))
+        retained += [m.topic for m in demo.simulator.devices[spec.machine].will(False)]
+    cleaner = publisher(broker_url)
+    for topic in retained:
+        send(cleaner, topic, b"", retain=True)
+    cleaner.stop()
 
 
 @pytest.mark.mqtt

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from booking import repository as repo
 from booking import rules
 from booking.errors import NotFound
-from booking.models import QuotaPeriod, ResourceKind
+from booking.models import QuotaPeriod, Resource, ResourceKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,19 @@ class CatalogueCache:
         return value
 
 
+def booking_rules(resource: Resource) -> rules.BookingRules:
+    """The resource's booking rules as the pure rule functions take them."""
+    return rules.BookingRules(
+        name=resource.name,
+        slot_minutes=resource.slot_minutes,
+        min_minutes=resource.min_minutes,
+        max_minutes=resource.max_minutes,
+        lead_minutes=resource.lead_minutes,
+        max_days_ahead=resource.max_days_ahead,
+        buffer_minutes=resource.buffer_minutes,
+    )
+
+
 def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
     resource = repo.get_resource(session, resource_id)
     if resource is None or not resource.active:
@@ -136,15 +149,7 @@ def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
         training_id=resource.training_id,
         training_name=training.name if training else resource.training_id,
         quota_group=resource.quota_group,
-        rules=rules.BookingRules(
-            name=resource.name,
-            slot_minutes=resource.slot_minutes,
-            min_minutes=resource.min_minutes,
-            max_minutes=resource.max_minutes,
-            lead_minutes=resource.lead_minutes,
-            max_days_ahead=resource.max_days_ahead,
-            buffer_minutes=resource.buffer_minutes,
-        ),
+        rules=booking_rules(resource),
     )
 
 

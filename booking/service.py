@@ -230,19 +230,6 @@ def resource_read(resource: Resource) -> ResourceRead:
     )
 
 
-def booking_rules(resource: Resource) -> rules.BookingRules:
-    """The resource's booking rules as the pure rule functions take them."""
-    return rules.BookingRules(
-        name=resource.name,
-        slot_minutes=resource.slot_minutes,
-        min_minutes=resource.min_minutes,
-        max_minutes=resource.max_minutes,
-        lead_minutes=resource.lead_minutes,
-        max_days_ahead=resource.max_days_ahead,
-        buffer_minutes=resource.buffer_minutes,
-    )
-
-
 def list_plans(session: Session) -> list[PlanRead]:
     """Every plan with its quota rules."""
     return [

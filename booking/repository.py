@@ -354,20 +354,25 @@ def get_series(session: Session, series_id: str) -> Series | None:
     return session.get(Series, series_id)
 
 
-def bookings_due_for_no_show(session: Session, started_before: datetime) -> Sequence[Booking]:
-    """Confirmed, not checked-in bookings that started before the instant."""
+def bookings_due_for_no_show(
+    session: Session, started_before: datetime, limit: int = 500
+) -> Sequence[Booking]:
+    """Confirmed, not checked-in bookings that started before the instant: the oldest `limit` of them."""
     return session.exec(
-        select(Booking).where(
-            Booking.status == BookingStatus.confirmed,
-            col(Booking.start_at) < started_before,
-        )
+        select(Booking)
+        .where(Booking.status == BookingStatus.confirmed, col(Booking.start_at) < started_before)
+        .order_by(col(Booking.start_at))
+        .limit(limit)
     ).all()
 
 
-def bookings_ended(session: Session, before: datetime) -> Sequence[Booking]:
-    """Checked-in bookings whose end has passed."""
+def bookings_ended(session: Session, before: datetime, limit: int = 1000) -> Sequence[Booking]:
+    """Checked-in bookings whose end has passed: the oldest `limit` of them."""
     return session.exec(
-        select(Booking).where(Booking.status == BookingStatus.checked_in, col(Booking.end_at) <= before)
+        select(Booking)
+        .where(Booking.status == BookingStatus.checked_in, col(Booking.end_at) <= before)
+        .order_by(col(Booking.end_at))
+        .limit(limit)
     ).all()
 
 
@@ -585,12 +590,12 @@ def list_member_waitlist(session: Session, member_id: str) -> Sequence[WaitlistE
     ).all()
 
 
-def stale_waiting_entries(session: Session, now: datetime) -> Sequence[WaitlistEntry]:
-    """Waiting entries whose span has already begun."""
+def stale_waiting_entries(session: Session, now: datetime, limit: int = 1000) -> Sequence[WaitlistEntry]:
+    """Waiting entries whose span has already begun: at most `limit` of them."""
     return session.exec(
-        select(WaitlistEntry).where(
-            WaitlistEntry.status == WaitlistStatus.waiting, col(WaitlistEntry.start_at) <= now
-        )
+        select(WaitlistEntry)
+        .where(WaitlistEntry.status == WaitlistStatus.waiting, col(WaitlistEntry.start_at) <= now)
+        .limit(limit)
     ).all()
 
 

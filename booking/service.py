@@ -1264,6 +1264,8 @@ def promote_waitlist(
 
 def release_no_shows(session: Session, now: datetime, grace: timedelta) -> list[Booking]:
     """Bookings not checked in (nor started on their machine) `grace` after their start become no-shows."""
+    # A bounded batch per run keeps the transaction (and SQLite's write lock) short after a backlog;
+    # the job runs every minute and takes the next batch.
     released = []
     for booking in repo.bookings_due_for_no_show(session, now - grace):
         booking.status = BookingStatus.no_show

@@ -267,7 +267,7 @@ def _fill(
                     "m": member_id,
                     "a": _bind(start, backend),
                     "b": _bind(start + timedelta(hours=2), backend),
-                    "st": "confirmed" if k % 5 else "completed",
+                    "st": "confirmed" if start > datetime.now(UTC) else "completed",
                     "code": f"{n:012d}",
                     "now": now_bind,
                 }

@@ -177,7 +177,10 @@ class Gateway:
         )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Publish `lost`, then stop the worker and the client; events not yet sent stay on disk."""
+        """Publish `lost`, then stop the worker and the client; events not yet sent stay on disk.
+
+        A stopped gateway is not started again: make a new `Gateway` (as a restarted process would).
+        """
         worker = self._worker
         if worker is None:
             return
@@ -203,7 +206,8 @@ class Gateway:
 
     def _run(self) -> None:
         while True:
-            wait = max(0.0, (self._next_tick - self._clock()).total_seconds())
+            # Capped, so a wall clock stepped backwards (NTP) cannot hold the timers up.
+            wait = min(self._tick_s, max(0.0, (self._next_tick - self._clock()).total_seconds()))
             try:
                 item = self._inbox.get(timeout=wait)
             except queue.Empty:
@@ -213,7 +217,7 @@ class Gateway:
             try:
                 if item is not None:
                     self._handle(item)
-                if self._clock() >= self._next_tick:
+                if self._tick_due():
                     self._tick()
             except Exception:
                 # One bad message or a bug in one machine must not stop the whole gateway.
@@ -303,9 +307,14 @@ class Gateway:
         self._store.remember_command(command.cmd_id, runtime.machine, now)
         self._sync_grant(runtime)
 
+    def _tick_due(self) -> bool:
+        now = self._clock()
+        return now >= self._next_tick or self._next_tick - now > timedelta(seconds=self._tick_s)
+
     def _tick(self) -> None:
         now = self._clock()
         self._next_tick = now + timedelta(seconds=self._tick_s)
+        self.stats["ticks"] += 1
         for runtime in self._machines.values():
             self._dispatch(runtime.tick(now))
             self._sync_grant(runtime)

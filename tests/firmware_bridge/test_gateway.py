@@ -18,7 +18,7 @@ from firmware_bridge.client import MqttClient
 from firmware_bridge.gateway import Gateway
 from firmware_bridge.gateway_config import GatewayConfig, MachineConfig
 from firmware_bridge.messages import format_ts, now_utc
-from tests.firmware_bridge.helpers import Collector, publisher, send, unique
+from tests.firmware_bridge.helpers import T0, Collector, FakeClock, publisher, send, unique, wait_until
 
 pytestmark = pytest.mark.mqtt
 
@@ -219,3 +219,33 @@ class TestCommands:
         assert lab.acks("printer-1", 2) == ["applied", "applied"]
         acks = lab.canonical.on(lab.edge("printer-1", "ack"))
         assert json.dumps(acks[0]).count("no relay") == 1
+
+
+class TestClock:
+    def test_a_clock_stepped_back_does_not_stall_the_deadline(self, broker_url: str, tmp_path: Path) -> None:
+        clock = FakeClock(T0)
+        config, tasmota, _, _ = make_config(broker_url, tmp_path)
+        with Collector(broker_url, [f"cmnd/{tasmota}/#"]) as devices:
+            gateway = Gateway(config, clock=clock, tick_s=0.05)
+            gateway.start()
+            center = publisher(broker_url)
+            try:
+                assert gateway.wait_ready(20)
+                unlock = {
+                    "cmd_id": "c-clock-1",
+                    "ts": format_ts(clock()),
+                    "cmd": "unlock",
+                    "session_id": "s-clock",
+                    "member": "m-1",
+                    "max_duration_s": 600,
+                }
+                send(center, topics.command(config.site, config.gateway, "laser-1"), unlock)
+                assert devices.wait_on(f"cmnd/{tasmota}/POWER") == ["ON"]
+                ticks = gateway.stats["ticks"]
+                clock.advance(-3600)  # NTP steps the wall clock back an hour
+                wait_until(lambda: gateway.stats["ticks"] > ticks, what="a tick after the step back")
+                clock.advance(3600 + 600)
+                assert devices.wait_on(f"cmnd/{tasmota}/POWER", 2) == ["ON", "OFF"]
+            finally:
+                center.stop()
+                gateway.stop()

@@ -272,46 +272,64 @@ class EventBase(Message):
 
 
 class AccessRequestedEvent(EventBase):
+    """`access.requested`: a card was presented."""
+
     type: Literal["access.requested"]
     data: AccessRequested
 
 
 class SessionStartedEvent(EventBase):
+    """`session.started`: a use began."""
+
     type: Literal["session.started"]
     data: SessionStarted
 
 
 class SessionActivityEvent(EventBase):
+    """`session.activity`: the machine turned busy or idle."""
+
     type: Literal["session.activity"]
     data: SessionActivity
 
 
 class SessionStoppedEvent(EventBase):
+    """`session.stopped`: a use ended, with its totals."""
+
     type: Literal["session.stopped"]
     data: SessionStopped
 
 
 class JobStartedEvent(EventBase):
+    """`job.started`: a print or cut began."""
+
     type: Literal["job.started"]
     data: JobData
 
 
 class JobFinishedEvent(EventBase):
+    """`job.finished`: a job completed."""
+
     type: Literal["job.finished"]
     data: JobData
 
 
 class JobFailedEvent(EventBase):
+    """`job.failed`: a job failed or was cancelled."""
+
     type: Literal["job.failed"]
     data: JobData
 
 
 class FaultRaisedEvent(EventBase):
+    """`fault.raised`: the machine reports a fault."""
+
     type: Literal["fault.raised"]
     data: FaultData
 
 
 class FaultClearedEvent(EventBase):
+    """`fault.cleared`: the fault is gone."""
+
     type: Literal["fault.cleared"]
     data: FaultData
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -479,12 +480,16 @@ def expand_rrule(
         raise InvalidRequest("rrule must be one RRULE line like FREQ=WEEKLY;COUNT=8 (without DTSTART)")
     local_start = start.astimezone(tz).replace(tzinfo=None)
     wall_length = end.astimezone(tz).replace(tzinfo=None) - local_start
+    # Calendars write UNTIL in UTC (…Z); the series is expanded in local wall time, so UNTIL is too.
+    text = _UNTIL_UTC.sub(lambda m: "UNTIL=" + _utc_until_to_local(m.group(1), tz), text)
     try:
         rule = du_rrule.rrulestr(text, dtstart=local_start)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidRequest(f"rrule '{rrule_text}' is not a valid RRULE: {exc}") from exc
     if not isinstance(rule, du_rrule.rrule) or getattr(rule, "_freq", None) not in ALLOWED_FREQUENCIES:
         raise InvalidRequest("rrule must repeat DAILY, WEEKLY, MONTHLY or YEARLY")
+    if getattr(rule, "_interval", 1) < 1:
+        raise InvalidRequest("rrule INTERVAL must be 1 or more")
     local_horizon = horizon.astimezone(tz).replace(tzinfo=None)
     occurrences: list[Span] = []
     for occurrence in rule:
@@ -497,6 +502,17 @@ def expand_rrule(
             )
         )
     return occurrences
+
+
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+
+
+def _utc_until_to_local(value: str, tz: ZoneInfo) -> str:
+    try:
+        instant = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequest(f"UNTIL={value}Z is not a date and time") from exc
+    return instant.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from booking.models import BookingStatus, QuotaPeriod, ResourceKind, Role, WaitlistStatus
 
@@ -16,6 +16,16 @@ def format_ts(value: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_ts, return_type=str)]
+
+
+def _reasonable(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2199:
+        raise ValueError("must be between the years 2000 and 2199")
+    return value
+
+
+# A time a person may book or ask about: aware (with an offset), and within two centuries.
+When = Annotated[AwareDatetime, AfterValidator(_reasonable)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
 
 
@@ -51,8 +61,8 @@ class SiteCreate(_In):
 
 
 class ClosureCreate(_In):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: When
+    end: When
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -188,8 +198,8 @@ class QuotaRead(BaseModel):
 
 class BookingCreate(_In):
     resource_id: Slug
-    start: AwareDatetime
-    end: AwareDatetime
+    start: When
+    end: When
     seats: int = Field(default=1, ge=1, le=10_000)
     rrule: str | None = Field(default=None, max_length=500)
     # With an rrule: book the free occurrences and list the others, instead of refusing them all.
@@ -241,8 +251,8 @@ class AvailabilityRead(BaseModel):
 
 class WaitlistCreate(_In):
     resource_id: Slug
-    start: AwareDatetime
-    end: AwareDatetime
+    start: When
+    end: When
     seats: int = Field(default=1, ge=1, le=10_000)
 
 

@@ -83,7 +83,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
         location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
-        message = str(error.get("msg", "is not valid"))
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
             parts.append("the body is not valid JSON")
         elif error.get("type") == "missing":

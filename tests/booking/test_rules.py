@@ -371,6 +371,22 @@ class TestRecurrence:
             "Fri 12",
         ]
 
+    def test_until_in_utc_as_calendars_write_it(self) -> None:
+        start = at("2027-03-01 14:00")
+        # 2027-03-15 07:00 UTC is 14:00 in Hồ Chí Minh City: the occurrence that day is included.
+        spans = rules.expand_rrule(
+            "FREQ=WEEKLY;UNTIL=20270315T070000Z",
+            start,
+            start + timedelta(hours=1),
+            HCM,
+            start + timedelta(days=60),
+        )
+        assert [s.start for s in spans] == [
+            at("2027-03-01 14:00"),
+            at("2027-03-08 14:00"),
+            at("2027-03-15 14:00"),
+        ]
+
     def test_horizon_and_cap(self) -> None:
         start = at("2027-03-01 14:00")
         spans = rules.expand_rrule(
@@ -389,6 +405,7 @@ class TestRecurrence:
             ("FREQ=MINUTELY;COUNT=3", "DAILY, WEEKLY, MONTHLY or YEARLY"),
             ("DTSTART:20270301T000000\nRRULE:FREQ=DAILY", "without DTSTART"),
             ("", "one RRULE line"),
+            ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be 1 or more"),
         ],
     )
     def test_refuses_bad_rules(self, text: str, message: str) -> None:

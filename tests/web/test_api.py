@@ -217,6 +217,10 @@ class TestCreateBooking:
                 "colour is not a field this request takes",
             ),
             (
+                {"resource_id": "x", "start": "9999-12-31T23:00:00Z", "end": "9999-12-31T23:30:00Z"},
+                "start: must be between the years 2000 and 2199",
+            ),
+            (
                 {"resource_id": "Not A Slug", "start": "2027-03-02T14:00:00Z", "end": "2027-03-02T15:00:00Z"},
                 "resource_id: string should match pattern",
             ),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from booking import repository, service
 from booking.models import BookingStatus
@@ -17,6 +17,7 @@ from booking.schemas import (
     SeriesRead,
     WaitlistCreate,
     WaitlistRead,
+    When,
 )
 from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
 
@@ -48,8 +49,8 @@ def list_bookings(
     session: SessionDep,
     actor: ActorDep,
     mine: bool = False,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: When | None = None,
+    end: When | None = None,
     site: Annotated[str | None, Query(max_length=64)] = None,
     resource: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[list[BookingStatus] | None, Query()] = None,

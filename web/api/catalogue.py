@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from booking import repository, service
 from booking.models import ResourceKind
@@ -17,6 +16,7 @@ from booking.schemas import (
     ResourceRead,
     SiteRead,
     TrainingRead,
+    When,
 )
 from web.deps import ActorDep, NowDep, SessionDep
 
@@ -69,8 +69,8 @@ def get_resource(resource_id: str, session: SessionDep, _actor: ActorDep) -> Res
 @router.get("/resources/{resource_id}/availability")
 def availability(
     resource_id: str,
-    start: AwareDatetime,
-    end: AwareDatetime,
+    start: When,
+    end: When,
     session: SessionDep,
     now: NowDep,
     _actor: ActorDep,

@@ -1,0 +1,306 @@
+"""What the managers' machine pages read: the live board, use per day, maintenance and its log, alerts.
+
+Read-only views over the machines' tables, shaped for a page; the use cases that change anything stay
+in service.py. Site scoping is the caller's: it passes the sites the actor manages, and
+`managed_machine` answers NotFound for a machine of another site, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from booking import repository as booking_repo
+from booking import rules as booking_rules
+from booking.errors import NotFound
+from booking.models import Resource
+from booking.reports import BOOKED_STATUSES
+from booking.service import Actor
+from devices import repository as repo
+from devices import service
+from devices.models import Alert, Machine, MaintenanceLog, MaintenancePlan, UsageSession
+from devices.schemas import AlertRead, MachineRead, MaintenancePlanRead
+
+# The order a plan's status sorts in when the worst of several is wanted.
+_SEVERITY = {"ok": 0, "due": 1, "overdue": 2}
+
+
+def managed_machine(session: Session, actor: Actor, machine_id: str) -> Machine:
+    """The machine if the actor manages its site; NotFound otherwise (another site's is as if absent)."""
+    machine = repo.get_machine(session, machine_id)
+    if machine is None or not actor.manages(machine.site_id):
+        raise NotFound(f"there is no machine '{machine_id}' among yours")
+    return machine
+
+
+def member_names(session: Session, member_ids: Iterable[str | None]) -> dict[str, str]:
+    """Names of the members with these ids (unknown ids are left out)."""
+    names = {}
+    for member_id in {m for m in member_ids if m}:
+        member = booking_repo.get_member(session, member_id)
+        if member is not None:
+            names[member_id] = member.name
+    return names
+
+
+def machine_choices(session: Session, site_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, name) of the sites' registered machines, by name: for a form's machine list."""
+    rows = session.exec(
+        select(Machine.id, Resource.name)
+        .join(Resource, col(Resource.id) == col(Machine.id))
+        .where(col(Machine.site_id).in_(site_ids))
+    ).all()
+    return sorted(((machine_id, name) for machine_id, name in rows), key=lambda r: r[1].casefold())
+
+
+# --- the live board ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One machine on the live board: its status, time left, open alerts, and its maintenance."""
+
+    status: MachineRead
+    site_id: str
+    seconds_left: int | None
+    open_alerts: int
+    maintenance: str
+
+
+def board(session: Session, site_ids: Sequence[str], now: datetime) -> list[BoardRow]:
+    """Every machine of the sites with its live status, by site and name."""
+    machines = session.exec(select(Machine).where(col(Machine.site_id).in_(site_ids))).all()
+    return _rows(session, machines, now)
+
+
+def board_row(session: Session, machine: Machine, now: datetime) -> BoardRow:
+    """The board's row of one machine."""
+    return _rows(session, [machine], now)[0]
+
+
+def _rows(session: Session, machines: Sequence[Machine], now: datetime) -> list[BoardRow]:
+    ids = [m.id for m in machines]
+    if not ids:
+        return []
+    alerts = Counter(
+        {
+            machine_id: int(count)
+            for machine_id, count in session.exec(
+                select(Alert.machine_id, func.count())
+                .where(col(Alert.machine_id).in_(ids), col(Alert.resolved_at).is_(None))
+                .group_by(col(Alert.machine_id))
+            ).all()
+            if machine_id is not None
+        }
+    )
+    worst: dict[str, str] = {}
+    by_id = {m.id: m for m in machines}
+    for plan in session.exec(select(MaintenancePlan).where(col(MaintenancePlan.machine_id).in_(ids))).all():
+        plan_status = service.plan_read(plan, by_id[plan.machine_id], now).status
+        if _SEVERITY[plan_status] > _SEVERITY[worst.get(plan.machine_id, "ok")]:
+            worst[plan.machine_id] = plan_status
+    rows = []
+    for machine in machines:
+        left = None if machine.deadline is None else int((machine.deadline - now).total_seconds())
+        rows.append(
+            BoardRow(
+                status=service.machine_read(session, machine, now),
+                site_id=machine.site_id,
+                seconds_left=left,
+                open_alerts=alerts[machine.id],
+                maintenance=worst.get(machine.id, "ok"),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.site_id, r.status.name.casefold(), r.status.machine))
+
+
+# --- use per day ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    """One local day of a machine: hours booked on it and hours it really worked (busy)."""
+
+    day: date
+    booked_h: float
+    used_h: float
+
+
+def daily_usage(
+    session: Session, machine_id: str, tz: ZoneInfo, last_day: date, days: int, now: datetime
+) -> list[DayUsage]:
+    """Booked and busy hours per local day, for the `days` days ending with `last_day`.
+
+    A usage session counts on the day it started (the center is closed at midnight, so a session
+    rarely spans two days); an open one counts its busy time so far. Booked hours are those of bookings
+    that held their time, cut at each day's bounds.
+    """
+    first = last_day - timedelta(days=days - 1)
+    starts = [booking_rules.local_instant(first + timedelta(days=i), 0, tz) for i in range(days + 1)]
+    used = [0.0] * days
+    booked = [0.0] * days
+    sessions = session.exec(
+        select(UsageSession).where(
+            UsageSession.machine_id == machine_id,
+            col(UsageSession.started_at) >= starts[0],
+            col(UsageSession.started_at) < starts[-1],
+        )
+    ).all()
+    for usage in sessions:
+        index = (usage.started_at.astimezone(tz).date() - first).days
+        if usage.ended_at is not None:
+            busy = usage.busy_s or 0.0
+        else:
+            running = (now - usage.busy_since).total_seconds() if usage.busy_since else 0.0
+            busy = usage.busy_so_far_s + max(0.0, running)
+        if 0 <= index < days:
+            used[index] += busy / 3600
+    bookings = booking_repo.list_bookings(
+        session, resource_id=machine_id, start=starts[0], end=starts[-1], statuses=list(BOOKED_STATUSES)
+    )
+    for held in bookings:
+        for index in range(days):
+            overlap = min(held.end_at, starts[index + 1]) - max(held.start_at, starts[index])
+            if overlap > timedelta(0):
+                booked[index] += overlap.total_seconds() / 3600
+    return [
+        DayUsage(day=first + timedelta(days=i), booked_h=round(booked[i], 2), used_h=round(used[i], 2))
+        for i in range(days)
+    ]
+
+
+# --- maintenance ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """A maintenance plan, its machine, and what has accrued on each of its counters since last done."""
+
+    plan: MaintenancePlanRead
+    machine_id: str
+    machine_name: str
+    site_id: str
+    runtime_h: float
+    jobs: int
+    days: float
+
+
+def plan_rows(
+    session: Session,
+    now: datetime,
+    *,
+    site_ids: Sequence[str] | None = None,
+    machine_id: str | None = None,
+) -> list[PlanRow]:
+    """Maintenance plans of the sites' (or one machine's) machines, the most urgent first."""
+    query = select(MaintenancePlan, Machine).join(Machine, col(Machine.id) == col(MaintenancePlan.machine_id))
+    if site_ids is not None:
+        query = query.where(col(Machine.site_id).in_(site_ids))
+    if machine_id is not None:
+        query = query.where(Machine.id == machine_id)
+    rows = []
+    names: dict[str, str] = {}
+    for plan, machine in session.exec(query).all():
+        if machine.id not in names:
+            resource = booking_repo.get_resource(session, machine.id)
+            names[machine.id] = resource.name if resource else machine.id
+        rows.append(
+            PlanRow(
+                plan=service.plan_read(plan, machine, now),
+                machine_id=machine.id,
+                machine_name=names[machine.id],
+                site_id=machine.site_id,
+                runtime_h=round((machine.runtime_s - plan.runtime_s_at_done) / 3600, 1),
+                jobs=machine.jobs - plan.jobs_at_done,
+                days=round((now - plan.last_done_at).total_seconds() / 86400, 1),
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.plan.ratio, r.machine_name.casefold(), r.plan.id))
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One maintenance done: when, on which machine, which plan, by whom, and the note."""
+
+    entry: MaintenanceLog
+    plan_name: str
+    machine_name: str
+    site_id: str
+    done_by: str
+
+
+def maintenance_log(
+    session: Session,
+    *,
+    site_ids: Sequence[str] | None = None,
+    machine_id: str | None = None,
+    limit: int = 50,
+) -> list[LogRow]:
+    """Maintenance done on the sites' (or one machine's) machines, newest first."""
+    query = (
+        select(MaintenanceLog, MaintenancePlan.name, Machine.site_id)
+        .join(MaintenancePlan, col(MaintenancePlan.id) == col(MaintenanceLog.plan_id))
+        .join(Machine, col(Machine.id) == col(MaintenanceLog.machine_id))
+    )
+    if site_ids is not None:
+        query = query.where(col(Machine.site_id).in_(site_ids))
+    if machine_id is not None:
+        query = query.where(MaintenanceLog.machine_id == machine_id)
+    found = session.exec(
+        query.order_by(col(MaintenanceLog.done_at).desc(), col(MaintenanceLog.id).desc()).limit(limit)
+    ).all()
+    who = member_names(session, (entry.done_by for entry, _, _ in found))
+    machines: dict[str, str] = {}
+    rows = []
+    for entry, plan_name, site_id in found:
+        if entry.machine_id not in machines:
+            resource = booking_repo.get_resource(session, entry.machine_id)
+            machines[entry.machine_id] = resource.name if resource else entry.machine_id
+        rows.append(
+            LogRow(
+                entry=entry,
+                plan_name=plan_name,
+                machine_name=machines[entry.machine_id],
+                site_id=site_id,
+                done_by=who.get(entry.done_by, entry.done_by),
+            )
+        )
+    return rows
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert with the names a person reads: its machine's, and who acknowledged and resolved it."""
+
+    alert: AlertRead
+    machine_name: str | None
+    acknowledged_by: str | None
+    resolved_by: str | None
+
+
+def alert_rows(session: Session, alerts: Sequence[AlertRead]) -> list[AlertRow]:
+    """The alerts with names; `system` and `machine` (who closes alerts by themselves) stay as they are."""
+    who = member_names(session, [a.acknowledged_by for a in alerts] + [a.resolved_by for a in alerts])
+    machines: dict[str, str] = {}
+    rows = []
+    for alert in alerts:
+        if alert.machine and alert.machine not in machines:
+            resource = booking_repo.get_resource(session, alert.machine)
+            machines[alert.machine] = resource.name if resource else alert.machine
+        rows.append(
+            AlertRow(
+                alert=alert,
+                machine_name=machines.get(alert.machine) if alert.machine else None,
+                acknowledged_by=who.get(alert.acknowledged_by or "", alert.acknowledged_by),
+                resolved_by=who.get(alert.resolved_by or "", alert.resolved_by),
+            )
+        )
+    return rows

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from booking import kiosk, repository, rules, service
 from booking.errors import DomainError, NotFound
 from booking.models import Booking
+from devices import service as devices
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import KioskActor, is_htmx, render
@@ -23,6 +24,8 @@ from web.pages.common import KioskActor, is_htmx, render
 router = APIRouter(prefix="/kiosk/{site_id}", include_in_schema=False)
 # How often the screen refreshes its rooms; short enough that a booking made at a desk shows at once.
 REFRESH_S = 15
+# Machines change by the second (a job starts, a session ends): their board refreshes more often.
+MACHINE_REFRESH_S = 5
 
 
 def _rooms_context(session: Session, site_id: str, now: datetime) -> dict[str, Any]:
@@ -37,12 +40,22 @@ def _rooms_context(session: Session, site_id: str, now: datetime) -> dict[str, A
     }
 
 
+def _machines_context(session: Session, site_id: str, now: datetime) -> dict[str, Any]:
+    return {"machines": devices.list_machines(session, now, site_id), "machine_refresh_s": MACHINE_REFRESH_S}
+
+
 @router.get("")
 def kiosk_page(
     request: Request, site_id: str, session: SessionDep, now: NowDep, actor: KioskActor
 ) -> Response:
     """The full-screen kiosk page."""
-    return render(request, "kiosk/page.html", actor, **_rooms_context(session, site_id, now))
+    return render(
+        request,
+        "kiosk/page.html",
+        actor,
+        **_rooms_context(session, site_id, now),
+        **_machines_context(session, site_id, now),
+    )
 
 
 @router.get("/rooms")
@@ -62,10 +75,19 @@ def walk_ins_fragment(
 
 
 @router.get("/machines")
-def machines_fragment(request: Request, site_id: str, session: SessionDep, actor: KioskActor) -> Response:
-    """The machine board's place on the kiosk (filled in by the machines' issue)."""
+def machines_fragment(
+    request: Request, site_id: str, session: SessionDep, now: NowDep, actor: KioskActor
+) -> Response:
+    """Every machine of the site: its state and until when (polled by the screen)."""
     site = service.get_site_or_raise(session, site_id)
-    return render(request, "kiosk/_machines.html", actor, site=site)
+    return render(
+        request,
+        "kiosk/_machines.html",
+        actor,
+        site=site,
+        tz=rules.zone(site.timezone),
+        **_machines_context(session, site.id, now),
+    )
 
 
 def _result(
@@ -108,6 +130,7 @@ def _result(
         status=status,
         result=context,
         **_rooms_context(session, site_id, now),
+        **_machines_context(session, site_id, now),
     )
 
 

@@ -1,7 +1,7 @@
 """The lab manager's pages: today at my sites, approvals, bookings, trainings, utilisation reports.
 
-The machine board, alerts and maintenance pages join these with the machines' issue; the dashboard
-keeps a marked place for them.
+The machine board, alerts and maintenance pages live in web/pages/machines.py; the dashboard shows
+the live board and the open alerts from there.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from web.pages.common import (
     safe_next,
     text,
 )
+from web.pages.machines import alerts_context, board_context
 from web.pages.portal import booking_views
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
@@ -91,6 +92,8 @@ def dashboard(
         views=views,
         members=_member_names(session, {b.member_id for b in bookings}),
         pending_count=len(pending),
+        **board_context(session, actor, now),
+        **alerts_context(session, actor, back="/manage"),
     )
 
 

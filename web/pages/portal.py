@@ -17,6 +17,7 @@ from booking.errors import Conflict, DomainError, NotFound
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, ResourceKind, Role, Site
 from booking.schemas import BookingCreate, WaitlistCreate
 from booking.service import Actor
+from devices import repository as devices_repo
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import (
@@ -114,6 +115,8 @@ def home(
         selected_site=site or "",
         selected_kind=kind.value if kind else "",
         kinds=KIND_ORDER,
+        # The machines' live state, for a badge on their cards.
+        machines={m.id: m for m in devices_repo.list_machines(session, site)},
     )
 
 

@@ -311,6 +311,8 @@ class TestMaintenance:
             ({"every_jobs": "nhiều"}, "'nhiều' is not a number of jobs"),
             ({"every_days": "-3"}, "the number of days must be more than 0"),
             ({"every_jobs": "2.5"}, "jobs and days are whole numbers"),
+            ({"every_runtime_h": "nan"}, "'nan' is not a number of runtime hours"),
+            ({"every_days": "7", "name": "   "}, "the plan needs a name: what is to be done"),
         ],
     )
     def test_a_bad_plan_is_refused_in_words(
@@ -325,7 +327,7 @@ class TestMaintenance:
         _signed_in(client, app, lab.center.manager)
         response = client.post(
             "/manage/maintenance/plans",
-            data=form(machine=lab.laser.id, name="Tra dầu", **fields),
+            data=form(**{"machine": lab.laser.id, "name": "Tra dầu", **fields}),
             headers=HTML,
         )
         assert response.status_code == 422

@@ -10,12 +10,14 @@ answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from booking import repository, rules
@@ -217,6 +219,8 @@ def _interval(value: str, what: str) -> str | None:
         number = float(cleaned)
     except ValueError as exc:
         raise InvalidRequest(f"'{value}' is not a number of {what}") from exc
+    if not math.isfinite(number):
+        raise InvalidRequest(f"'{value}' is not a number of {what}")
     if number <= 0:
         raise InvalidRequest(f"the number of {what} must be more than 0")
     return cleaned
@@ -237,17 +241,22 @@ def add_plan(
 ) -> Response:
     """Plan maintenance of a machine every N runtime hours, N jobs or N days, counted from now."""
     target = reports.managed_machine(session, actor, machine)
+    if not name.strip():
+        raise InvalidRequest("the plan needs a name: what is to be done")
     hours = _interval(every_runtime_h, "runtime hours")
     jobs = _interval(every_jobs, "jobs")
     days = _interval(every_days, "days")
     if (jobs and not float(jobs).is_integer()) or (days and not float(days).is_integer()):
         raise InvalidRequest("jobs and days are whole numbers")
-    data = MaintenancePlanCreate(
-        name=name.strip() or name,
-        every_runtime_h=float(hours) if hours else None,
-        every_jobs=int(float(jobs)) if jobs else None,
-        every_days=int(float(days)) if days else None,
-    )
+    try:
+        data = MaintenancePlanCreate(
+            name=name.strip(),
+            every_runtime_h=float(hours) if hours else None,
+            every_jobs=int(float(jobs)) if jobs else None,
+            every_days=int(float(days)) if days else None,
+        )
+    except ValidationError as exc:  # the checks above should leave nothing for it; never a 500
+        raise InvalidRequest(f"this plan is not valid: {exc.errors()[0]['msg']}") from exc
     service.add_plan(session, actor, target.id, data, now)
     session.commit()
     flash(request, text(request, actor, "Maintenance plan %(name)s added.", name=data.name))

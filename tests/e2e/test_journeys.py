@@ -270,6 +270,10 @@ class TestManagerAndAdminPages:
             ("23-admin-resource", "/admin/resources/laser-1"),
             ("24-admin-plans", "/admin/plans"),
             ("25-admin-members", "/admin/members"),
+            ("32-machine-board", "/manage/machines"),
+            ("33-alerts", "/manage/alerts?show=all"),
+            ("34-maintenance", "/manage/maintenance"),
+            ("35-machine", "/manage/machines/laser-1?days=30"),
         ]:
             response = page.goto(f"{center.url}{path}")
             assert response is not None

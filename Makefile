@@ -56,6 +56,8 @@ assets:
 
 bench: install-test
 	$(BIN)/python tests/bench/bench_booking.py
+	$(BIN)/python tests/bench/bench_ingest.py
+	$(BIN)/python tests/bench/bench_gateway.py
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor .mypy_cache .ruff_cache .pytest_cache

@@ -885,9 +885,13 @@ def add_plan(
     return plan
 
 
-def list_plans(session: Session, machine_id: str, now: datetime) -> list[MaintenancePlanRead]:
-    """The machine's maintenance plans and how far each is through its interval."""
+def list_plans(
+    session: Session, machine_id: str, now: datetime, actor: Actor | None = None
+) -> list[MaintenancePlanRead]:
+    """The machine's maintenance plans and how far each is through its interval (its site's managers)."""
     machine = get_machine_or_raise(session, machine_id)
+    if actor is not None and not actor.manages(machine.site_id):
+        raise NotFound(f"there is no machine '{machine_id}'")
     return [plan_read(p, machine, now) for p in repo.list_plans(session, machine_id)]
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 
 import uvicorn
 
-from firmware_bridge.simulator import EdgeDemo
+from firmware_bridge.simulator import EdgeDemo, laser_job
 from web import demo as demo_data
 from web.app import create_app, utc_now
 from web.broker import EmbeddedBroker
@@ -114,6 +114,9 @@ def _start_simulated_lab(settings: Settings) -> list[EdgeDemo]:
             state_dir=settings.data_dir,
             protocol=settings.mqtt_protocol,
             period_s=5.0,
+            # A first laser job a minute in, so a newcomer sees a machine at work without waiting
+            # for the random ones.
+            scenario=laser_job(machines[0][0], at_s=60, minutes=10) if machines else (),
         )
         # Start once the center is listening, so its first events find the bridge subscribed.
         threading.Timer(3.0, edge.start).start()

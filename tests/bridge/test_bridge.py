@@ -42,7 +42,10 @@ class TestTap:
         from web.metrics import render_metrics
 
         wait_for(lambda: lab.scalar("SELECT state FROM machine") == "reserved", what="reserved")
-        assert f'fablab_machines{{site="{lab.site}",state="reserved"}} 1.0' in render_metrics(lab.engine).decode()
+        assert (
+            f'fablab_machines{{site="{lab.site}",state="reserved"}} 1.0'
+            in render_metrics(lab.engine).decode()
+        )
 
     def test_unknown_card_is_denied(self, lab: Lab) -> None:
         lab.event("access.requested", {"request_id": "tap-2", "card_uid": "DEADBEEF00"})

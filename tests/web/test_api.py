@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from booking.models import Booking, BookingStatus, Member, QuotaPeriod, ResourceKind, Role, Site
+from tests.conftest import NOW as NOW_API
 from tests.conftest import FakeClock
 from tests.factories import PASSWORD, at, make_member, make_plan, make_resource, make_site, quota
 
@@ -432,3 +433,43 @@ class TestOperations:
             "error": "MethodNotAllowed",
             "detail": "PUT is not allowed on /api/v1/sites",
         }
+
+
+class TestMachinesApi:
+    def test_status_plans_and_alerts_by_role(
+        self, client: TestClient, session: Session, site: Site, auth: Auth
+    ) -> None:
+        from devices import service as devices
+        from devices.schemas import MaintenancePlanCreate
+        from tests.factories import make_machine
+
+        laser = make_machine(session, site, name="Laser 1")
+        devices.add_plan(
+            session, None, laser.id, MaintenancePlanCreate(name="Clean lens", every_runtime_h=40), NOW_API
+        )
+        member = auth(make_member(session))
+        manager = auth(make_member(session, role=Role.manager, manages=(site,)))
+        status = client.get(f"/api/v1/machines/{laser.id}", headers=member).json()
+        assert (status["machine"], status["site"], status["state"], status["online"]) == (
+            laser.id,
+            site.id,
+            "offline",
+            False,
+        )
+        assert laser.id in [m["machine"] for m in client.get("/api/v1/machines", headers=member).json()]
+        refused = client.get(f"/api/v1/machines/{laser.id}/maintenance", headers=member)
+        assert refused.status_code == 404
+        assert refused.json() == {"error": "NotFound", "detail": f"there is no machine '{laser.id}'"}
+        plans = client.get(f"/api/v1/machines/{laser.id}/maintenance", headers=manager).json()
+        assert [(p["name"], p["status"], p["progress"]) for p in plans] == [
+            ("Clean lens", "ok", "0.0 of 40 runtime hours")
+        ]
+        assert client.get(f"/api/v1/machines/{laser.id}/sessions", headers=member).status_code == 403
+        assert client.get(f"/api/v1/machines/{laser.id}/sessions", headers=manager).json() == []
+        alerts = client.get("/api/v1/alerts?open=true", headers=member)
+        assert alerts.status_code == 403
+        assert alerts.json() == {"error": "NotPermitted", "detail": "only managers see alerts"}
+        assert client.get("/api/v1/alerts?open=true", headers=manager).json() == []
+        missing = client.post("/api/v1/alerts/nope/resolve", json={"note": "x"}, headers=manager)
+        assert missing.status_code == 404
+        assert missing.json() == {"error": "NotFound", "detail": "there is no alert 'nope'"}

@@ -52,10 +52,10 @@ def list_sessions(
 
 @router.get("/machines/{machine_id}/maintenance")
 def list_plans(
-    machine_id: str, session: SessionDep, _actor: ActorDep, now: NowDep
+    machine_id: str, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> list[MaintenancePlanRead]:
-    """The machine's maintenance plans and how far each is through its interval."""
-    return service.list_plans(session, machine_id, now)
+    """The machine's maintenance plans and how far each is through its interval (managers of its site)."""
+    return service.list_plans(session, machine_id, now, actor)
 
 
 @router.post("/machines/{machine_id}/maintenance", status_code=201)

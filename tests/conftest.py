@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
@@ -17,7 +17,7 @@ from booking.models import Member
 from tests.databases import BACKENDS, migrated_database, postgres_reachable
 from tests.factories import at
 from web.app import create_app
-from web.deps import get_session
+from web.deps import get_read_session, get_session
 from web.settings import Settings
 
 # Monday 1 March 2027, 09:00 in Hồ Chí Minh City: far from Tết and other holidays.
@@ -111,11 +111,19 @@ def settings(engine: Engine) -> Settings:
 def app(engine: Engine, connection: Connection, clock: FakeClock, settings: Settings) -> FastAPI:
     app = create_app(settings, engine=engine, clock=clock)
 
-    def _test_session() -> Iterator[Session]:
+    def _test_session(request: Request) -> Iterator[Session]:
+        # The reading and the writing session of a request are one here: both live on the test's
+        # connection, whose savepoints must nest.
+        shared: Session | None = getattr(request.state, "test_session", None)
+        if shared is not None:
+            yield shared
+            return
         with _session_on(connection) as session:
+            request.state.test_session = session
             yield session
 
     app.dependency_overrides[get_session] = _test_session
+    app.dependency_overrides[get_read_session] = _test_session
     return app
 
 

@@ -34,7 +34,10 @@ async def get_settings(request: Request) -> Settings:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; GET and HEAD only read (they never change state).
 
-    Making the session touches no database; the work with it runs in the routes' thread pool.
+    Making the session touches no database; the work with it runs in the route's own thread. It is
+    closed here, in the event loop, not in another trip to the thread pool: after an error the close
+    is a rollback that releases SQLite's write slot, and waiting for a free thread while holding it
+    could stall every request queued behind it.
     """
     engine: Engine = (
         request.app.state.read_engine if request.method in ("GET", "HEAD") else request.app.state.engine
@@ -43,9 +46,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        # Usually nothing to do: routes commit before the response. After an error this is a
-        # rollback, run in the thread pool because it may wait on the database.
-        await run_in_threadpool(session.close)
+        session.close()
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session that only reads, whatever the method: for finding who is signed in.
+
+    Looking up the member must not begin the request's write transaction: that would hold the write
+    slot across the hop from the dependency to the route.
+    """
+    session = Session(request.app.state.read_engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 async def get_now(request: Request) -> datetime:
@@ -55,6 +69,7 @@ async def get_now(request: Request) -> datetime:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
@@ -111,7 +126,7 @@ def _load_actor(session: Session, member_id: str, version: int) -> Actor | None:
 
 async def current_actor(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The signed-in member (bearer token or session cookie), or 401."""

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # A booking with no check-in and no machine use this long after its start becomes a no-show.
     no_show_grace_min: int = Field(default=15, ge=1)
     db_pool_size: int = Field(default=20, ge=1)
+    # Threads that run the routes' database work, per web process.
+    web_threads: int = Field(default=40, ge=1, le=1000)
     secure_cookies: bool = False
     log_level: str = "INFO"
 

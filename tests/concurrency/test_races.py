@@ -213,6 +213,42 @@ class TestApiRace:
         assert outcomes["403"] == CLIENTS // 4 * ROUNDS - QUOTA_HOURS
         _assert_invariants(fresh_engine, world)
 
+    def test_more_clients_than_threads_never_stall(self, fresh_engine: Engine) -> None:
+        """32 clients, 2 route threads, cold caches: the write slot is never held across a thread hop."""
+        world = _build_world(fresh_engine)
+        settings = Settings(
+            environment="test",
+            secret_key="x" * 40,
+            database_url="sqlite://",
+            scheduler_enabled=False,
+            web_threads=2,
+        )
+        app = create_app(settings, engine=fresh_engine, clock=FakeClock(NOW))
+        tokens = {m.id: app.state.tokens.issue(m.id, m.token_version) for m in world.members}
+        with running_server(app) as base:
+
+            def work(index: int) -> list[str]:
+                member = world.members[index]
+                start = at(f"{DAY} 08:00") + timedelta(minutes=30 * (index % 12))
+                body = {
+                    "resource_id": world.exclusive[index % 3].id,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(minutes=30)).isoformat(),
+                }
+                with httpx.Client(base_url=base, timeout=20) as client:
+                    response = client.post(
+                        "/api/v1/bookings",
+                        json=body,
+                        headers={"Authorization": f"Bearer {tokens[member.id]}"},
+                    )
+                return [str(response.status_code)]
+
+            outcomes = _race(work)
+        assert set(outcomes) <= {"201", "409"}, outcomes
+        assert outcomes["201"] + outcomes["409"] == CLIENTS
+        assert outcomes["201"] > 0
+        _assert_invariants(fresh_engine, world)
+
     def test_idempotency_key_sent_five_times_at_once(self, fresh_engine: Engine) -> None:
         world = _build_world(fresh_engine)
         settings = Settings(

@@ -27,7 +27,7 @@ from booking.errors import InvalidRequest, NotFound, NotPermitted
 from booking.models import Role
 from booking.service import Actor, load_actor
 from web.csrf import csrf_token
-from web.deps import SessionDep
+from web.deps import ReadSessionDep
 from web.i18n import Formatter, Gettext, normalise
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -147,12 +147,12 @@ def signed_in_actor(request: Request, session: Session) -> Actor | None:
     return load_actor(session, member)
 
 
-def optional_actor(request: Request, session: SessionDep) -> Actor | None:
+def optional_actor(request: Request, session: ReadSessionDep) -> Actor | None:
     """The signed-in actor, or None."""
     return signed_in_actor(request, session)
 
 
-def any_actor(request: Request, session: SessionDep) -> Actor:
+def any_actor(request: Request, session: ReadSessionDep) -> Actor:
     """Anyone signed in (kiosks too)."""
     actor = signed_in_actor(request, session)
     if actor is None:

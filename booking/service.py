@@ -196,8 +196,6 @@ def create_resource(session: Session, data: ResourceCreate) -> Resource:
         raise InvalidRequest(f"there is no training '{data.training_id}'")
     if data.min_minutes > data.max_minutes:
         raise InvalidRequest("min_minutes must not exceed max_minutes")
-    if data.kind is not ResourceKind.desk_pool and data.kind is not ResourceKind.room:
-        pass
     resource = Resource(**data.model_dump())
     session.add(resource)
     session.flush()

@@ -7,7 +7,8 @@ said through the `MachineLink` port; the bridge sends it once the transaction ha
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 from ulid import ULID
@@ -511,7 +512,7 @@ def _decide(
         except DomainError as exc:
             log.info("no walk-in for %s on %s: %s", member.id, machine.id, exc.detail)
             return "no_booking", None
-    runtime_left = runtime_left_s(session, member.id, member.plan_id, resource.quota_group, now)
+    runtime_left = runtime_left_s(session, member.id, member.plan_id, resource.quota_group, now, tz)
     if runtime_left is not None and runtime_left <= 0:
         return "quota_exhausted", None
     duration = rules.max_duration_s(
@@ -532,28 +533,23 @@ def runtime_left_s(
     plan_id: str | None,
     group: str | None,
     now: datetime,
+    tz: ZoneInfo,
     *,
     running_s: float = 0.0,
 ) -> float | None:
-    """Seconds of machine runtime the member's plan still allows in the group (least over its periods)."""
+    """Seconds of machine runtime the member's plan still allows in the group (least over its periods,
+    counted in the machine's site's zone)."""
     if plan_id is None or group is None:
         return None
     left: float | None = None
     for rule in booking_repo.list_quota_rules(session, plan_id, group):
         if rule.max_runtime_hours is None:
             continue
-        tz = booking_rules.zone(_zone_of_group(session, group))
         span = booking_rules.period_bounds(now, QuotaPeriod(rule.period), tz)
         used = booking_repo.ledger_sum(session, member_id, group, LedgerKind.runtime, span) + running_s
         remaining = rule.max_runtime_hours * 3600 - used
         left = remaining if left is None else min(left, remaining)
     return left
-
-
-def _zone_of_group(session: Session, group: str) -> str:
-    # Runtime periods are counted in the center's zone; every site of a center shares it in practice.
-    sites = booking_repo.list_sites(session)
-    return sites[0].timezone if sites else "Asia/Ho_Chi_Minh"
 
 
 def runtime_limit_s(session: Session, plan_id: str | None, group: str | None) -> float | None:
@@ -984,6 +980,7 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
             member.plan_id if member else None,
             usage.quota_group,
             now,
+            CATALOGUE.resource(session, machine.id).site.tz,
             running_s=running,
         )
         limit = runtime_limit_s(session, member.plan_id if member else None, usage.quota_group)
@@ -1065,7 +1062,3 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
 def refresh_all(session: Session, link: MachineLink, now: datetime) -> int:
     """Recompute every machine's state (bookings start and end with the clock). Returns how many changed."""
     return sum(refresh_state(session, link, m, now) for m in repo.list_machines(session))
-
-
-def utc(now: datetime) -> datetime:
-    return now.astimezone(UTC)

@@ -97,6 +97,7 @@ class CenterBridge:
     def _run(self) -> None:
         inbox = self.client.inbox
         while not self._stop.is_set():
+            self._flush_live()
             try:
                 first = inbox.get(timeout=0.2)
             except queue.Empty:
@@ -111,6 +112,13 @@ class CenterBridge:
             QUEUE_DEPTH.set(inbox.qsize())
             if batch:
                 self._handle(batch)
+
+    def _flush_live(self) -> None:
+        try:
+            self.dispatcher.flush_live(self.client)
+        except DBAPIError as exc:
+            DB_RETRIES.inc()
+            log.error("database unreachable, the machines' last readings wait: %s", exc.orig)
 
     def _take(self, event: object, batch: list[tuple[Received, float]]) -> None:
         if isinstance(event, Received):

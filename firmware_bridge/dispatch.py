@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from booking.errors import DomainError
 from devices import rules as device_rules
@@ -52,6 +53,16 @@ _MODELS: dict[TopicKind, type[messages.Message]] = {
     TopicKind.telemetry: messages.Telemetry,
     TopicKind.ack: messages.Ack,
 }
+
+
+_machine: sa.Table = Machine.__table__  # type: ignore[attr-defined]
+_WRITE_LIVE = (
+    sa.update(_machine)
+    .where(_machine.c.id == sa.bindparam("b_id"))
+    .values(last_seen_at=sa.bindparam("b_seen"), power_w=sa.bindparam("b_power"))
+)
+# The counters' children, looked up once rather than per message.
+_RECEIVED = {kind: MESSAGES_RECEIVED.labels(kind=kind.value) for kind in TopicKind}
 
 
 class DropReporter:
@@ -126,6 +137,9 @@ class _Live:
     written_at: float = -1e9
     activity: str | None = None
     power_w: float | None = None
+    # A reading not written yet, and when it came.
+    dirty: bool = False
+    seen_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -151,6 +165,7 @@ class Dispatcher:
         self.drops = DropReporter()
         self._live: dict[str, _Live] = {}
         self._gap_logged: dict[str, float] = {}
+        self._flushed_at = time.monotonic()
 
     def parse(self, item: Received, arrived: float, now: datetime) -> _Parsed | None:
         """Validate one message; count, log and drop it (returning None) if it is bad or spoofed."""
@@ -159,7 +174,7 @@ class Dispatcher:
         except topics.TopicError as exc:
             self.drops.drop("bad_topic", item.topic, str(exc))
             return None
-        MESSAGES_RECEIVED.labels(kind=topic.kind.value).inc()
+        _RECEIVED[topic.kind].inc()
         if len(item.payload) > messages.MAX_PAYLOAD_BYTES:
             self.drops.drop("too_large", item.topic, f"{len(item.payload)} bytes")
             return None
@@ -244,6 +259,10 @@ class Dispatcher:
         link = OutboxLink()
         with Session(self.engine, expire_on_commit=False) as session:
             for one in group:
+                # Most telemetry changes nothing that is stored: it needs no savepoint, no database.
+                if one.topic.kind is TopicKind.telemetry and self._telemetry_in_memory(one, now):
+                    result.handled += 1
+                    continue
                 own = OutboxLink()
                 try:
                     with session.begin_nested():
@@ -316,15 +335,62 @@ class Dispatcher:
             )
         devices.handle_event(session, link, machine, event, now)
 
+    def _telemetry_in_memory(self, one: _Parsed, now: datetime) -> bool:
+        """Keep the reading in memory; True if that is all it needs now (no change of activity).
+
+        What it proves (the machine is alive, its power) is written for many machines at once by
+        `flush_live`; a change of activity goes through the domain at once, as it may change the state.
+        """
+        message: messages.Telemetry = one.message
+        live = self._live.setdefault(str(one.topic.machine), _Live())
+        if message.power_w is not None:
+            live.power_w = message.power_w
+        live.seen_at, live.dirty = now, True
+        first = live.written_at < 0
+        return not first and (message.activity is None or message.activity == live.activity)
+
+    def flush_live(self, client: MqttClient | None, *, force: bool = False) -> int:
+        """Write the latest readings (last seen, power) of the machines heard from, in one statement;
+        a machine the database holds offline goes through the domain to come back online."""
+        if not force and time.monotonic() - self._flushed_at < TELEMETRY_WRITE_EVERY_S:
+            return 0
+        self._flushed_at = time.monotonic()
+        dirty = {machine: live for machine, live in self._live.items() if live.dirty}
+        if not dirty:
+            return 0
+        now = self.clock()
+        link = OutboxLink()
+        with Session(self.engine, expire_on_commit=False) as session:
+            offline = set(
+                session.exec(
+                    select(Machine.id).where(col(Machine.id).in_(list(dirty)), col(Machine.online).is_(False))
+                ).all()
+            )
+            rows = [
+                {"b_id": machine, "b_seen": live.seen_at, "b_power": live.power_w}
+                for machine, live in dirty.items()
+                if machine not in offline
+            ]
+            if rows:
+                session.connection().execute(_WRITE_LIVE, rows)
+            for machine_id in offline:
+                machine = lock_machine(session, machine_id)
+                if machine is not None:
+                    devices.telemetry(
+                        session, link, machine, now, power_w=dirty[machine_id].power_w, activity=None
+                    )
+            session.commit()
+        link.flush(client)
+        for live in dirty.values():
+            live.dirty = False
+        return len(dirty)
+
     def _telemetry(
         self, session: Session, link: OutboxLink, machine_id: str, message: messages.Telemetry, now: datetime
     ) -> None:
         live = self._live.setdefault(machine_id, _Live())
         activity = message.activity
-        changed = activity is not None and activity != live.activity
         live.power_w = message.power_w if message.power_w is not None else live.power_w
-        if not changed and time.monotonic() - live.written_at < TELEMETRY_WRITE_EVERY_S:
-            return
         machine = lock_machine(session, machine_id)
         if machine is None:
             return
@@ -339,6 +405,7 @@ class Dispatcher:
         )
         live.activity = activity if activity is not None else live.activity
         live.written_at = time.monotonic()
+        live.dirty = False
 
 
 def _is_tap(one: _Parsed) -> bool:

@@ -164,6 +164,33 @@ class TestOffline:
         )
         assert lab.scalar("SELECT count(*) FROM alert WHERE kind = 'offline' AND resolved_at IS NULL") == 0
 
+    def test_silence_then_readings_bring_it_back(self, lab: Lab) -> None:
+        from devices import jobs
+        from firmware_bridge.commands import OutboxLink
+
+        reading = {
+            "ts": format_ts(lab.clock()),
+            "boot_id": lab.boot,
+            "seq": 1,
+            "power_w": 12.0,
+            "activity": "idle",
+        }
+        send(lab.edge, lab.topic("telemetry"), reading)
+        wait_for(
+            lambda: lab.scalar("SELECT activity FROM machine WHERE id = :m", m=lab.machine) == "idle",
+            what="idle",
+        )
+        # Nothing heard for longer than offline_after_s (90 s): the offline check takes it offline.
+        jobs.check_offline(lab.engine, OutboxLink, lab.bridge.send, lab.clock() + timedelta(seconds=120))
+        assert lab.scalar("SELECT state FROM machine WHERE id = :m", m=lab.machine) == "offline"
+        # The same readings again (no change of activity): the next batched write brings it back.
+        send(lab.edge, lab.topic("telemetry"), {**reading, "seq": 2})
+        wait_for(
+            lambda: lab.scalar("SELECT online FROM machine WHERE id = :m", m=lab.machine) in (True, 1),
+            what="online",
+        )
+        assert lab.scalar("SELECT count(*) FROM alert WHERE kind = 'offline' AND resolved_at IS NULL") == 0
+
 
 class TestWalkIn:
     def test_walk_in_on_a_free_machine(self, lab: Lab) -> None:

@@ -236,7 +236,7 @@ def run(backend: str, args: argparse.Namespace) -> None:
             rate, bridge = _bridge_rate(
                 engine, broker.url, site_id, gw, machines, args.messages, args.event_share
             )
-            print(f"    bridge (parse, validate, store; {args.event_share:.0%} events): {rate:,.0f} msg/s")
+            print(f"    bridge (parse, validate, store; {args.event_share:.1%} events): {rate:,.0f} msg/s")
             print(f"    ratio bridge / null = {rate / null:.2f}")
             try:
                 latencies = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps)

@@ -711,20 +711,6 @@ def block_messages(
     return [(str(message), since) for message, since in rows]
 
 
-def active_blocks(
-    session: Session, resource_id: str, start: datetime, end: datetime
-) -> Sequence[ResourceBlock]:
-    """Blocks of the resource, not cleared, touching [start, end)."""
-    return session.exec(
-        select(ResourceBlock).where(
-            ResourceBlock.resource_id == resource_id,
-            col(ResourceBlock.cleared_at).is_(None),
-            col(ResourceBlock.start_at) < end,
-            sa.or_(col(ResourceBlock.end_at).is_(None), col(ResourceBlock.end_at) > start),
-        )
-    ).all()
-
-
 def open_blocks(session: Session, resource_id: str, reason: str | None = None) -> Sequence[ResourceBlock]:
     """The resource's blocks not cleared yet, optionally of one reason."""
     query = select(ResourceBlock).where(

@@ -29,11 +29,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
-    """Whether the hash was made with weaker parameters than today's."""
-    return _hasher.check_needs_rehash(password_hash)
-
-
 def new_booking_code() -> str:
     """A short random code a member types or scans at a kiosk."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))

@@ -40,7 +40,6 @@ from booking.models import (
     Member,
     MemberTraining,
     Notification,
-    QuotaRule,
     Resource,
     ResourceBlock,
     ResourceKind,
@@ -491,16 +490,6 @@ def _load_target(
             resource.name,
         )
     return _Target(member=member, resource=resource, quota_limits=limits, by_manager=actor.manages(site_id))
-
-
-def _quota_limits(rule: QuotaRule) -> rules.QuotaLimits:
-    return rules.QuotaLimits(
-        quota_group=rule.quota_group,
-        period=rule.period,
-        max_hours=rule.max_hours,
-        max_bookings=rule.max_bookings,
-        max_future_bookings=rule.max_future_bookings,
-    )
 
 
 def _check_slot_rules(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -171,13 +170,3 @@ def list_alerts(
     if machine_id is not None:
         query = query.where(Alert.machine_id == machine_id)
     return session.exec(query.order_by(col(Alert.opened_at).desc()).limit(limit)).all()
-
-
-def count_open_alerts(session: Session) -> list[tuple[str, str, int]]:
-    """(site, kind, count) of open alerts."""
-    rows = session.exec(
-        select(Alert.site_id, Alert.kind, sa.func.count())
-        .where(col(Alert.resolved_at).is_(None))
-        .group_by(col(Alert.site_id), col(Alert.kind))
-    ).all()
-    return [(site, str(kind), int(n)) for site, kind, n in rows]

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, func, select
 
@@ -181,7 +181,7 @@ def lock_member(session: Session, member_id: str) -> None:
 
 
 def lock_resource(session: Session, resource_id: str) -> None:
-    """Lock the resource's row until the transaction ends: it guards a pool's seats."""
+    """Lock the resource's row until the transaction ends: it orders the bookings of one resource."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             sa.select(Resource.__table__.c.id)  # type: ignore[attr-defined]
@@ -297,19 +297,21 @@ def insert_booking(session: Session, booking: Booking) -> None:
                 session.connection().execute(_booking.insert(), values)
         else:
             session.connection().execute(_booking.insert(), values)
-    except IntegrityError as exc:
+    except (IntegrityError, OperationalError) as exc:
         if _is_overlap_violation(exc):
             raise OverlapRace() from exc
-        if "code" in str(exc.orig):
+        if isinstance(exc, IntegrityError) and "code" in str(exc.orig):
             raise CodeTaken() from exc
         raise
     make_transient_to_detached(booking)
     session.add(booking)
 
 
-def _is_overlap_violation(exc: IntegrityError) -> bool:
+def _is_overlap_violation(exc: DBAPIError) -> bool:
     sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate == "23P01":  # exclusion_violation of no_overlapping_bookings
+    # exclusion_violation of no_overlapping_bookings; or a deadlock between two conflicting inserts,
+    # which PostgreSQL resolves by failing one of them: the same lost race.
+    if sqlstate in ("23P01", "40P01"):
         return True
     return "booking_overlap" in str(exc.orig)
 

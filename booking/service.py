@@ -521,6 +521,10 @@ def _check_free(session: Session, target: _Target, start: datetime, end: datetim
                 f"during {rules.format_span(start, end, target.tz)}; {seats} were asked for"
             )
         return
+    # Bookings of one resource queue here (PostgreSQL) so the loser of a race reads the winner's
+    # committed row; without it, two inserts that conflict can each wait on the other inside the
+    # exclusion constraint until PostgreSQL breaks the deadlock a second later.
+    repo.lock_resource(session, resource.id)
     blocked_until = rules.block_end(end, resource.buffer_minutes)
     holder = repo.first_exclusive_conflict(session, resource.id, start, blocked_until)
     if holder is not None:

@@ -16,7 +16,8 @@ from booking import service
 from booking.errors import DomainError
 from booking.models import Role
 from booking.schemas import MemberCreate
-from firmware_bridge import edge_cli
+from firmware_bridge.edge import cli as edge_cli
+from firmware_bridge.sim import cli as sim_cli
 from web import demo as demo_data
 from web.app import utc_now
 from web.db import make_engine, session_scope
@@ -234,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     madd.set_defaults(handler=_cmd_machines_add)
 
     edge_cli.register(commands)
+    sim_cli.register(commands)
     return parser
 
 

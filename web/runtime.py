@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from firmware_bridge.bridge import CenterBridge, NoBridge, Publisher
-from firmware_bridge.commands import OutboxLink
+from firmware_bridge.center.bridge import CenterBridge, NoBridge, Publisher
+from firmware_bridge.center.commands import OutboxLink
 from web.scheduler import Jobs
 from web.settings import Settings
 

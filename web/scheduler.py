@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from devices import jobs
 from devices.models import JobRun
-from firmware_bridge.commands import OutboxLink
+from firmware_bridge.center.commands import OutboxLink
 from web.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ from contextlib import contextmanager, suppress
 
 import uvicorn
 
-from firmware_bridge.simulator import EdgeDemo, laser_job
+from firmware_bridge.sim.demo import EdgeDemo
+from firmware_bridge.sim.simulator import laser_job
 from web import demo as demo_data
 from web.app import create_app, utc_now
 from web.broker import EmbeddedBroker

@@ -33,11 +33,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from firmware_bridge.adapters import make_adapter  # noqa: E402
-from firmware_bridge.adapters.usage import Thresholds  # noqa: E402
 from firmware_bridge.client import MqttClient, Received  # noqa: E402
-from firmware_bridge.edge_machine import Stamper, make_runtime  # noqa: E402
-from firmware_bridge.simulator import Simulator, demo_fleet  # noqa: E402
+from firmware_bridge.edge.adapters import make_adapter  # noqa: E402
+from firmware_bridge.edge.adapters.usage import Thresholds  # noqa: E402
+from firmware_bridge.edge.machine import Stamper, make_runtime  # noqa: E402
+from firmware_bridge.sim.fleets import demo_fleet  # noqa: E402
+from firmware_bridge.sim.simulator import Simulator  # noqa: E402
 
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
@@ -127,7 +128,7 @@ def bench_gateway_process(broker: str, seconds: float) -> tuple[float, int, int,
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "gateway.toml"
         config.write_text("\n".join(lines) + "\n")
-        code = "import sys; from firmware_bridge.gateway import run; sys.exit(run(sys.argv[1]))"
+        code = "import sys; from firmware_bridge.edge.gateway import run; sys.exit(run(sys.argv[1]))"
         process = subprocess.Popen(
             [sys.executable, "-c", code, str(config)],
             cwd=ROOT,

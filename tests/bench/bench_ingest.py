@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from booking import service as booking  # noqa: E402
 from booking.schemas import BookingCreate  # noqa: E402
-from firmware_bridge import topics  # noqa: E402
-from firmware_bridge.bridge import CenterBridge  # noqa: E402
+from firmware_bridge.center.bridge import CenterBridge  # noqa: E402
+from firmware_bridge.center.dispatch import Dispatcher  # noqa: E402
 from firmware_bridge.client import MqttClient, Received  # noqa: E402
-from firmware_bridge.dispatch import Dispatcher  # noqa: E402
+from firmware_bridge.contract import topics  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
 from tests.factories import actor, make_machine, make_member, make_site, unique  # noqa: E402
 from tests.firmware_bridge.helpers import Mosquitto  # noqa: E402

@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from booking import service as booking
 from booking.schemas import BookingCreate
-from firmware_bridge import topics
-from firmware_bridge.bridge import CenterBridge
+from firmware_bridge.center.bridge import CenterBridge
 from firmware_bridge.client import MqttClient
-from firmware_bridge.messages import format_ts
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.messages import format_ts
 from tests.conftest import NOW, FakeClock
 from tests.factories import actor, at, make_machine, make_member, make_site
 from tests.firmware_bridge.helpers import BROKER_URL, Collector, publisher, send, unique

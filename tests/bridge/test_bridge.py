@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from firmware_bridge import metrics, topics
-from firmware_bridge.messages import format_ts
+from firmware_bridge.center import metrics
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.messages import format_ts
 from tests.bridge.conftest import Lab, status_payloads, wait_for
 from tests.firmware_bridge.helpers import send, unique
 
@@ -166,7 +167,7 @@ class TestOffline:
 
     def test_silence_then_readings_bring_it_back(self, lab: Lab) -> None:
         from devices import jobs
-        from firmware_bridge.commands import OutboxLink
+        from firmware_bridge.center.commands import OutboxLink
 
         reading = {
             "ts": format_ts(lab.clock()),

@@ -14,8 +14,9 @@ from sqlmodel import Session
 
 from booking import service as booking
 from booking.schemas import BookingCreate
-from firmware_bridge.bridge import CenterBridge
-from firmware_bridge.simulator import EdgeDemo, laser_job
+from firmware_bridge.center.bridge import CenterBridge
+from firmware_bridge.sim.demo import EdgeDemo
+from firmware_bridge.sim.simulator import laser_job
 from tests.bridge.conftest import wait_for
 from tests.factories import actor, make_machine, make_member, make_site
 from tests.firmware_bridge.helpers import unique

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from firmware_bridge import topics
-from firmware_bridge.bridge import CenterBridge
+from firmware_bridge.center.bridge import CenterBridge
 from firmware_bridge.client import MqttClient
-from firmware_bridge.messages import format_ts
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.messages import format_ts
 from tests.bridge.conftest import build_lab, wait_for
 from tests.conftest import NOW, FakeClock
 from tests.firmware_bridge.helpers import Collector, Mosquitto, mosquitto_binary, send, unique

@@ -2,7 +2,7 @@
 
 A real uvicorn server whose app runs the center's MQTT bridge on the shared Mosquitto at
 127.0.0.1:1883, listening only to a site made for this test; behind a real edge gateway
-(`firmware_bridge.simulator.EdgeDemo`), a simulated Tasmota plug feeds a laser that cuts a scripted
+(`firmware_bridge.sim.demo.EdgeDemo`), a simulated Tasmota plug feeds a laser that cuts a scripted
 job. The board must show the laser come online, then in use and working, with no reload of the page.
 
 Everything runs on the wall clock: the gateway stamps its events with it, and the center believes
@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.models import Role
-from firmware_bridge.simulator import EdgeDemo, laser_job
+from firmware_bridge.sim.demo import EdgeDemo
+from firmware_bridge.sim.simulator import laser_job
 from tests.e2e.test_journeys import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, shot
 from tests.factories import PASSWORD, make_machine, make_member, make_site
 from tests.firmware_bridge.helpers import BROKER_URL, unique

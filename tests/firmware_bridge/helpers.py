@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.adapters import make_adapter
-from firmware_bridge.adapters.usage import Thresholds
 from firmware_bridge.client import MqttClient, Received
-from firmware_bridge.edge_machine import MachineRuntime, Publication, Stamper, make_runtime
+from firmware_bridge.edge.adapters import make_adapter
+from firmware_bridge.edge.adapters.usage import Thresholds
+from firmware_bridge.edge.machine import MachineRuntime, Publication, Stamper, make_runtime
 
 T0 = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 SITE = "biic"

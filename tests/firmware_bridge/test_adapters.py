@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from firmware_bridge import messages as m
-from firmware_bridge.adapters import BadPayload
+from firmware_bridge.contract import messages as m
+from firmware_bridge.edge.adapters import BadPayload
 from tests.firmware_bridge.helpers import T0, at, decoded, runtime
 
 EDGE = "fablab/v1/biic/edge/gw-1/machine"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from firmware_bridge import messages as m
-from firmware_bridge.adapters.usage import Thresholds
-from firmware_bridge.edge_machine import Grant, MachineRuntime, Publication
+from firmware_bridge.contract import messages as m
+from firmware_bridge.edge.adapters.usage import Thresholds
+from firmware_bridge.edge.machine import Grant, MachineRuntime, Publication
 from tests.firmware_bridge.helpers import T0, at, decoded, runtime
 
 ACK = "fablab/v1/biic/edge/gw-1/machine/laser-1/ack"

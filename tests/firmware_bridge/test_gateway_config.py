@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from firmware_bridge import edge_cli
-from firmware_bridge.gateway_config import ConfigError, load_config
+from firmware_bridge.edge import cli as edge_cli
+from firmware_bridge.edge.config import ConfigError, load_config
+from firmware_bridge.sim import cli as sim_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """\
@@ -159,6 +160,7 @@ class TestCommand:
         parser = argparse.ArgumentParser(prog="fablab")
         commands: argparse._SubParsersAction[Any] = parser.add_subparsers(dest="command")
         edge_cli.register(commands)
+        sim_cli.register(commands)
         return parser
 
     def test_a_bad_file_exits_2_with_one_line(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from firmware_bridge import messages as m
+from firmware_bridge.contract import messages as m
 
 TS = "2026-03-02T07:15:00.000Z"
 AT = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)

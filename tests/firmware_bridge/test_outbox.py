@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from firmware_bridge.outbox import EdgeStore, StoredGrant
+from firmware_bridge.edge.outbox import EdgeStore, StoredGrant
 from tests.firmware_bridge.helpers import at
 
 

@@ -10,18 +10,13 @@ from typing import Any
 
 import pytest
 
-from firmware_bridge import topics
-from firmware_bridge.adapters.base import NativePublish
-from firmware_bridge.messages import format_ts, now_utc
-from firmware_bridge.sim_devices import DeviceSpec, OctoPrintPrinter, ShellyPlug, TasmotaPlug
-from firmware_bridge.simulator import (
-    EdgeDemo,
-    demo_fleet,
-    failing_print,
-    laser_job,
-    parse_scenario,
-    plug_offline,
-)
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.messages import format_ts, now_utc
+from firmware_bridge.edge.adapters.base import NativePublish
+from firmware_bridge.sim.demo import EdgeDemo
+from firmware_bridge.sim.devices import DeviceSpec, OctoPrintPrinter, ShellyPlug, TasmotaPlug
+from firmware_bridge.sim.fleets import demo_fleet
+from firmware_bridge.sim.simulator import failing_print, laser_job, parse_scenario, plug_offline
 from tests.firmware_bridge.helpers import Collector, at, publisher, send, unique
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from firmware_bridge import topics
-from firmware_bridge.gateway import Gateway
-from firmware_bridge.gateway_config import GatewayConfig, MachineConfig
-from firmware_bridge.messages import format_ts
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.messages import format_ts
+from firmware_bridge.edge.config import GatewayConfig, MachineConfig
+from firmware_bridge.edge.gateway import Gateway
 from tests.firmware_bridge.helpers import (
     T0,
     Collector,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_bridge import topics
-from firmware_bridge.topics import Topic, TopicError, TopicKind
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.topics import Topic, TopicError, TopicKind
 
 
 class TestBuild:

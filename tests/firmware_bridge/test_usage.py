@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from firmware_bridge.adapters.usage import (
+from firmware_bridge.edge.adapters.usage import (
     ActivityChanged,
     EnergyMark,
     EnergyMeter,

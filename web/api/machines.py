@@ -15,7 +15,7 @@ from devices.schemas import (
     MaintenancePlanRead,
     UsageSessionRead,
 )
-from firmware_bridge.commands import OutboxLink
+from firmware_bridge.center.commands import OutboxLink
 from web.deps import ActorDep, NowDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["machines"])

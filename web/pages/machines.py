@@ -26,7 +26,7 @@ from booking.models import Site
 from booking.service import Actor
 from devices import reports, service
 from devices.schemas import MaintenancePlanCreate
-from firmware_bridge.commands import OutboxLink
+from firmware_bridge.center.commands import OutboxLink
 from web.deps import NowDep, SessionDep
 from web.pages.charts import usage_chart
 from web.pages.common import ManagerActor, done, flash, is_htmx, local_today, render, safe_next, text

@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from firmware_bridge.adapters import ADAPTERS
-from firmware_bridge.adapters.usage import Thresholds
 from firmware_bridge.client import BrokerUrlError, parse_broker_url
-from firmware_bridge.messages import Slug
+from firmware_bridge.contract.messages import Slug
+from firmware_bridge.edge.adapters import ADAPTERS
+from firmware_bridge.edge.adapters.usage import Thresholds
 
 AdapterName = Literal["tasmota", "shelly", "octoprint", "native"]
 _SOURCE = re.compile(r"^[^/+#\s][^+#\s]{0,199}$")

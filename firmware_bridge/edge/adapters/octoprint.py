@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
-from firmware_bridge.adapters.base import (
+from firmware_bridge.edge.adapters.base import (
     Adapter,
     BadPayload,
     FaultUpdate,

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from firmware_bridge.adapters.base import (
+from firmware_bridge.edge.adapters.base import (
     Adapter,
     BadPayload,
     NativePublish,

@@ -1,4 +1,4 @@
-"""The edge side's commands: `fablab gateway --config FILE` and `fablab simulate …`."""
+"""The simulator's command: `fablab simulate …`, a fleet of simulated devices on a broker."""
 
 from __future__ import annotations
 
@@ -12,31 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from firmware_bridge.client import BrokerUrlError, parse_broker_url
-from firmware_bridge.gateway import run as run_gateway
-from firmware_bridge.gateway_config import ConfigError, GatewayConfig, load_config
-from firmware_bridge.simulator import (
-    SCENARIOS,
-    Fleet,
-    Simulator,
-    Step,
-    config_toml,
-    demo_fleet,
-    fleet_for,
-    generated_fleet,
-    parse_scenario,
-)
+from firmware_bridge.edge.config import ConfigError, GatewayConfig, load_config
+from firmware_bridge.sim.fleets import config_toml, demo_fleet, fleet_for, generated_fleet
+from firmware_bridge.sim.simulator import SCENARIOS, Fleet, Simulator, Step, parse_scenario
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add the edge commands to the `fablab` parser."""
-    gateway = commands.add_parser(
-        "gateway",
-        help="run the edge adapters of one gateway (CONTRACT §2)",
-        description="Translate the devices' own MQTT dialects into the canonical topics and back.",
-    )
-    gateway.add_argument("--config", required=True, metavar="FILE", help="the gateway's TOML file")
-    gateway.set_defaults(handler=_gateway)
-
+    """Add `simulate` to the `fablab` parser."""
     simulate = commands.add_parser(
         "simulate",
         help="a simulated fleet of machines speaking their native dialects",
@@ -77,10 +59,6 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="print the gateway file matching a generated lab and exit",
     )
     simulate.set_defaults(handler=_simulate)
-
-
-def _gateway(args: argparse.Namespace) -> int:
-    return run_gateway(args.config)
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -39,8 +39,6 @@ from typing import Any
 
 from ulid import ULID
 
-from firmware_bridge import topics
-from firmware_bridge.adapters import BadPayload, make_adapter
 from firmware_bridge.client import (
     Connected,
     ConnectFailed,
@@ -53,15 +51,17 @@ from firmware_bridge.client import (
     Subscribed,
     Will,
 )
-from firmware_bridge.edge_machine import Grant, MachineRuntime, Publication, Stamper, make_runtime
-from firmware_bridge.gateway_config import ConfigError, GatewayConfig, load_config
-from firmware_bridge.messages import (
+from firmware_bridge.contract import topics
+from firmware_bridge.contract.messages import (
     MessageError,
     format_ts,
     now_utc,
     parse_command,
 )
-from firmware_bridge.outbox import EdgeStore, StoredGrant
+from firmware_bridge.edge.adapters import BadPayload, make_adapter
+from firmware_bridge.edge.config import ConfigError, GatewayConfig, load_config
+from firmware_bridge.edge.machine import Grant, MachineRuntime, Publication, Stamper, make_runtime
+from firmware_bridge.edge.outbox import EdgeStore, StoredGrant
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from firmware_bridge.adapters.base import NativePublish
+from firmware_bridge.edge.adapters.base import NativePublish
 
 Kind = Literal["laser", "cnc", "printer"]
 Dialect = Literal["tasmota", "shelly", "octoprint"]

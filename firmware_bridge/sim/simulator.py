@@ -1,6 +1,6 @@
-"""`fablab simulate`: a whole FabLab of machines speaking their native dialects over MQTT.
+"""`fablab simulate`'s engine: a whole FabLab of machines speaking their native dialects over MQTT.
 
-A `Fleet` lists the simulated devices (`sim_devices.DeviceSpec`); a `Simulator` plays them through one
+A `Fleet` lists the simulated devices (`sim.devices.DeviceSpec`); a `Simulator` plays them through one
 MQTT connection: each device reports every `period_s` wall seconds, jobs and idle gaps come at random
 (seeded) or from a script of `Step`s, devices obey their native commands, and `time_scale` runs the
 simulated clock faster than the wall clock (a 12-minute job takes 12 s at `time_scale=60`).
@@ -8,15 +8,7 @@ simulated clock faster than the wall clock (a 12-minute job takes 12 s at `time_
 The simulator shares one connection, so a device dropout is played by publishing the device's own
 will (`tele/<t>/LWT Offline`, `<id>/online false`, `<b>/mqtt disconnected`) and going silent.
 
-For `fablab demo`, `demo_fleet` builds a gateway configuration and the matching fleet, and `EdgeDemo`
-runs both in-process::
-
-    demo = EdgeDemo(site="biic", gateway="gw-demo", broker="mqtt://127.0.0.1:1884",
-                    machines=[("laser-1", "laser"), ("cnc-1", "cnc"), ("printer-1", "printer")],
-                    state_dir=Path("var"), protocol="3.1.1")
-    demo.start()    # gateway and simulator threads; returns at once
-    ...
-    demo.stop()     # devices publish their wills, then the gateway says `lost`
+The fleet behind a gateway file is built in `sim.fleets`; `sim.demo.EdgeDemo` runs it with its gateway.
 """
 
 from __future__ import annotations
@@ -29,26 +21,15 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
-from firmware_bridge.adapters.base import NativePublish
 from firmware_bridge.client import BrokerUrl, Connected, MqttClient, Protocol, Received
-from firmware_bridge.gateway import Gateway
-from firmware_bridge.gateway_config import GatewayConfig, MachineConfig
-from firmware_bridge.messages import now_utc
-from firmware_bridge.sim_devices import (
-    DeviceSpec,
-    Dialect,
-    Kind,
-    OctoPrintPrinter,
-    Plug,
-    SimDevice,
-    make_device,
-)
+from firmware_bridge.contract.messages import now_utc
+from firmware_bridge.edge.adapters.base import NativePublish
+from firmware_bridge.sim.devices import DeviceSpec, OctoPrintPrinter, Plug, SimDevice, make_device
 
 log = logging.getLogger(__name__)
 
@@ -334,196 +315,3 @@ class Simulator:
         for message in messages:
             self.client.publish(message.topic, message.payload, message.qos, message.retain)
             self.stats["published"] += 1
-
-
-# --- fleets for a gateway ------------------------------------------------------------------------
-
-
-_DIALECTS: dict[str, Dialect] = {"tasmota": "tasmota", "shelly": "shelly", "octoprint": "octoprint"}
-
-
-def dialect_for(kind: str) -> tuple[Kind, Dialect]:
-    """What a machine kind is simulated as: printers on OctoPrint, CNCs on Shelly, others Tasmota."""
-    lowered = kind.lower()
-    if "print" in lowered:
-        return "printer", "octoprint"
-    if any(word in lowered for word in ("cnc", "mill", "router")):
-        return "cnc", "shelly"
-    return "laser", "tasmota"
-
-
-def source_for(site: str, machine: str, dialect: Dialect) -> str:
-    """A native source name in the style of each dialect, unique per site and machine."""
-    if dialect == "tasmota":
-        return f"tasmota_{site}_{machine}".replace("-", "_")
-    if dialect == "shelly":
-        return f"shellyplusplugs-{site}-{machine}"
-    return f"octoPrint/{site}/{machine}"
-
-
-def demo_fleet(
-    site: str,
-    gateway: str,
-    broker: str,
-    machines: Sequence[tuple[str, str]],
-    *,
-    store: Path | None = None,
-    time_scale: float = 1.0,
-    protocol: Protocol = "5",
-    adapters: Mapping[str, str] | None = None,
-) -> tuple[GatewayConfig, Fleet]:
-    """A gateway configuration and the simulated fleet behind it, for `(machine, kind)` pairs.
-
-    The dialect follows the kind (`dialect_for`) unless `adapters` names one for the machine
-    (`tasmota`, `shelly` or `octoprint`). Thresholds are divided by `time_scale`, because the gateway
-    measures wall time while the simulated machines live in simulated time.
-    """
-    scale = time_scale
-    entries = []
-    specs = []
-    for machine, kind in machines:
-        sim_kind, dialect = dialect_for(kind)
-        chosen = (adapters or {}).get(machine)
-        if chosen is not None:
-            if chosen not in _DIALECTS:
-                raise ValueError(f"{machine}: the simulator has no {chosen!r} devices")
-            dialect = _DIALECTS[chosen]
-            if dialect == "octoprint":
-                sim_kind = "printer"
-            elif sim_kind == "printer":
-                sim_kind = "laser"
-        source = source_for(site, machine, dialect)
-        specs.append(DeviceSpec(machine, sim_kind, dialect, source))
-        entries.append(
-            MachineConfig(
-                machine=machine,
-                adapter=dialect,
-                source=source,
-                busy_on_w=60.0,
-                busy_off_w=25.0,
-                busy_min_s=5.0 / scale,
-                idle_min_s=30.0 / scale,
-                idle_stop_s=300.0 / scale,
-            )
-        )
-    config = GatewayConfig(
-        site=site,
-        gateway=gateway,
-        broker=broker,
-        protocol=protocol,
-        store=store,
-        machines=entries,
-        reconnect_max_s=10,
-    )
-    return config, Fleet(tuple(specs))
-
-
-def fleet_for(config: GatewayConfig) -> Fleet:
-    """The simulated devices behind an existing gateway configuration (native ones are skipped)."""
-    specs = []
-    for entry in config.machines:
-        if entry.adapter == "native":
-            continue
-        kind: Kind = "printer" if entry.adapter == "octoprint" else dialect_for(entry.machine)[0]
-        specs.append(DeviceSpec(entry.machine, kind, entry.adapter, entry.source))
-    return Fleet(tuple(specs))
-
-
-def generated_fleet(site: str, count: int) -> list[tuple[str, str]]:
-    """`count` machines, mixed like a real lab: lasers, CNCs and printers."""
-    pattern = ["laser", "printer", "laser", "cnc", "printer"]
-    numbers: Counter[str] = Counter()
-    machines = []
-    for index in range(count):
-        kind = pattern[index % len(pattern)]
-        numbers[kind] += 1
-        machines.append((f"{kind}-{numbers[kind]}", kind))
-    return machines
-
-
-def config_toml(config: GatewayConfig) -> str:
-    """A gateway file for `config`, in the format of CONTRACT §2."""
-    lines = [
-        f'site = "{config.site}"',
-        f'gateway = "{config.gateway}"',
-        f'broker = "{config.broker}"',
-    ]
-    if config.protocol != "5":
-        lines.append(f'protocol = "{config.protocol}"')
-    for entry in config.machines:
-        lines += [
-            "",
-            "[[machine]]",
-            f'machine = "{entry.machine}"',
-            f'adapter = "{entry.adapter}"',
-            f'source = "{entry.source}"',
-        ]
-        if entry.adapter in ("tasmota", "shelly"):
-            lines += [
-                f"busy_on_w = {entry.busy_on_w:g}",
-                f"busy_off_w = {entry.busy_off_w:g}",
-                f"busy_min_s = {entry.busy_min_s:g}",
-                f"idle_min_s = {entry.idle_min_s:g}",
-                f"idle_stop_s = {entry.idle_stop_s:g}",
-            ]
-    return "\n".join(lines) + "\n"
-
-
-class EdgeDemo:
-    """A gateway and a simulated fleet for it, in-process: what `fablab demo` runs."""
-
-    def __init__(
-        self,
-        site: str,
-        gateway: str,
-        broker: str,
-        machines: Sequence[tuple[str, str]],
-        *,
-        state_dir: Path,
-        time_scale: float = 1.0,
-        period_s: float = 2.0,
-        protocol: Protocol = "5",
-        seed: int | None = None,
-        scenario: Sequence[Step] = (),
-        random_activity: bool = True,
-        adapters: Mapping[str, str] | None = None,
-    ) -> None:
-        self.config, self.fleet = demo_fleet(
-            site,
-            gateway,
-            broker,
-            machines,
-            store=state_dir / f"edge-{site}-{gateway}.sqlite3",
-            time_scale=time_scale,
-            protocol=protocol,
-            adapters=adapters,
-        )
-        self.gateway = Gateway(self.config)
-        self.simulator = Simulator(
-            self.fleet,
-            broker,
-            time_scale=time_scale,
-            period_s=period_s,
-            scenario=scenario,
-            random_activity=random_activity,
-            seed=seed,
-            protocol=protocol,
-            client_id=f"fablab-sim-{site}-{gateway}",
-        )
-
-    def start(self) -> None:
-        """Start the gateway, then the devices; returns at once (both connect in the background)."""
-        self.gateway.start()
-        self.simulator.start()
-
-    def wait_ready(self, timeout: float) -> bool:
-        """Block until both are connected."""
-        deadline = time.monotonic() + timeout
-        if not self.gateway.wait_ready(timeout):
-            return False
-        return self.simulator.wait_connected(max(0.0, deadline - time.monotonic()))
-
-    def stop(self) -> None:
-        """Stop the devices (they publish their wills), then the gateway (it publishes `lost`)."""
-        self.simulator.stop()
-        self.gateway.stop()

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from firmware_bridge import messages as m
-from firmware_bridge import topics
-from firmware_bridge.adapters.base import (
+from firmware_bridge.contract import messages as m
+from firmware_bridge.contract import topics
+from firmware_bridge.edge.adapters.base import (
     Adapter,
     CanonicalAck,
     CanonicalEvent,
@@ -36,7 +36,7 @@ from firmware_bridge.adapters.base import (
     Online,
     Reading,
 )
-from firmware_bridge.adapters.usage import (
+from firmware_bridge.edge.adapters.usage import (
     ActivityChanged,
     Started,
     Stopped,

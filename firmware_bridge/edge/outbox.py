@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.messages import format_ts, parse_ts
+from firmware_bridge.contract.messages import format_ts, parse_ts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

@@ -29,17 +29,17 @@ from devices import service as devices
 from devices.models import Activity, Gateway, Machine
 from devices.repository import lock_machine
 from devices.schemas import EventIn
-from firmware_bridge import messages, topics
-from firmware_bridge.client import MqttClient, Received
-from firmware_bridge.commands import OutboxLink
-from firmware_bridge.metrics import (
+from firmware_bridge.center.commands import OutboxLink
+from firmware_bridge.center.metrics import (
     DECISION_LATENCY,
     EVENTS_DUPLICATE,
     MESSAGES_DROPPED,
     MESSAGES_RECEIVED,
     SEQ_GAPS,
 )
-from firmware_bridge.topics import TopicKind
+from firmware_bridge.client import MqttClient, Received
+from firmware_bridge.contract import messages, topics
+from firmware_bridge.contract.topics import TopicKind
 
 log = logging.getLogger(__name__)
 

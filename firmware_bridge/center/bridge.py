@@ -20,7 +20,9 @@ from typing import Literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from firmware_bridge import messages, topics
+from firmware_bridge.center.commands import OutboxLink
+from firmware_bridge.center.dispatch import Dispatcher, Registry
+from firmware_bridge.center.metrics import BATCH_SIZE, DB_RETRIES, QUEUE_DEPTH
 from firmware_bridge.client import (
     Connected,
     ConnectFailed,
@@ -30,9 +32,7 @@ from firmware_bridge.client import (
     Received,
     Will,
 )
-from firmware_bridge.commands import OutboxLink
-from firmware_bridge.dispatch import Dispatcher, Registry
-from firmware_bridge.metrics import BATCH_SIZE, DB_RETRIES, QUEUE_DEPTH
+from firmware_bridge.contract import messages, topics
 
 log = logging.getLogger(__name__)
 

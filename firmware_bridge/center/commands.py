@@ -11,9 +11,9 @@ from typing import Any
 
 from devices.ports import CommandOut
 from devices.schemas import MachineRead
-from firmware_bridge import messages, topics
+from firmware_bridge.center.metrics import COMMANDS_SENT
 from firmware_bridge.client import MqttClient
-from firmware_bridge.metrics import COMMANDS_SENT
+from firmware_bridge.contract import messages, topics
 
 _COMMANDS: dict[str, type[messages.CommandBase]] = {
     "unlock": messages.Unlock,

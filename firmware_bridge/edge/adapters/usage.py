@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from firmware_bridge.messages import Activity, SessionActivityKind, StopType
+from firmware_bridge.contract.messages import Activity, SessionActivityKind, StopType
 
 Level = Literal["busy", "idle"]
 

@@ -19,7 +19,19 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from firmware_bridge.adapters.base import (
+from firmware_bridge.contract.messages import (
+    EVENT_DATA,
+    AckResult,
+    Activity,
+    Command,
+    Finite,
+    Ident,
+    NonNegative,
+    Percent,
+    Text,
+    encode,
+)
+from firmware_bridge.edge.adapters.base import (
     Adapter,
     BadPayload,
     CanonicalAck,
@@ -31,18 +43,6 @@ from firmware_bridge.adapters.base import (
     Reading,
     load_json,
     load_object,
-)
-from firmware_bridge.messages import (
-    EVENT_DATA,
-    AckResult,
-    Activity,
-    Command,
-    Finite,
-    Ident,
-    NonNegative,
-    Percent,
-    Text,
-    encode,
 )
 
 M = TypeVar("M", bound=BaseModel)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from firmware_bridge.adapters.base import Adapter, BadPayload, NativePublish, Observation
-from firmware_bridge.adapters.native import NativeAdapter
-from firmware_bridge.adapters.octoprint import OctoPrintAdapter
-from firmware_bridge.adapters.shelly import ShellyAdapter
-from firmware_bridge.adapters.tasmota import TasmotaAdapter
+from firmware_bridge.edge.adapters.base import Adapter, BadPayload, NativePublish, Observation
+from firmware_bridge.edge.adapters.native import NativeAdapter
+from firmware_bridge.edge.adapters.octoprint import OctoPrintAdapter
+from firmware_bridge.edge.adapters.shelly import ShellyAdapter
+from firmware_bridge.edge.adapters.tasmota import TasmotaAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     TasmotaAdapter.name: TasmotaAdapter,

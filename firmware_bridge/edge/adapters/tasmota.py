@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from firmware_bridge.adapters.base import (
+from firmware_bridge.edge.adapters.base import (
     Adapter,
     BadPayload,
     NativePublish,

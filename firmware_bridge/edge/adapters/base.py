@@ -4,7 +4,7 @@ An adapter is pure translation. It knows one device dialect and one device (its 
 topic, a Shelly id, an OctoPrint base topic, a native controller's prefix). It never touches the
 network, the clock or the canonical topics: `translate` turns one native message into observations,
 and `set_relay` / `show` / `forward` turn the gateway's decisions into native messages to publish. The
-machine runtime (`firmware_bridge.edge_machine`) does the rest: sessions, timers, stamping.
+machine runtime (`firmware_bridge.edge.machine`) does the rest: sessions, timers, stamping.
 
 Subscriptions are exact topics or filters ending in `/+`, so the gateway routes a message to its
 adapter with two dictionary lookups whatever the number of machines.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from firmware_bridge.messages import AckResult, Activity, Command, Message, format_ts
+from firmware_bridge.contract.messages import AckResult, Activity, Command, Message, format_ts
 
 
 class BadPayload(ValueError):

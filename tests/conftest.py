@@ -1,9 +1,8 @@
-"""Shared fixtures: both database back ends, a rolled-back transaction per test, the app, a clock."""
+"""Shared fixtures: both database back ends, a rolled-back transaction per test, the app, a clock, brokers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.models import Member
+from tests.brokers import BROKER_HOST, BROKER_PORT, BROKER_URL, Mosquitto, broker_reachable, mosquitto_binary
+from tests.clock import FakeClock
 from tests.databases import BACKENDS, migrated_database, postgres_reachable
 from tests.factories import at
 from web.app import create_app
@@ -34,22 +35,6 @@ def pytest_report_header() -> list[str]:
         "!! every PostgreSQL variant of the database tests is SKIPPED; only SQLite runs.",
         "!" * 78,
     ]
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-    def set(self, now: datetime) -> None:
-        self.now = now
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -142,3 +127,24 @@ def auth(app: FastAPI) -> Callable[[Member], dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return _headers
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """The shared Mosquitto; tests keep apart by unique site, gateway and device names."""
+    if not broker_reachable():
+        pytest.skip(f"Mosquitto is not reachable at {BROKER_HOST}:{BROKER_PORT}")
+    return BROKER_URL
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A broker of the test's own, which the test may SIGKILL and restart."""
+    if mosquitto_binary() is None:
+        pytest.skip("the mosquitto binary is not installed")
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

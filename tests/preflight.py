@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 
+from tests.brokers import BROKER_HOST, BROKER_PORT, broker_reachable
 from tests.databases import postgres_reachable
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def main() -> int:
@@ -23,10 +15,10 @@ def main() -> int:
     print(f"preflight: PostgreSQL 127.0.0.1:5432/test ... {'ok' if pg is None else 'UNREACHABLE'}")
     if pg is not None:
         problems.append(f"PostgreSQL unreachable ({pg}): its test variants will be SKIPPED")
-    mqtt = _port_open("127.0.0.1", 1883)
-    print(f"preflight: Mosquitto 127.0.0.1:1883 ... {'ok' if mqtt else 'UNREACHABLE'}")
+    mqtt = broker_reachable()
+    print(f"preflight: Mosquitto {BROKER_HOST}:{BROKER_PORT} ... {'ok' if mqtt else 'UNREACHABLE'}")
     if not mqtt:
-        problems.append("Mosquitto unreachable at 127.0.0.1:1883: MQTT tests will be SKIPPED")
+        problems.append(f"Mosquitto unreachable at {BROKER_HOST}:{BROKER_PORT}: MQTT tests will be SKIPPED")
     for binary in ("mosquitto", "chromium"):
         found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
         print(f"preflight: {binary} binary ... {found or 'MISSING'}")

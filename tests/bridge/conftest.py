@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,9 +20,10 @@ from firmware_bridge.center.bridge import CenterBridge
 from firmware_bridge.client import MqttClient
 from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts
-from tests.conftest import NOW, FakeClock
+from tests.brokers import Collector, publisher, send, unique, wait_until
+from tests.clock import FakeClock
+from tests.conftest import NOW
 from tests.factories import actor, at, make_machine, make_member, make_site
-from tests.firmware_bridge.helpers import BROKER_URL, Collector, publisher, send, unique
 
 
 @dataclass
@@ -88,14 +88,6 @@ class Lab:
             return connection.execute(sa.text(sql), params).scalar()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def build_lab(engine: Engine, broker: str, clock: FakeClock) -> tuple[str, str, str, str, str, str]:
     """A site, a laser on a gateway, and a member with a card and a booking under way."""
     with Session(engine, expire_on_commit=False) as session:
@@ -115,31 +107,19 @@ def build_lab(engine: Engine, broker: str, clock: FakeClock) -> tuple[str, str, 
 
 
 @pytest.fixture
-def mqtt_broker() -> str:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=2):
-            pass
-    except OSError:
-        pytest.skip("Mosquitto is not reachable at 127.0.0.1:1883")
-    return BROKER_URL
-
-
-@pytest.fixture
-def lab(fresh_engine: Engine, mqtt_broker: str) -> Iterator[Lab]:
+def lab(fresh_engine: Engine, broker_url: str) -> Iterator[Lab]:
     clock = FakeClock(NOW)
-    site, gateway, machine, member_id, member_name, card = build_lab(fresh_engine, mqtt_broker, clock)
-    bridge = CenterBridge(fresh_engine, mqtt_broker, client_id=unique("center"), sites=[site], clock=clock)
+    site, gateway, machine, member_id, member_name, card = build_lab(fresh_engine, broker_url, clock)
+    bridge = CenterBridge(fresh_engine, broker_url, client_id=unique("center"), sites=[site], clock=clock)
     bridge.start()
     assert bridge.wait_connected(20)
-    edge = publisher(mqtt_broker)
+    edge = publisher(broker_url)
     with Collector(
-        mqtt_broker, [topics.commands_filter(site, gateway), topics.machine_status_filter(site)]
+        broker_url, [topics.commands_filter(site, gateway), topics.machine_status_filter(site)]
     ) as watch:
         lab = Lab(
             fresh_engine,
-            mqtt_broker,
+            broker_url,
             site,
             gateway,
             machine,
@@ -158,7 +138,7 @@ def lab(fresh_engine: Engine, mqtt_broker: str) -> Iterator[Lab]:
             {"state": "ready", "boot_id": lab.boot, "machines": [machine]},
             retain=False,
         )
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT online FROM machine WHERE id = :m", m=machine) in (True, 1),
             what="the machine online",
         )

@@ -16,8 +16,8 @@ import pytest
 from firmware_bridge.center import metrics
 from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts
-from tests.bridge.conftest import Lab, status_payloads, wait_for
-from tests.firmware_bridge.helpers import send, unique
+from tests.bridge.conftest import Lab, status_payloads
+from tests.brokers import send, unique, wait_until
 
 pytestmark = pytest.mark.mqtt
 
@@ -42,7 +42,7 @@ class TestTap:
     def test_metrics_count_machines_by_state(self, lab: Lab) -> None:
         from web.metrics import render_metrics
 
-        wait_for(lambda: lab.scalar("SELECT state FROM machine") == "reserved", what="reserved")
+        wait_until(lambda: lab.scalar("SELECT state FROM machine") == "reserved", what="reserved")
         assert (
             f'fablab_machines{{site="{lab.site}",state="reserved"}} 1.0'
             in render_metrics(lab.engine).decode()
@@ -68,11 +68,11 @@ class TestRedelivery:
         }
         for _ in range(3):
             lab.event("session.stopped", stopped, event_id="ev-stop-once", seq=99)
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT count(*) FROM usagesession WHERE ended_at IS NOT NULL") == 1,
             what="the session stored",
         )
-        wait_for(lambda: metrics.EVENTS_DUPLICATE._value.get() >= 2, what="duplicates counted")
+        wait_until(lambda: metrics.EVENTS_DUPLICATE._value.get() >= 2, what="duplicates counted")
         assert lab.scalar("SELECT count(*) FROM deviceevent WHERE event_id = 'ev-stop-once'") == 1
         assert lab.scalar("SELECT sum(seconds) FROM ledgerentry WHERE kind = 'runtime'") == 600
         assert lab.scalar("SELECT runtime_s FROM machine WHERE id = :m", m=lab.machine) == 600
@@ -94,7 +94,7 @@ class TestBadInput:
         send(lab.edge, lab.topic("event"), {**good, "data": {**good["data"], "pad": "x" * 9 * 1024}})
         # Another gateway publishing for a machine it does not speak for.
         send(lab.edge, lab.topic("event", gateway=unique("gw-other")), good)
-        wait_for(
+        wait_until(
             lambda: all(_dropped(r) >= before[r] + 1 for r in before),
             what="each bad message counted: " + json.dumps({r: _dropped(r) - before[r] for r in before}),
         )
@@ -132,7 +132,7 @@ class TestOffline:
             process.wait(20)
             if process.stdout is not None:
                 process.stdout.close()
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT state FROM machine WHERE id = :m", m=lab.machine) == "offline",
             what="offline",
         )
@@ -144,7 +144,7 @@ class TestOffline:
 
     def test_availability_false_then_telemetry(self, lab: Lab) -> None:
         send(lab.edge, lab.topic("availability"), {"online": False, "ts": format_ts(lab.clock())})
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT online FROM machine WHERE id = :m", m=lab.machine) in (False, 0),
             what="offline",
         )
@@ -159,7 +159,7 @@ class TestOffline:
                 "activity": "busy",
             },
         )
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT activity FROM machine WHERE id = :m", m=lab.machine) == "busy",
             what="busy",
         )
@@ -177,7 +177,7 @@ class TestOffline:
             "activity": "idle",
         }
         send(lab.edge, lab.topic("telemetry"), reading)
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT activity FROM machine WHERE id = :m", m=lab.machine) == "idle",
             what="idle",
         )
@@ -186,7 +186,7 @@ class TestOffline:
         assert lab.scalar("SELECT state FROM machine WHERE id = :m", m=lab.machine) == "offline"
         # The same readings again (no change of activity): the next batched write brings it back.
         send(lab.edge, lab.topic("telemetry"), {**reading, "seq": 2})
-        wait_for(
+        wait_until(
             lambda: lab.scalar("SELECT online FROM machine WHERE id = :m", m=lab.machine) in (True, 1),
             what="online",
         )

@@ -17,9 +17,8 @@ from booking.schemas import BookingCreate
 from firmware_bridge.center.bridge import CenterBridge
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
-from tests.bridge.conftest import wait_for
+from tests.brokers import unique, wait_until
 from tests.factories import actor, make_machine, make_member, make_site
-from tests.firmware_bridge.helpers import unique
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -31,7 +30,7 @@ def _scalar(engine: Engine, sql: str, **params: object) -> Any:
 
 
 @pytest.fixture
-def booked_laser(fresh_engine: Engine, mqtt_broker: str) -> Iterator[tuple[str, str, str, str, str]]:
+def booked_laser(fresh_engine: Engine, broker_url: str) -> Iterator[tuple[str, str, str, str, str]]:
     """A site open around the clock, laser-1 on a gateway, and a member's booking under way now."""
     now = datetime.now(UTC)  # the gateway stamps real time, so the center runs on it too
     with Session(fresh_engine, expire_on_commit=False) as session:
@@ -54,19 +53,19 @@ class TestSimulatedLaserJob:
     def test_a_laser_job_on_a_booked_slot_is_charged_to_its_member(
         self,
         fresh_engine: Engine,
-        mqtt_broker: str,
+        broker_url: str,
         booked_laser: tuple[str, str, str, str, str],
         tmp_path: Path,
     ) -> None:
         site, gateway, machine, member_id, booking_id = booked_laser
-        bridge = CenterBridge(fresh_engine, mqtt_broker, client_id=unique("center"), sites=[site])
+        bridge = CenterBridge(fresh_engine, broker_url, client_id=unique("center"), sites=[site])
         bridge.start()
         assert bridge.wait_connected(20)
         # A 12-minute laser job, played 120 times faster than life (6 s), on a Tasmota plug.
         edge = EdgeDemo(
             site,
             gateway,
-            mqtt_broker,
+            broker_url,
             [(machine, "laser")],
             state_dir=tmp_path,
             time_scale=120,
@@ -78,7 +77,7 @@ class TestSimulatedLaserJob:
         try:
             edge.start()
             assert edge.wait_ready(20)
-            wait_for(
+            wait_until(
                 lambda: (
                     _scalar(fresh_engine, "SELECT count(*) FROM usagesession WHERE ended_at IS NOT NULL") == 1
                 ),

@@ -6,30 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.bridge.conftest import wait_for
-from tests.firmware_bridge.helpers import Mosquitto, mosquitto_binary, unique
+from tests.brokers import Mosquitto, unique, wait_until
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.postgres]
 JOBS = ("offline-check", "maintenance-check", "session-enforcement", "no-show-release")
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if mosquitto_binary() is None:
-        pytest.skip("the mosquitto binary is not installed")
-    broker = Mosquitto(tmp_path / "mosquitto")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _start(engine: Engine, broker: str) -> subprocess.Popen[bytes]:
@@ -68,7 +53,7 @@ class TestLeadership:
     ) -> None:
         first, second = _start(fresh_engine, own_broker.url), _start(fresh_engine, own_broker.url)
         try:
-            wait_for(
+            wait_until(
                 lambda: all(sum(1 for j, _ in _runs(fresh_engine) if j == job) >= 5 for job in JOBS),
                 60,
                 "five runs of each job",
@@ -81,7 +66,7 @@ class TestLeadership:
             os.kill(leader_process.pid, signal.SIGKILL)
             leader_process.wait(20)
             # The lock dies with the leader's connection; the other process takes over.
-            wait_for(
+            wait_until(
                 lambda: all(
                     any(j == job and w.endswith(f":{follower.pid}") for j, w in _runs(fresh_engine))
                     for job in JOBS

@@ -7,9 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +18,10 @@ from firmware_bridge.center.bridge import CenterBridge
 from firmware_bridge.client import MqttClient
 from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts
-from tests.bridge.conftest import build_lab, wait_for
-from tests.conftest import NOW, FakeClock
-from tests.firmware_bridge.helpers import Collector, Mosquitto, mosquitto_binary, send, unique
+from tests.bridge.conftest import build_lab
+from tests.brokers import Collector, Mosquitto, send, unique, wait_until
+from tests.clock import FakeClock
+from tests.conftest import NOW
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -30,18 +29,6 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 def _scalar(engine: Engine, sql: str, **params: object) -> Any:
     with engine.connect() as connection:
         return connection.execute(sa.text(sql), params).scalar()
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if mosquitto_binary() is None:
-        pytest.skip("the mosquitto binary is not installed")
-    broker = Mosquitto(tmp_path / "mosquitto")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _event(boot: str, seq: int, ts: datetime, event_type: str, data: dict[str, object]) -> dict[str, object]:
@@ -90,12 +77,12 @@ class TestBrokerOutage:
                 event_topic,
                 _event(boot, 2, NOW, "session.started", {"session_id": session_id, "card_uid": card}),
             )
-            wait_for(
+            wait_until(
                 lambda: _scalar(fresh_engine, "SELECT count(*) FROM usagesession") == 1, what="session open"
             )
 
             own_broker.kill()
-            wait_for(
+            wait_until(
                 lambda: not edge.connected.is_set() and not bridge.client.connected.is_set(),
                 what="both cut off",
             )
@@ -120,7 +107,7 @@ class TestBrokerOutage:
             )
             own_broker.start()
 
-            wait_for(
+            wait_until(
                 lambda: (
                     _scalar(fresh_engine, "SELECT count(*) FROM usagesession WHERE ended_at IS NOT NULL") == 1
                 ),
@@ -214,7 +201,7 @@ class TestBridgeRestart:
             )
             for event in session_events(1, 10):
                 send(edge, event_topic, event)
-            wait_for(
+            wait_until(
                 lambda: (_scalar(fresh_engine, "SELECT count(*) FROM deviceevent") or 0) >= 4,
                 what="some events handled",
             )
@@ -226,7 +213,7 @@ class TestBridgeRestart:
             for event in session_events(11, 10):
                 send(edge, event_topic, event)
             process = _bridge_process(fresh_engine, own_broker.url, client_id, site)
-            wait_for(
+            wait_until(
                 lambda: (
                     _scalar(fresh_engine, "SELECT count(*) FROM usagesession WHERE ended_at IS NOT NULL")
                     == 20

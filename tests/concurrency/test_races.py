@@ -24,7 +24,8 @@ from booking import rules, service
 from booking.errors import Conflict, DomainError, QuotaExceeded
 from booking.models import Member, QuotaPeriod, Resource, ResourceKind
 from booking.schemas import BookingCreate
-from tests.conftest import NOW, FakeClock
+from tests.clock import FakeClock
+from tests.conftest import NOW
 from tests.factories import at, make_member, make_plan, make_resource, make_site, quota
 from tests.servers import running_server
 from web.app import create_app

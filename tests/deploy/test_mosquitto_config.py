@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.client import MqttClient, Received
-from tests.firmware_bridge.helpers import free_port, mosquitto_binary, unique
+from tests.brokers import launch_mosquitto, mosquitto_binary, unique
+from tests.servers import free_port
 
 pytestmark = pytest.mark.mqtt
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
@@ -46,20 +46,7 @@ def production_broker(tmp_path: Path) -> Iterator[str]:
     if os.geteuid() == 0:
         config += "\nuser root\n"
     (tmp_path / "mosquitto.conf").write_text(config)
-    process = subprocess.Popen(
-        [str(mosquitto_binary()), "-c", str(tmp_path / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the production config did not start mosquitto") from None
-            time.sleep(0.05)
+    process = launch_mosquitto(tmp_path / "mosquitto.conf", port)
     try:
         yield f"127.0.0.1:{port}"
     finally:

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from booking import service
 from booking.models import Booking, BookingStatus
 from booking.schemas import BookingCreate
-from tests.conftest import FakeClock
+from tests.clock import FakeClock
 from tests.factories import at
 from tests.servers import running_server
 from web import demo

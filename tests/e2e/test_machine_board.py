@@ -11,7 +11,6 @@ only times near its own (devices.rules.sane_event_time), so the app's clock is n
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ from sqlmodel import Session
 from booking.models import Role
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
+from tests.brokers import unique
 from tests.e2e.test_journeys import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, shot
 from tests.factories import PASSWORD, make_machine, make_member, make_site
-from tests.firmware_bridge.helpers import BROKER_URL, unique
 from tests.servers import running_server
 from web.app import create_app
 from web.db import make_engine
@@ -51,20 +50,11 @@ class Lab:
     gateway: str
     machine: str
     manager_email: str
-
-
-@pytest.fixture(scope="module")
-def broker() -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=2):
-            pass
-    except OSError:
-        pytest.skip("Mosquitto is not reachable at 127.0.0.1:1883")
-    return BROKER_URL
+    broker: str
 
 
 @pytest.fixture
-def lab(tmp_path: Path, broker: str) -> Iterator[Lab]:
+def lab(tmp_path: Path, broker_url: str) -> Iterator[Lab]:
     """A fresh center with one laser on its own gateway, served with its bridge on the broker."""
     url = f"sqlite:///{tmp_path / 'fablab.db'}"
     engine = make_engine(url)
@@ -83,7 +73,7 @@ def lab(tmp_path: Path, broker: str) -> Iterator[Lab]:
         environment="test",
         secret_key="e2e-secret-key-of-enough-length-0123456789",
         database_url=url,
-        mqtt_url=broker,
+        mqtt_url=broker_url,
         bridge_sites=site_id,
         bridge_client_id=unique("e2e-center"),
         scheduler_enabled=False,
@@ -94,7 +84,7 @@ def lab(tmp_path: Path, broker: str) -> Iterator[Lab]:
             bridge = app.state.machines.bridge
             assert bridge is not None
             assert bridge.wait_connected(20), "the center's bridge did not connect to the broker"
-            yield Lab(base_url, engine, site_id, gateway, machine_id, email)
+            yield Lab(base_url, engine, site_id, gateway, machine_id, email, broker_url)
     finally:
         engine.dispose()
 
@@ -136,7 +126,7 @@ class TestLiveBoard:
         demo = EdgeDemo(
             lab.site,
             lab.gateway,
-            BROKER_URL,
+            lab.broker,
             [(lab.machine, "laser")],
             state_dir=tmp_path,
             time_scale=TIME_SCALE,

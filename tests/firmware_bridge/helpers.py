@@ -1,31 +1,23 @@
-"""Helpers of the edge tests: a fixed clock, deterministic ids, decoded publications, MQTT tools."""
+"""Helpers of the edge tests: a fixed start time, deterministic ids, machine runtimes, decoded output.
+
+The MQTT tools (brokers, collectors, publishers) are in tests/brokers.py, the fake clock in tests/clock.py.
+"""
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import queue
-import shutil
-import socket
-import subprocess
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from firmware_bridge.client import MqttClient, Received
 from firmware_bridge.edge.adapters import make_adapter
 from firmware_bridge.edge.adapters.usage import Thresholds
 from firmware_bridge.edge.machine import MachineRuntime, Publication, Stamper, make_runtime
+from tests.brokers import body_of
 
 T0 = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 SITE = "biic"
 GATEWAY = "gw-1"
-BROKER_URL = "mqtt://127.0.0.1:1883"
 
 
 def at(seconds: float) -> datetime:
@@ -70,211 +62,4 @@ def runtime(
 
 def decoded(publications: Iterable[Publication]) -> list[tuple[str, Any]]:
     """(topic, payload) pairs, JSON payloads parsed, plain ones as text."""
-    return [(p.topic, _body(p.payload)) for p in publications]
-
-
-def _body(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except ValueError:
-        return payload.decode()
-
-
-def unique(prefix: str) -> str:
-    """A slug no other test (or test run) uses: keeps tests on a shared broker apart."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    """Poll `condition` (for state with no event to wait on) until true, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or condition}")
-        time.sleep(0.02)
-
-
-class Collector:
-    """An MQTT client that keeps every message of its filters, in arrival order."""
-
-    def __init__(
-        self,
-        url: str,
-        filters: list[str],
-        *,
-        client_id: str | None = None,
-        persistent: bool = False,
-    ) -> None:
-        self.client = MqttClient(
-            url,
-            client_id=client_id or unique("collector"),
-            subscriptions=[(f, 1) for f in filters],
-            clean_start=not persistent,
-            reconnect_max_s=1,
-        )
-        self.messages: list[Received] = []
-
-    def __enter__(self) -> Collector:
-        self.client.start()
-        assert self.client.wait_subscribed(20), "the collector could not subscribe"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.stop()
-
-    def wait_for(
-        self, condition: Callable[[list[Received]], bool], timeout: float = 20.0, what: str = ""
-    ) -> list[Received]:
-        """Collect until `condition(messages)` holds; return the messages."""
-        deadline = time.monotonic() + timeout
-        while not condition(self.messages):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                seen = [m.topic for m in self.messages[-10:]]
-                raise AssertionError(f"timed out waiting for {what or condition}; last: {seen}")
-            try:
-                event = self.client.inbox.get(timeout=min(remaining, 0.5))
-            except queue.Empty:
-                continue
-            if isinstance(event, Received):
-                self.messages.append(event)
-        return self.messages
-
-    def on(self, topic: str) -> list[Any]:
-        """Decoded payloads received on `topic`."""
-        return [_body(m.payload) for m in self.messages if m.topic == topic]
-
-    def wait_on(self, topic: str, count: int = 1, timeout: float = 20.0) -> list[Any]:
-        """Wait for `count` messages on `topic`; return their decoded payloads."""
-        self.wait_for(lambda _: len(self.on(topic)) >= count, timeout, f"{count} on {topic}")
-        return self.on(topic)
-
-
-def publisher(url: str = BROKER_URL) -> MqttClient:
-    """A started client for playing devices or the center."""
-    client = MqttClient(url, client_id=unique("pub"), clean_start=True, reconnect_max_s=1)
-    client.start()
-    assert client.wait_connected(20), "the publisher could not connect"
-    return client
-
-
-def send(client: MqttClient, topic: str, payload: Any, *, qos: int = 1, retain: bool = False) -> None:
-    """Publish JSON (or bytes, or text) and wait for the broker to take it."""
-    if isinstance(payload, bytes):
-        data = payload
-    elif isinstance(payload, str):
-        data = payload.encode()
-    else:
-        data = json.dumps(payload).encode()
-    info = client.publish(topic, data, qos=qos, retain=retain)
-    if qos > 0:
-        assert info.wait(20), f"the broker did not take {topic}"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def mosquitto_binary() -> str | None:
-    """The mosquitto executable, also where Debian puts it outside a user's PATH."""
-    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/bin")
-
-
-class Mosquitto:
-    """A test-owned broker on a free port, with on-disk persistence saved at every change."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = mosquitto_binary()
-        assert binary is not None
-        self.binary = binary
-        self.port = free_port()
-        self.directory = directory
-        (directory / "data").mkdir(parents=True, exist_ok=True)
-        self.config = directory / "mosquitto.conf"
-        # Saving after every change is what makes a SIGKILL lose nothing the broker acknowledged.
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory / 'data'}/\n"
-            "autosave_on_changes true\n"
-            "autosave_interval 1\n"
-            f"log_dest file {directory / 'mosquitto.log'}\n" + ("user root\n" if os.geteuid() == 0 else "")
-            # Started as root, mosquitto would switch to its own user, who cannot write here.
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Start the broker and wait until it accepts connections."""
-        self.process = subprocess.Popen(
-            [self.binary, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mosquitto did not start; see {self.directory}") from None
-                time.sleep(0.05)
-
-    def checkpoint(self, client: MqttClient) -> None:
-        """Have the broker save its database now, and wait until it did.
-
-        Mosquitto saves after a change it counts (a retained message is one) but not after every
-        subscription, so a test that SIGKILLs it calls this first: the sessions and subscriptions
-        made so far are then on disk, as they would be on a broker that had been up a while.
-        """
-        database = self.directory / "data" / "mosquitto.db"
-
-        def saved_at() -> int:
-            return database.stat().st_mtime_ns if database.exists() else 0
-
-        before = saved_at()
-        send(client, f"checkpoint/{uuid.uuid4().hex}", b"x", retain=True)
-        wait_until(lambda: saved_at() != before, what="the broker to save its database")
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no final save."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(20)
-            self.process = None
-
-    def stop(self) -> None:
-        """A clean stop, for the end of a test."""
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-            self.process = None
-
-
-class FakeClock:
-    """A clock the test moves by hand; safe to read from the gateway's worker thread."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
+    return [(p.topic, body_of(p.payload)) for p in publications]

@@ -14,7 +14,7 @@ from firmware_bridge.client import (
     Received,
     parse_broker_url,
 )
-from tests.firmware_bridge.helpers import (
+from tests.brokers import (
     Collector,
     Mosquitto,
     publisher,

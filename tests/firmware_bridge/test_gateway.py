@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts, now_utc
 from firmware_bridge.edge.config import GatewayConfig, MachineConfig
 from firmware_bridge.edge.gateway import Gateway
-from tests.firmware_bridge.helpers import T0, Collector, FakeClock, publisher, send, unique, wait_until
+from tests.brokers import Collector, publisher, send, unique, wait_until
+from tests.clock import FakeClock
+from tests.firmware_bridge.helpers import T0
 
 pytestmark = pytest.mark.mqtt
 
@@ -242,9 +245,9 @@ class TestClock:
                 send(center, topics.command(config.site, config.gateway, "laser-1"), unlock)
                 assert devices.wait_on(f"cmnd/{tasmota}/POWER") == ["ON"]
                 ticks = gateway.stats["ticks"]
-                clock.advance(-3600)  # NTP steps the wall clock back an hour
+                clock.advance(timedelta(hours=-1))  # NTP steps the wall clock back an hour
                 wait_until(lambda: gateway.stats["ticks"] > ticks, what="a tick after the step back")
-                clock.advance(3600 + 600)
+                clock.advance(timedelta(hours=1, minutes=10))
                 assert devices.wait_on(f"cmnd/{tasmota}/POWER", 2) == ["ON", "OFF"]
             finally:
                 center.stop()

@@ -17,7 +17,8 @@ from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.devices import DeviceSpec, OctoPrintPrinter, ShellyPlug, TasmotaPlug
 from firmware_bridge.sim.fleets import demo_fleet
 from firmware_bridge.sim.simulator import failing_print, laser_job, parse_scenario, plug_offline
-from tests.firmware_bridge.helpers import Collector, at, publisher, send, unique
+from tests.brokers import Collector, publisher, send, unique
+from tests.firmware_bridge.helpers import at
 
 
 def bodies(messages: list[NativePublish]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ when the test says, whatever the machine's load.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,9 @@ from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts
 from firmware_bridge.edge.config import GatewayConfig, MachineConfig
 from firmware_bridge.edge.gateway import Gateway
-from tests.firmware_bridge.helpers import (
-    T0,
-    Collector,
-    FakeClock,
-    Mosquitto,
-    publisher,
-    send,
-    unique,
-    wait_until,
-)
+from tests.brokers import Collector, Mosquitto, publisher, send, unique, wait_until
+from tests.clock import FakeClock
+from tests.firmware_bridge.helpers import T0
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -74,7 +68,7 @@ class TestStoreAndForward:
             # laser-2: a job detected from power, then idle.
             send(device, f"tele/{plug2}/SENSOR", {"ENERGY": {"Power": 610, "Total": 20.0}})
             c.wait_for(lambda ms: len(ms) >= 4, what="both sessions started and busy")
-            clock.advance(60)
+            clock.advance(timedelta(minutes=1))
             send(device, f"tele/{plug2}/SENSOR", {"ENERGY": {"Power": 15, "Total": 20.01}})
             c.wait_for(lambda ms: len(ms) >= 5, what="the five events before the outage")
             wait_until(lambda: first.outbox_size() == 0, what="every PUBACK before the outage")
@@ -88,7 +82,7 @@ class TestStoreAndForward:
             own_broker.kill()
             # During the outage: laser-1's deadline passes, laser-2 idles out. The gateway
             # cannot send either event; both wait on disk.
-            clock.advance(600)
+            clock.advance(timedelta(minutes=10))
             wait_until(lambda: first.outbox_size() == 2, what="two events kept in the outbox")
             first.stop()
 
@@ -99,7 +93,7 @@ class TestStoreAndForward:
             own_broker.start()
             assert second.wait_ready(30)
             device = publisher(own_broker.url)
-            clock.advance(10)
+            clock.advance(timedelta(seconds=10))
             send(device, f"tele/{plug2}/SENSOR", {"ENERGY": {"Power": 700, "Total": 20.02}})
             wait_until(lambda: second.stats["events"] == 2, what="a new session after the outage")
             total = first.stats["events"] + second.stats["events"]

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from booking.models import Booking, BookingStatus, Member, QuotaPeriod, ResourceKind, Role, Site
+from tests.clock import FakeClock
 from tests.conftest import NOW as NOW_API
-from tests.conftest import FakeClock
 from tests.factories import PASSWORD, at, make_member, make_plan, make_resource, make_site, quota
 
 Auth = Callable[[Member], dict[str, str]]

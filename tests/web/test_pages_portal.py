@@ -10,7 +10,7 @@ from icalendar import Calendar
 from sqlmodel import Session, col, func, select
 
 from booking.models import Booking, BookingStatus, Member, WaitlistEntry
-from tests.conftest import FakeClock
+from tests.clock import FakeClock
 from tests.factories import PASSWORD, at, hours
 from tests.web.pages import CSRF, HTML, HTMX, Center, csrf_of, form, make_center, sign_in
 

@@ -8,7 +8,7 @@ APT_PACKAGES := chromium fonts-noto-core mosquitto
 STAMP_RUN := $(VENV)/.run-$(shell sha1sum pyproject.toml | cut -c1-12)
 STAMP_TEST := $(VENV)/.test-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test lint pytest install install-test system-packages assets bench clean
+.PHONY: demo test lint pytest install install-test system-packages assets bench clean messages
 
 demo: install assets
 	$(BIN)/fablab demo $(ARGS)
@@ -53,6 +53,13 @@ assets:
 		test -d node_modules || npm ci --silent --no-audit --no-fund; \
 		$(BIN)/python -m web.assets; \
 	fi
+
+# Refresh the translation catalogues from the pages, templates and domain messages (web/i18n.py).
+messages: install-test
+	$(BIN)/pybabel extract -F web/babel.cfg --sort-by-file --no-location \
+		$$($(BIN)/python -c 'from web.i18n import MESSAGE_KEYWORDS as k; print(" ".join("-k " + w for w in k))') \
+		-o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
 bench: install-test
 	$(BIN)/python tests/bench/bench_booking.py

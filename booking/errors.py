@@ -1,6 +1,14 @@
-"""The domain's errors. They carry no HTTP status: `web/errors.py` maps each kind to one."""
+"""The domain's errors. They carry no HTTP status: `web/errors.py` maps each kind to one.
+
+Each carries a `Message` (booking/messages.py): an English template, which is also its message id in
+the translation catalogues, and typed values, so the refusal reaches a person in their language:
+
+    raise Conflict("{resource} is booked {slot}", resource=Name(r.name, r.name_en), slot=Slot(s, e, tz))
+"""
 
 from __future__ import annotations
+
+from booking.messages import Message, Value
 
 
 class DomainError(Exception):
@@ -8,9 +16,14 @@ class DomainError(Exception):
 
     kind = "DomainError"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, template: str | Message, /, **values: Value) -> None:
+        self.message = template if isinstance(template, Message) else Message(template, values)
+        super().__init__(self.message.english())
+
+    @property
+    def detail(self) -> str:
+        """The sentence in English (the API's default language, logs and the command line)."""
+        return self.message.english()
 
 
 class NotFound(DomainError):
@@ -41,3 +54,9 @@ class Unauthenticated(DomainError):
 
 class TooManyAttempts(DomainError):
     kind = "TooManyAttempts"
+
+
+class Unavailable(DomainError):
+    """A dependency (the database's write slot, a mail server) cannot be had right now; try again."""
+
+    kind = "Unavailable"

@@ -143,6 +143,8 @@ async def current_actor(
                 raise Unauthenticated("the access token is no longer valid; sign in again")
             raise Unauthenticated("your session has ended; sign in again")
         cache.put(actor)
+    # The error handler tells a refusal in the signed-in member's language.
+    request.state.actor = actor
     return actor
 
 

@@ -20,7 +20,9 @@ from booking.errors import (
     QuotaExceeded,
     TooManyAttempts,
     Unauthenticated,
+    Unavailable,
 )
+from web.i18n import accept_language, normalise, say
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ STATUS: dict[type[DomainError], int] = {
     InvalidRequest: 422,
     Unauthenticated: 401,
     TooManyAttempts: 429,
+    Unavailable: 503,
 }
 HTTP_KINDS = {
     400: "InvalidRequest",
@@ -54,6 +57,18 @@ def status_of(exc: DomainError) -> int:
         if kind in STATUS:
             return STATUS[kind]
     return 400
+
+
+def error_language(request: Request) -> str:
+    """The language an error is told in: the API's is English unless `Accept-Language` asks for
+    Vietnamese; a page's is the signed-in member's, else the browser's choice, else Vietnamese."""
+    if request.url.path.startswith("/api/"):
+        return accept_language(request.headers.get("accept-language"))
+    actor = getattr(request.state, "actor", None)
+    if actor is not None:
+        return normalise(actor.member.language)
+    session = request.scope.get("session") or {}
+    return normalise(session.get("lang"))
 
 
 def render_error(
@@ -101,7 +116,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return render_error(request, status_of(exc), exc.kind, exc.detail, headers)
+        if isinstance(exc, Unavailable):
+            headers = {"Retry-After": "1"}
+        detail = say(exc.message, error_language(request))
+        return render_error(request, status_of(exc), exc.kind, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -4,14 +4,15 @@ The catalogues are the `.po` files under web/translations/ (committed, reviewed 
 compiled in memory when a process first needs them, so no binary `.mo` lives in git and no build step
 can be forgotten. Message ids are English; Vietnamese is the default language of every page.
 
-To refresh the catalogues after changing a template or a page:
-    .venv/bin/pybabel extract -F web/babel.cfg -o web/translations/messages.pot .
-    .venv/bin/pybabel update -i web/translations/messages.pot -d web/translations
+To refresh the catalogues after changing a template, a page or a domain message: `make messages`,
+which extracts `_()`/`gettext()` calls and the first argument of every domain error and `message()`
+(`MESSAGE_KEYWORDS` below), then updates the `.po` files;
 and translate the new entries in web/translations/vi/LC_MESSAGES/messages.po; `tests/web` fails
 while a message of the pages has no Vietnamese translation.
 
-Domain error sentences (from `booking/`) stay in English: they are composed with names and numbers,
-and are shown verbatim under a translated heading.
+Domain sentences (refusals, alerts, notifications) are `booking.messages.Message`s: an English
+template, which is their message id here too, and typed values; `say` renders one in a language.
+The API answers in English unless `Accept-Language` asks for Vietnamese; pages in the reader's.
 
 Formats: dates and times in the site's time zone in the page's language; money always as Vietnamese
 đồng in Vietnamese notation (500.000 ₫); other numbers in the page language's notation.
@@ -35,7 +36,23 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import Translations
 from markupsafe import Markup
 
+from booking.messages import Message
+
 LANGUAGES: tuple[str, ...] = ("vi", "en")
+# The calls whose first argument is a domain message template (extracted like `_()`).
+MESSAGE_KEYWORDS = (
+    "DomainError",
+    "NotFound",
+    "Conflict",
+    "QuotaExceeded",
+    "NotPermitted",
+    "InvalidRequest",
+    "Unauthenticated",
+    "TooManyAttempts",
+    "Unavailable",
+    "message",
+    "Term",
+)
 DEFAULT_LANGUAGE = "vi"
 LOCALES = {"vi": "vi_VN", "en": "en_GB"}
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
@@ -90,6 +107,31 @@ class Gettext:
     def nmarkup(self, singular: str, plural: str, n: int, **values: Any) -> Markup:
         """For templates: ngettext with escaping."""
         return Markup(self._t.ngettext(singular, plural, n)) % {"num": n, **values}  # noqa: S704
+
+
+def say(message: Message, language: str) -> str:
+    """A domain message (a refusal, an alert, a notification) as a sentence in the language."""
+    language = normalise(language)
+    return message.render(language, translations(language).gettext)
+
+
+def accept_language(header: str | None, default: str = "en") -> str:
+    """The first of our languages that an `Accept-Language` header asks for, by weight; else `default`."""
+    if not header:
+        return default
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        primary = tag.strip().lower().split("-", 1)[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, position, primary))
+    return min(ranked)[2] if ranked else default
 
 
 @dataclass(frozen=True, slots=True)

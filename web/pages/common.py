@@ -144,7 +144,10 @@ def signed_in_actor(request: Request, session: Session) -> Actor | None:
     member = repository.get_member(session, member_id)
     if member is None or not member.active or member.token_version != version:
         return None
-    return load_actor(session, member)
+    actor = load_actor(session, member)
+    # The error handler tells a refusal in the signed-in member's language.
+    request.state.actor = actor
+    return actor
 
 
 def optional_actor(request: Request, session: ReadSessionDep) -> Actor | None:

@@ -1,4 +1,4 @@
-"""A lab on the real Mosquitto at 127.0.0.1:1883: a fresh database, the center's bridge, a fake gateway."""
+"""A lab on the shared test broker (real Mosquitto): a fresh database, the center's bridge, a fake gateway."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from firmware_bridge.client import MqttClient
 from firmware_bridge.messages import format_ts
 from tests.conftest import NOW, FakeClock
 from tests.factories import actor, at, make_machine, make_member, make_site
-from tests.firmware_bridge.helpers import BROKER_URL, Collector, publisher, send, unique
+from tests.firmware_bridge.helpers import Collector, publisher, send, unique
+from tests.services import require_mqtt
 
 
 @dataclass
@@ -116,14 +117,7 @@ def build_lab(engine: Engine, broker: str, clock: FakeClock) -> tuple[str, str, 
 
 @pytest.fixture
 def mqtt_broker() -> str:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=2):
-            pass
-    except OSError:
-        pytest.skip("Mosquitto is not reachable at 127.0.0.1:1883")
-    return BROKER_URL
+    return require_mqtt()
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.bridge.conftest import wait_for
-from tests.firmware_bridge.helpers import Mosquitto, mosquitto_binary, unique
+from tests.firmware_bridge.helpers import Mosquitto, unique
+from tests.services import require_mosquitto_binary
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.postgres]
 JOBS = ("offline-check", "maintenance-check", "session-enforcement", "no-show-release")
@@ -22,8 +23,7 @@ JOBS = ("offline-check", "maintenance-check", "session-enforcement", "no-show-re
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if mosquitto_binary() is None:
-        pytest.skip("the mosquitto binary is not installed")
+    require_mosquitto_binary()
     broker = Mosquitto(tmp_path / "mosquitto")
     broker.start()
     try:

@@ -22,7 +22,8 @@ from firmware_bridge.client import MqttClient
 from firmware_bridge.messages import format_ts
 from tests.bridge.conftest import build_lab, wait_for
 from tests.conftest import NOW, FakeClock
-from tests.firmware_bridge.helpers import Collector, Mosquitto, mosquitto_binary, send, unique
+from tests.firmware_bridge.helpers import Collector, Mosquitto, send, unique
+from tests.services import require_mosquitto_binary
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -34,8 +35,7 @@ def _scalar(engine: Engine, sql: str, **params: object) -> Any:
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if mosquitto_binary() is None:
-        pytest.skip("the mosquitto binary is not installed")
+    require_mosquitto_binary()
     broker = Mosquitto(tmp_path / "mosquitto")
     broker.start()
     try:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.client import MqttClient, Received
-from tests.firmware_bridge.helpers import free_port, mosquitto_binary, unique
+from tests.firmware_bridge.helpers import free_port, unique
+from tests.services import require_mosquitto_binary, unavailable
 
 pytestmark = pytest.mark.mqtt
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
@@ -24,8 +25,9 @@ PASSWORDS = {"fablab-center": "center-secret", "gw-a": "a-secret", "gw-b": "b-se
 @pytest.fixture
 def production_broker(tmp_path: Path) -> Iterator[str]:
     """Mosquitto with deploy/mosquitto's config, on a free port, with test passwords and paths."""
-    if mosquitto_binary() is None or shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto and mosquitto_passwd are not installed")
+    binary = require_mosquitto_binary()
+    if shutil.which("mosquitto_passwd") is None:
+        unavailable("mqtt", "mosquitto_passwd is not installed (apt-get install mosquitto)")
     port = free_port()
     passwd = tmp_path / "fablab.passwd"
     for i, (user, password) in enumerate(PASSWORDS.items()):
@@ -47,7 +49,7 @@ def production_broker(tmp_path: Path) -> Iterator[str]:
         config += "\nuser root\n"
     (tmp_path / "mosquitto.conf").write_text(config)
     process = subprocess.Popen(
-        [str(mosquitto_binary()), "-c", str(tmp_path / "mosquitto.conf")],
+        [binary, "-c", str(tmp_path / "mosquitto.conf")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -11,7 +11,6 @@ only times near its own (devices.rules.sane_event_time), so the app's clock is n
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,11 @@ from sqlmodel import Session
 
 from booking.models import Role
 from firmware_bridge.simulator import EdgeDemo, laser_job
-from tests.e2e.test_journeys import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, shot
+from tests.e2e.test_journeys import CHROMIUM_ARGS, TIMEOUT_MS, shot
 from tests.factories import PASSWORD, make_machine, make_member, make_site
-from tests.firmware_bridge.helpers import BROKER_URL, unique
+from tests.firmware_bridge.helpers import unique
 from tests.servers import running_server
+from tests.services import require_chromium, require_mqtt
 from web.app import create_app
 from web.db import make_engine
 from web.migrate import upgrade
@@ -50,16 +50,12 @@ class Lab:
     gateway: str
     machine: str
     manager_email: str
+    broker: str
 
 
 @pytest.fixture(scope="module")
 def broker() -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=2):
-            pass
-    except OSError:
-        pytest.skip("Mosquitto is not reachable at 127.0.0.1:1883")
-    return BROKER_URL
+    return require_mqtt()
 
 
 @pytest.fixture
@@ -93,7 +89,7 @@ def lab(tmp_path: Path, broker: str) -> Iterator[Lab]:
             bridge = app.state.machines.bridge
             assert bridge is not None
             assert bridge.wait_connected(20), "the center's bridge did not connect to the broker"
-            yield Lab(base_url, engine, site_id, gateway, machine_id, email)
+            yield Lab(base_url, engine, site_id, gateway, machine_id, email, broker)
     finally:
         engine.dispose()
 
@@ -101,12 +97,11 @@ def lab(tmp_path: Path, broker: str) -> Iterator[Lab]:
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
     """Headless Debian Chromium at a wall screen's size."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium, or `make system-packages`)")
+    chromium_binary = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium_binary), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
             context.set_default_timeout(TIMEOUT_MS)
@@ -135,7 +130,7 @@ class TestLiveBoard:
         demo = EdgeDemo(
             lab.site,
             lab.gateway,
-            BROKER_URL,
+            lab.broker,
             [(lab.machine, "laser")],
             state_dir=tmp_path,
             time_scale=TIME_SCALE,

@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import threading
@@ -21,11 +20,12 @@ from firmware_bridge.adapters import make_adapter
 from firmware_bridge.adapters.usage import Thresholds
 from firmware_bridge.client import MqttClient, Received
 from firmware_bridge.edge_machine import MachineRuntime, Publication, Stamper, make_runtime
+from tests.services import MQTT_URL, mosquitto_binary
 
 T0 = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 SITE = "biic"
 GATEWAY = "gw-1"
-BROKER_URL = "mqtt://127.0.0.1:1883"
+BROKER_URL = MQTT_URL
 
 
 def at(seconds: float) -> datetime:
@@ -177,11 +177,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def mosquitto_binary() -> str | None:
-    """The mosquitto executable, also where Debian puts it outside a user's PATH."""
-    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/bin")
 
 
 class Mosquitto:

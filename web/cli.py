@@ -17,6 +17,7 @@ from booking.errors import DomainError
 from booking.models import Role
 from booking.schemas import MemberCreate
 from firmware_bridge import edge_cli
+from firmware_bridge.client import BrokerUrlError
 from web import demo as demo_data
 from web.app import utc_now
 from web.db import make_engine, session_scope
@@ -248,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, DomainError) as exc:
         message: Any = exc.detail if isinstance(exc, DomainError) else exc
         print(f"fablab: {message}", file=sys.stderr)
+        return 1
+    except BrokerUrlError as exc:
+        print(f"fablab: the MQTT broker's settings: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:
         print(f"fablab: cannot reach the database: {str(exc.orig).strip().splitlines()[0]}", file=sys.stderr)

@@ -173,8 +173,6 @@ def describe_connect_error(broker: BrokerUrl, error: BaseException | None) -> st
         return f"TLS: the broker at {where} is not trusted: {why} (checked against {trusted})"
     if isinstance(error, ssl.SSLError):
         return f"TLS handshake with the broker at {where} failed: {error.reason or error}"
-    if isinstance(error, ssl.CertificateError):
-        return f"TLS: the broker at {where} is not trusted: {error}"
     if isinstance(error, ConnectionRefusedError):
         return f"nothing accepts MQTT connections at {where} (connection refused)"
     if isinstance(error, socket.gaierror):
@@ -497,7 +495,7 @@ class MqttClient:
         reason = describe_connect_error(self.broker, error)
         if reason != self._last_failure:
             self._last_failure = reason
-            if isinstance(error, ssl.SSLError | ssl.CertificateError):
+            if isinstance(error, ssl.SSLError):
                 # Retrying cannot cure a certificate: an operator must act, so say it loudly (once).
                 log.error("MQTT client %s: %s", self.client_id, reason)
         self._emit(ConnectFailed(reason))

@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := chromium fonts-noto-core mosquitto
+APT_PACKAGES := chromium fonts-noto-core mosquitto prometheus
 STAMP_RUN := $(VENV)/.run-$(shell sha1sum pyproject.toml | cut -c1-12)
 STAMP_TEST := $(VENV)/.test-$(shell sha1sum pyproject.toml | cut -c1-12)
 
@@ -38,7 +38,8 @@ $(STAMP_TEST): $(STAMP_RUN)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Debian's Chromium drives the browser tests; mosquitto is started by the broker-outage tests.
+# Debian's Chromium drives the browser tests; mosquitto is started by the broker-outage tests;
+# prometheus brings promtool, which checks deploy/prometheus/alerts.yml.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -31,19 +31,26 @@ What it does for you:
 - `publish` hands QoS 1 messages to paho even while disconnected: paho keeps them in memory and sends
   them, in order, when the connection is back. `Published(mid)` arrives when the broker acknowledged one
   (PUBACK); keep anything that must survive a restart in your own store until then.
+- `mqtts://host:8883?ca=/etc/fablab/ca.crt` speaks TLS and verifies the broker's certificate (and its
+  host name) against that CA file, or against the system's CAs without `?ca=`. A failed connection is
+  reported as `ConnectFailed` with one line a person understands (an untrusted certificate, a refused
+  port, a name that does not resolve), and a TLS failure is also logged as an error, once.
+- Nagle's algorithm is off on every socket (TCP_NODELAY): a card tap's command is a few dozen bytes that
+  must leave at once, not wait for the ACK of the previous packet.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -71,7 +78,7 @@ Protocol = Literal["5", "3.1.1"]
 
 
 class BrokerUrlError(ValueError):
-    """A broker URL that is not `mqtt://[user[:password]@]host[:port]`."""
+    """A broker URL that is not `mqtt://[user[:password]@]host[:port]` or `mqtts://…[?ca=FILE]`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,8 @@ class BrokerUrl:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    # The CA certificate(s) the broker's certificate must chain to; None: the system's CAs.
+    ca_file: str | None = None
 
     def __repr__(self) -> str:
         return f"BrokerUrl({self.redacted()!r})"
@@ -93,11 +102,35 @@ class BrokerUrl:
         who = ""
         if self.username is not None:
             who = self.username + (":***" if self.password is not None else "") + "@"
-        return f"{scheme}://{who}{self.host}:{self.port}"
+        query = "?" + urlencode({"ca": self.ca_file}, safe="/") if self.ca_file else ""
+        return f"{scheme}://{who}{self.host}:{self.port}{query}"
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A client context that verifies the broker's certificate and host name; BrokerUrlError if the
+        CA file cannot be read."""
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+            raise BrokerUrlError(f"the broker's CA file {self.ca_file} cannot be used: {reason}") from None
+        context.sslsocket_class = _ClosingSSLSocket
+        return context
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the handshake fails: paho drops such a socket without closing it, and a
+    gateway retrying an untrusted broker every few seconds would leak a descriptor each time."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
 
 
 def parse_broker_url(url: str) -> BrokerUrl:
-    """Parse `mqtt://user:pass@host:port` (or `mqtts://` for TLS); raise `BrokerUrlError`."""
+    """Parse `mqtt://user:pass@host:port` (or `mqtts://…[?ca=FILE]` for TLS); raise `BrokerUrlError`."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -107,16 +140,48 @@ def parse_broker_url(url: str) -> BrokerUrl:
         raise BrokerUrlError(f"broker URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
     if not parts.hostname:
         raise BrokerUrlError("broker URL has no host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+    if parts.path not in ("", "/") or parts.fragment:
         raise BrokerUrlError("broker URL must be mqtt://user:pass@host:port with nothing after")
     tls = parts.scheme == "mqtts"
-    return BrokerUrl(
+    query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=False)
+    if set(query) - {"ca"} or any(len(values) != 1 for values in query.values()):
+        raise BrokerUrlError("the only option of a broker URL is ?ca=FILE (the CA of an mqtts:// broker)")
+    ca_file = query["ca"][0] if "ca" in query else None
+    if ca_file is not None and not tls:
+        raise BrokerUrlError("?ca= is for mqtts:// URLs (TLS); mqtt:// is plain text")
+    if ca_file == "":
+        raise BrokerUrlError("?ca= needs the path of a CA certificate file")
+    broker = BrokerUrl(
         host=parts.hostname,
         port=port if port is not None else (8883 if tls else 1883),
         username=unquote(parts.username) if parts.username is not None else None,
         password=unquote(parts.password) if parts.password is not None else None,
         tls=tls,
+        ca_file=ca_file,
     )
+    if ca_file is not None:
+        broker.tls_context()  # a missing or unreadable CA file is a mistake in the URL: say so now
+    return broker
+
+
+def describe_connect_error(broker: BrokerUrl, error: BaseException | None) -> str:
+    """One line for a person: why a connection to the broker failed."""
+    where = f"{broker.host}:{broker.port}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        trusted = f"the CA file {broker.ca_file}" if broker.ca_file else "the system's CA certificates"
+        why = error.verify_message or error.reason or "certificate verify failed"
+        return f"TLS: the broker at {where} is not trusted: {why} (checked against {trusted})"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS handshake with the broker at {where} failed: {error.reason or error}"
+    if isinstance(error, ConnectionRefusedError):
+        return f"nothing accepts MQTT connections at {where} (connection refused)"
+    if isinstance(error, socket.gaierror):
+        return f"the broker's host name {broker.host} does not resolve ({error.strerror})"
+    if isinstance(error, TimeoutError):
+        return f"the broker at {where} did not answer in time"
+    if isinstance(error, OSError):
+        return f"cannot reach the broker at {where}: {error.strerror or error}"
+    return f"cannot reach the broker at {where}"
 
 
 # --- what the network thread hands over ---------------------------------------------------------
@@ -214,6 +279,25 @@ class PublishInfo:
 # --- the client --------------------------------------------------------------------------------
 
 
+class _Paho(paho.Client):
+    """paho's client, keeping the exception of the last failed connection attempt.
+
+    paho swallows it (it only calls `on_connect_fail` with no argument, and logs at debug level);
+    without it an operator would read "broker unreachable" for an untrusted certificate.
+    """
+
+    connect_error: BaseException | None = None
+
+    def _create_socket(self) -> Any:
+        try:
+            sock = super()._create_socket()
+        except OSError as exc:
+            self.connect_error = exc
+            raise
+        self.connect_error = None
+        return sock
+
+
 class MqttClient:
     """A paho client with a fixed id, a persistent session, a will, auto-reconnect and an inbox."""
 
@@ -252,6 +336,7 @@ class MqttClient:
         self._session_expiry_s = session_expiry_s
         self._keepalive_s = keepalive_s
         self._manual_ack = manual_ack
+        self._last_failure = ""
         self._paho = self._build(will, reconnect_min_s, reconnect_max_s, max_inflight)
 
     # -- lifecycle --
@@ -296,6 +381,13 @@ class MqttClient:
         """Block until connected and the subscriptions are acknowledged; True if they are."""
         return self.subscribed.wait(timeout)
 
+    def nodelay(self) -> bool | None:
+        """Whether Nagle's algorithm is off on the current connection; None while there is none."""
+        sock: Any = self._paho.socket()
+        if sock is None:
+            return None
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
     # -- traffic --
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> PublishInfo:
@@ -322,16 +414,16 @@ class MqttClient:
 
     def _build(
         self, will: Will | None, reconnect_min_s: int, reconnect_max_s: int, max_inflight: int
-    ) -> paho.Client:
+    ) -> _Paho:
         if self.protocol == "5":
-            client = paho.Client(
+            client = _Paho(
                 CallbackAPIVersion.VERSION2,
                 client_id=self.client_id,
                 protocol=paho.MQTTv5,
                 manual_ack=self._manual_ack,
             )
         else:
-            client = paho.Client(
+            client = _Paho(
                 CallbackAPIVersion.VERSION2,
                 client_id=self.client_id,
                 protocol=paho.MQTTv311,
@@ -341,12 +433,13 @@ class MqttClient:
         if self.broker.username is not None:
             client.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.tls:
-            client.tls_set_context(ssl.create_default_context())
+            client.tls_set_context(self.broker.tls_context())
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         client.max_inflight_messages_set(max_inflight)
         client.enable_logger(_paho_log)
+        client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -374,8 +467,11 @@ class MqttClient:
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
     ) -> None:
         if reason.is_failure:
-            self._emit(ConnectFailed(str(reason)))
+            self._emit(
+                ConnectFailed(f"the broker at {self.broker.host}:{self.broker.port} refused us: {reason}")
+            )
             return
+        self._last_failure = ""
         with self._lock:
             wanted = list(self._subscriptions.items())
             first = not self._connected_once
@@ -390,8 +486,19 @@ class MqttClient:
         self.connected.set()
         self._emit(Connected(session_present=bool(flags.session_present)))
 
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        # Nagle off: small command and event packets leave at once instead of waiting for an ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self._emit(ConnectFailed("broker unreachable"))
+        error = self._paho.connect_error
+        reason = describe_connect_error(self.broker, error)
+        if reason != self._last_failure:
+            self._last_failure = reason
+            if isinstance(error, ssl.SSLError):
+                # Retrying cannot cure a certificate: an operator must act, so say it loudly (once).
+                log.error("MQTT client %s: %s", self.client_id, reason)
+        self._emit(ConnectFailed(reason))
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any

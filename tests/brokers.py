@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -18,20 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from firmware_bridge.client import MqttClient, Received
+from tests import services
 from tests.servers import free_port
 
-BROKER_HOST = "127.0.0.1"
-BROKER_PORT = 1883
-BROKER_URL = f"mqtt://{BROKER_HOST}:{BROKER_PORT}"
+BROKER_HOST, BROKER_PORT = services.mqtt_address()
+BROKER_URL = services.MQTT_URL
 
 
 def broker_reachable(port: int = BROKER_PORT, host: str = BROKER_HOST, timeout: float = 2.0) -> bool:
     """Whether something accepts TCP connections at `host:port` (the shared broker by default)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return services.port_open(host, port, timeout)
 
 
 def unique(prefix: str) -> str:
@@ -134,15 +128,9 @@ def send(client: MqttClient, topic: str, payload: Any, *, qos: int = 1, retain: 
         assert info.wait(20), f"the broker did not take {topic}"
 
 
-def mosquitto_binary() -> str | None:
-    """The mosquitto executable, also where Debian puts it outside a user's PATH."""
-    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/bin")
-
-
 def launch_mosquitto(config: Path, port: int) -> subprocess.Popen[bytes]:
     """Start mosquitto on `config` and wait until it accepts connections on `port`."""
-    binary = mosquitto_binary()
-    assert binary is not None, "the mosquitto binary is not installed"
+    binary = services.require_mosquitto_binary()
     process = subprocess.Popen(
         [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

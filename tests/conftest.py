@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
@@ -13,7 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.models import Member
-from tests.brokers import BROKER_HOST, BROKER_PORT, BROKER_URL, Mosquitto, broker_reachable, mosquitto_binary
+from tests import services
+from tests.brokers import Mosquitto
 from tests.clock import FakeClock
 from tests.databases import BACKENDS, migrated_database, postgres_reachable
 from tests.factories import at
@@ -27,21 +29,60 @@ _PG_PROBLEM = postgres_reachable()
 
 
 def pytest_report_header() -> list[str]:
+    needed = sorted(services.required())
+    lines = [f"required services ({services.REQUIRE_VARIABLE}): {', '.join(needed) or 'none'}"]
     if _PG_PROBLEM is None:
-        return ["databases: SQLite and PostgreSQL (127.0.0.1:5432/test)"]
+        return [*lines, "databases: SQLite and PostgreSQL (127.0.0.1:5432/test)"]
+    verdict = "FAIL" if "postgres" in needed else "are SKIPPED; only SQLite runs"
     return [
+        *lines,
         "!" * 78,
         f"!! PostgreSQL is NOT reachable ({_PG_PROBLEM}):",
-        "!! every PostgreSQL variant of the database tests is SKIPPED; only SQLite runs.",
+        f"!! every PostgreSQL variant of the database tests will {verdict}.",
         "!" * 78,
     ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        services.required()
+    except services.RequireError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _services_of(item: pytest.Item, reason: str) -> set[services.Service]:
+    """The services a test needs: its markers, its PostgreSQL parameter, or what its skip names."""
+    needs = {name for name in services.SERVICES if item.get_closest_marker(name) is not None}
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("backend") == "postgresql":
+        needs.add("postgres")
+    lowered = reason.lower()
+    needs.update(name for name, words in services.SERVICE_WORDS.items() if any(w in lowered for w in words))
+    return needs
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Under FABLAB_TEST_REQUIRE, a skip of a test that needs a required service is a failure."""
+    report: pytest.TestReport = yield
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return report
+    longrepr = report.longrepr
+    reason = (longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)).removeprefix("Skipped: ")
+    missing = sorted(_services_of(item, reason) & services.required())
+    if missing:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{services.REQUIRE_VARIABLE} requires {', '.join(missing)}, but this test was skipped: {reason}"
+        )
+    return report
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     if name == "postgresql" and _PG_PROBLEM is not None:
-        pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
+        services.unavailable("postgres", f"PostgreSQL unreachable: {_PG_PROBLEM}")
     return name
 
 
@@ -132,16 +173,13 @@ def auth(app: FastAPI) -> Callable[[Member], dict[str, str]]:
 @pytest.fixture(scope="session")
 def broker_url() -> str:
     """The shared Mosquitto; tests keep apart by unique site, gateway and device names."""
-    if not broker_reachable():
-        pytest.skip(f"Mosquitto is not reachable at {BROKER_HOST}:{BROKER_PORT}")
-    return BROKER_URL
+    return services.require_mqtt()
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A broker of the test's own, which the test may SIGKILL and restart."""
-    if mosquitto_binary() is None:
-        pytest.skip("the mosquitto binary is not installed")
+    services.require_mosquitto_binary()
     broker = Mosquitto(tmp_path / "mosquitto")
     broker.start()
     try:

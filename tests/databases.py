@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +10,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.services import PG_URL
 from web.db import make_engine
 from web.migrate import upgrade
 
-PG_ADMIN_URL = os.environ.get("FABLAB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = PG_URL
 BACKENDS = ("sqlite", "postgresql")
 
 

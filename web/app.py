@@ -20,7 +20,7 @@ from web.api import machines as machines_api
 from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
-from web.metrics import CONTENT_TYPE_LATEST, render_metrics
+from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, render_metrics
 from web.runtime import MachineRuntime
 from web.settings import Settings
 from web.tokens import TokenCodec
@@ -77,6 +77,8 @@ def create_app(
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    # Added last, so it is outermost: it times the whole request and sees the status finally sent.
+    app.add_middleware(MetricsMiddleware)
     errors.install(app)
     for router in (auth.router, catalogue.router, bookings.router, me.router, machines_api.router):
         app.include_router(router)

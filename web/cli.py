@@ -16,6 +16,7 @@ from booking import service
 from booking.errors import DomainError
 from booking.models import Role
 from booking.schemas import MemberCreate
+from firmware_bridge.client import BrokerUrlError
 from firmware_bridge.edge import cli as edge_cli
 from firmware_bridge.sim import cli as sim_cli
 from web import demo as demo_data
@@ -250,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, DomainError) as exc:
         message: Any = exc.detail if isinstance(exc, DomainError) else exc
         print(f"fablab: {message}", file=sys.stderr)
+        return 1
+    except BrokerUrlError as exc:
+        print(f"fablab: the MQTT broker's settings: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:
         print(f"fablab: cannot reach the database: {str(exc.orig).strip().splitlines()[0]}", file=sys.stderr)

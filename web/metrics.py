@@ -1,18 +1,79 @@
-"""/metrics: this process's counters, plus gauges of the center's state read from the database."""
+"""/metrics: this process's counters, plus gauges of the center's state read from the database.
+
+HTTP requests are counted by method, route template (`/api/v1/bookings/{booking_id}`, never the
+concrete path) and status code; scheduled jobs by job and outcome. deploy/grafana/ and
+deploy/prometheus/alerts.yml query these names; tests/bridge/test_observability.py keeps them honest.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devices.models import Alert, Machine, UsageSession
 
-__all__ = ["CONTENT_TYPE_LATEST", "render_metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "JOB_DURATION", "JOB_RUNS", "MetricsMiddleware", "render_metrics"]
+
+HTTP_REQUESTS = Counter(
+    "fablab_http_requests_total",
+    "HTTP requests answered, by method, route template and status code",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "fablab_http_request_duration_seconds",
+    "From a request's arrival to the end of its response, by method and route template",
+    ["method", "route"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+JOB_RUNS = Counter(
+    "fablab_job_runs_total", "Scheduled job runs, by job and outcome (ok, failed)", ["job", "outcome"]
+)
+JOB_DURATION = Histogram(
+    "fablab_job_duration_seconds",
+    "How long a scheduled job's run took, by job",
+    ["job"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+# The label of a request no route matched (a scanner's random paths must not each become a series).
+UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template; pure ASGI, so streaming is untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # an exception that escapes before a response started becomes a 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route: BaseRoute | None = scope.get("route")
+            template = getattr(route, "path", None) or UNMATCHED
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUESTS.labels(method=method, route=template, status=str(status)).inc()
+            HTTP_LATENCY.labels(method=method, route=template).observe(time.perf_counter() - started)
 
 
 class _CenterCollector(Collector):

@@ -25,7 +25,7 @@ class MachineRuntime:
         if settings.mqtt_url and settings.bridge_enabled:
             self.bridge = CenterBridge(
                 engine,
-                settings.mqtt_url,
+                settings.broker_url,
                 client_id=settings.bridge_client_id,
                 shared_group=settings.bridge_shared_group or None,
                 protocol=settings.mqtt_protocol,
@@ -33,7 +33,7 @@ class MachineRuntime:
                 clock=clock,
             )
         elif settings.mqtt_url:
-            self.publisher = Publisher(settings.mqtt_url, protocol=settings.mqtt_protocol)
+            self.publisher = Publisher(settings.broker_url, protocol=settings.mqtt_protocol)
         self._fallback = NoBridge()
         self.jobs = (
             Jobs(engine, settings, clock=clock, send=self.send) if settings.scheduler_enabled else None

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from sqlmodel import Session
 from devices import jobs
 from devices.models import JobRun
 from firmware_bridge.center.commands import OutboxLink
+from web.metrics import JOB_DURATION, JOB_RUNS
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,12 +158,15 @@ class Jobs:
             session.commit()
             run_id = run.id
         ok, detail = True, ""
+        timer = time.perf_counter()
         try:
             result = work(started)
             detail = "" if result is None else str(result)[:500]
         except Exception as exc:  # a failing job is logged and recorded; the next run tries again
             log.exception("scheduled job %s failed", job_id)
             ok, detail = False, repr(exc)[:500]
+        JOB_DURATION.labels(job=job_id).observe(time.perf_counter() - timer)
+        JOB_RUNS.labels(job=job_id, outcome="ok" if ok else "failed").inc()
         with Session(self.engine) as session:
             row = session.get(JobRun, run_id)
             if row is not None:

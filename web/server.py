@@ -22,6 +22,8 @@ from web.runtime import MachineRuntime
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
+# The MQTT username of the center's own clients on the embedded broker (as in deploy/mosquitto).
+CENTER_USER = "fablab-center"
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -34,20 +36,26 @@ def _port_free(host: str, port: int) -> bool:
 
 
 @contextmanager
-def _broker_for(settings: Settings) -> Iterator[Settings]:
-    """The settings to run with: as given if FABLAB_MQTT_URL is set, else with an embedded broker."""
+def _broker_for(
+    settings: Settings, gateways: tuple[str, ...] = ()
+) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """The settings to run with, and the broker URL of each demo gateway: as given if FABLAB_MQTT_URL
+    is set, else an embedded broker's, each client with credentials of its own."""
     if settings.mqtt_url:
-        yield settings
+        yield settings, dict.fromkeys(gateways, settings.broker_url)
         return
     port = settings.embedded_broker_port
     if not _port_free("127.0.0.1", port):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-    broker = EmbeddedBroker(port)
+    broker = EmbeddedBroker(port, users=(CENTER_USER, *gateways))
     broker.start()
     try:
-        yield settings.model_copy(update={"mqtt_url": broker.url, "mqtt_protocol": "3.1.1"})
+        center = settings.model_copy(
+            update={"mqtt_url": broker.url_for(CENTER_USER), "mqtt_protocol": "3.1.1"}
+        )
+        yield center, {gateway: broker.url_for(gateway) for gateway in gateways}
     finally:
         broker.stop()
 
@@ -63,8 +71,9 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
         raise SystemExit("fablab: the database is empty; run `fablab db upgrade` first")
     address = f"http://{host}:{port}"
     log_level = settings.log_level.lower()
-    with _broker_for(settings) as settings:
-        edges = _start_simulated_lab(settings) if demo else []
+    gateways = tuple(gateway for _site, gateway in demo_data.DEMO_GATEWAYS) if demo else ()
+    with _broker_for(settings, gateways) as (settings, gateway_urls):
+        edges = _start_simulated_lab(settings, gateway_urls) if demo else []
         try:
             print(
                 _demo_banner(address) if demo else f"FabLab Hub at {address} (API docs at {address}/docs)",
@@ -103,14 +112,14 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
     return 0
 
 
-def _start_simulated_lab(settings: Settings) -> list[EdgeDemo]:
+def _start_simulated_lab(settings: Settings, gateway_urls: dict[str, str]) -> list[EdgeDemo]:
     """The demo's gateways and simulated machines, through the same broker as the center."""
     edges = []
     for (site, gateway), machines in demo_data.DEMO_GATEWAYS.items():
         edge = EdgeDemo(
             site,
             gateway,
-            settings.mqtt_url,
+            gateway_urls[gateway],
             [(machine, kind) for machine, _adapter, kind in machines],
             state_dir=settings.data_dir,
             protocol=settings.mqtt_protocol,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     # mqtt://user:pass@host:port; empty: `fablab demo`/`serve` start an embedded broker.
     mqtt_url: str = ""
+    # The CA certificate an mqtts:// broker's certificate must chain to (the same as ?ca= in the URL);
+    # empty: the system's CA certificates.
+    mqtt_ca_file: str = ""
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
     embedded_broker_port: int = 1884
     # The bridge's fixed MQTT client id (its persistent session lives at the broker under it), and an
@@ -60,6 +64,26 @@ class Settings(BaseSettings):
                 "FABLAB_SECRET_KEY must be set to a random value of 32+ characters in production"
             )
         return self
+
+    @model_validator(mode="after")
+    def _ca_file_needs_tls(self) -> Settings:
+        if self.mqtt_ca_file and self.mqtt_url:
+            if not self.mqtt_url.startswith("mqtts://"):
+                raise ValueError(
+                    "FABLAB_MQTT_CA_FILE is for a TLS broker: FABLAB_MQTT_URL must start with mqtts://"
+                )
+            if "?" in self.mqtt_url:
+                raise ValueError(
+                    "FABLAB_MQTT_URL names its CA file already (?ca=); give it in one place only"
+                )
+        return self
+
+    @property
+    def broker_url(self) -> str:
+        """FABLAB_MQTT_URL with FABLAB_MQTT_CA_FILE folded in (`?ca=`), as the MQTT client reads it."""
+        if not self.mqtt_ca_file or not self.mqtt_url:
+            return self.mqtt_url
+        return f"{self.mqtt_url}?ca={quote(self.mqtt_ca_file, safe='/')}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -126,7 +126,9 @@ class Gateway:
         will = self._stamper.will()
         self.client = MqttClient(
             config.broker,
-            client_id=f"fablab-edge-{config.site}-{config.gateway}",
+            # The gateway id is also its MQTT username, and the broker binds client ids to usernames
+            # (deploy/mosquitto: use_username_as_clientid): one id for one gateway, whichever listener.
+            client_id=config.gateway,
             subscriptions=subscriptions,
             will=Will(will.topic, will.payload, qos=1, retain=True),
             protocol=config.protocol,

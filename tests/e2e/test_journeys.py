@@ -24,6 +24,7 @@ from booking.schemas import BookingCreate
 from tests.clock import FakeClock
 from tests.factories import at
 from tests.servers import running_server
+from tests.services import require_chromium
 from web import demo
 from web.app import create_app
 from web.db import make_engine, session_scope
@@ -32,7 +33,6 @@ from web.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -79,12 +79,11 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium; the journeys are skipped, loudly, only when it is not installed."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium, or `make system-packages`)")
+    chromium_binary = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(chromium_binary), args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:

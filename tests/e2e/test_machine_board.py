@@ -25,9 +25,10 @@ from booking.models import Role
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
 from tests.brokers import unique
-from tests.e2e.test_journeys import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, shot
+from tests.e2e.test_journeys import CHROMIUM_ARGS, TIMEOUT_MS, shot
 from tests.factories import PASSWORD, make_machine, make_member, make_site
 from tests.servers import running_server
+from tests.services import require_chromium
 from web.app import create_app
 from web.db import make_engine
 from web.migrate import upgrade
@@ -92,12 +93,11 @@ def lab(tmp_path: Path, broker_url: str) -> Iterator[Lab]:
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
     """Headless Debian Chromium at a wall screen's size."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium, or `make system-packages`)")
+    chromium_binary = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium_binary), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
             context.set_default_timeout(TIMEOUT_MS)

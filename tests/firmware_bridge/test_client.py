@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from firmware_bridge.client import (
     BrokerUrl,
     BrokerUrlError,
     Connected,
+    ConnectFailed,
     MqttClient,
     MqttEvent,
     Published,
@@ -22,6 +25,8 @@ from tests.brokers import (
     unique,
     wait_until,
 )
+from tests.pki import make_pki
+from tests.servers import free_port
 
 
 def next_of(client: MqttClient, kind: type, timeout: float = 20.0) -> MqttEvent:
@@ -66,6 +71,55 @@ class TestBrokerUrl:
         assert "SECRET" not in repr(url)
         assert url.redacted() == "mqtt://gw:***@broker:1883"
 
+    def test_reads_the_ca_file_of_an_mqtts_broker(self, tmp_path: Path) -> None:
+        pki = make_pki(tmp_path)
+        url = parse_broker_url(f"mqtts://gw:SECRET@broker.example?ca={pki.ca_file}")
+        assert url == BrokerUrl("broker.example", 8883, "gw", "SECRET", True, str(pki.ca_file))
+        assert url.redacted() == f"mqtts://gw:***@broker.example:8883?ca={pki.ca_file}"
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            (
+                "?ca=/nonexistent/ca.crt",
+                "the broker's CA file /nonexistent/ca.crt cannot be used: No such file",
+            ),
+            ("?ca=", r"\?ca= needs the path of a CA certificate file"),
+            ("?cafile=/etc/ca.crt", r"the only option of a broker URL is \?ca=FILE"),
+        ],
+    )
+    def test_refuses_a_ca_file_it_cannot_use(self, query: str, message: str) -> None:
+        with pytest.raises(BrokerUrlError, match=message):
+            parse_broker_url(f"mqtts://gw:SECRET@broker{query}")
+
+    def test_refuses_a_ca_file_for_plain_text(self, tmp_path: Path) -> None:
+        pki = make_pki(tmp_path)
+        with pytest.raises(
+            BrokerUrlError, match=r"\?ca= is for mqtts:// URLs \(TLS\); mqtt:// is plain text"
+        ):
+            parse_broker_url(f"mqtt://gw:SECRET@broker?ca={pki.ca_file}")
+
+    def test_a_file_that_is_no_certificate_is_refused(self, tmp_path: Path) -> None:
+        bogus = tmp_path / "ca.crt"
+        bogus.write_text("not a certificate")
+        with pytest.raises(BrokerUrlError, match=f"the broker's CA file {bogus} cannot be used"):
+            parse_broker_url(f"mqtts://gw:SECRET@broker?ca={bogus}")
+
+
+class TestConnectFailures:
+    def test_a_closed_port_is_one_line_naming_it(self) -> None:
+        port = free_port()
+        client = MqttClient(f"mqtt://127.0.0.1:{port}", unique("probe"), reconnect_max_s=1)
+        client.start()
+        try:
+            failed = next_of(client, ConnectFailed, timeout=10)
+            assert isinstance(failed, ConnectFailed)
+            assert (
+                failed.reason == f"nothing accepts MQTT connections at 127.0.0.1:{port} (connection refused)"
+            )
+        finally:
+            client.stop()
+
 
 @pytest.mark.mqtt
 class TestTraffic:
@@ -82,6 +136,8 @@ class TestTraffic:
         try:
             assert client.wait_connected(20)
             assert isinstance(next_of(client, Connected), Connected)
+            # Nagle off on our socket: a command leaves at once.
+            assert client.nodelay() is True
             info = client.publish(topic, b"hello", qos=1)
             assert info.wait(20)
             received = next_of(client, Received)

@@ -20,7 +20,8 @@ from booking.models import (
     Training,
 )
 from booking.security import hash_password, new_token
-from booking.service import Actor, load_actor
+from booking.members.actors import Actor
+from booking.members.service import load_actor
 
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)

@@ -21,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from booking import jobs as booking_jobs
 from devices import jobs
 from devices.models import JobRun
 from firmware_bridge.commands import OutboxLink
@@ -121,7 +122,7 @@ class Jobs:
             (
                 "no-show-release",
                 settings.no_show_check_s,
-                lambda now: jobs.release_no_shows(engine, OutboxLink, self._send, now, grace),
+                lambda now: booking_jobs.release_no_shows(engine, now, grace),
             ),
         ]
         for job_id, every_s, work in table:

@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking import rules, service
+from booking import spans
+from booking.bookings import service
+from booking.members.service import load_actor
 from booking.errors import Conflict, DomainError, QuotaExceeded
 from booking.models import Member, QuotaPeriod, Resource, ResourceKind
 from booking.schemas import BookingCreate
@@ -95,8 +97,8 @@ def _assert_invariants(engine: Engine, world: World) -> None:
             ),
             {"r": world.pool.id},
         ).all()
-        spans = [rules.SeatSpan(_aware(s), _aware(e), n) for s, e, n in seats]
-        assert rules.peak_seats(spans, at(f"{DAY} 00:00"), at(f"{DAY} 23:59")) <= world.pool.capacity
+        spans = [spans.SeatSpan(_aware(s), _aware(e), n) for s, e, n in seats]
+        assert spans.peak_seats(spans, at(f"{DAY} 00:00"), at(f"{DAY} 23:59")) <= world.pool.capacity
         booked = connection.execute(
             sa.text("SELECT coalesce(sum(seconds), 0) FROM ledgerentry WHERE member_id = :m"),
             {"m": world.quota_member.id},
@@ -149,7 +151,7 @@ class TestServiceRace:
                 ask = BookingCreate(resource_id=resource.id, start=start, end=end, seats=seats)
                 try:
                     with Session(fresh_engine, expire_on_commit=False) as session:
-                        service.book(session, service.load_actor(session, member), ask, NOW)
+                        service.book(session, load_actor(session, member), ask, NOW)
                         session.commit()
                     outcomes.append("booked")
                 except Conflict:

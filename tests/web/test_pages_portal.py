@@ -121,7 +121,7 @@ class TestSignIn:
     def test_a_new_password_ends_page_sessions(
         self, client: TestClient, app: FastAPI, session: Session, center: Center
     ) -> None:
-        from booking import service
+        from booking.members import service
 
         sign_in(client, app, center.member)
         service.set_password(session, center.member, "another password")

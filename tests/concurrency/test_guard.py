@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from booking.bookings import service
-from booking.members.service import load_actor
-from booking.security import new_id
 from booking.errors import Conflict
+from booking.members.service import load_actor
 from booking.models import Booking, BookingStatus, Member, Resource, ResourceKind
 from booking.schemas import BookingCreate
+from booking.security import new_id
 from tests.conftest import NOW
 from tests.factories import at, make_member, make_resource, make_site
 

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking import spans
 from booking.bookings import service
-from booking.members.service import load_actor
 from booking.errors import Conflict, DomainError, QuotaExceeded
+from booking.members.service import load_actor
 from booking.models import Member, QuotaPeriod, Resource, ResourceKind
 from booking.schemas import BookingCreate
+from booking.spans import SeatSpan, peak_seats
 from tests.conftest import NOW, FakeClock
 from tests.factories import at, make_member, make_plan, make_resource, make_site, quota
 from tests.servers import running_server
@@ -97,8 +97,8 @@ def _assert_invariants(engine: Engine, world: World) -> None:
             ),
             {"r": world.pool.id},
         ).all()
-        spans = [spans.SeatSpan(_aware(s), _aware(e), n) for s, e, n in seats]
-        assert spans.peak_seats(spans, at(f"{DAY} 00:00"), at(f"{DAY} 23:59")) <= world.pool.capacity
+        held = [SeatSpan(_aware(s), _aware(e), n) for s, e, n in seats]
+        assert peak_seats(held, at(f"{DAY} 00:00"), at(f"{DAY} 23:59")) <= world.pool.capacity
         booked = connection.execute(
             sa.text("SELECT coalesce(sum(seconds), 0) FROM ledgerentry WHERE member_id = :m"),
             {"m": world.quota_member.id},

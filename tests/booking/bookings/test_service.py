@@ -404,3 +404,20 @@ class TestNoShow:
             ask(room.id, "2027-03-01 10:30", "2027-03-01 12:00"),
             at("2027-03-01 10:16"),
         )
+
+
+class TestMachineUse:
+    def test_a_machine_session_checks_in_a_confirmed_booking_only(self, session: Session, site: Site) -> None:
+        laser = make_resource(session, site, name="Laser 1")
+        room = make_resource(
+            session, site, kind=ResourceKind.stem_space, requires_approval=True, quota_group=None
+        )
+        who = actor(session, make_member(session))
+        confirmed = bookings.book(session, who, ask(laser.id, "2027-03-01 10:00", "2027-03-01 11:00"), NOW)
+        pending = bookings.book(session, who, ask(room.id, "2027-03-01 10:00", "2027-03-01 11:00"), NOW)
+        used = bookings.mark_used(session, confirmed.id, at("2027-03-01 10:40"))
+        assert used is not None
+        assert (used.status, used.checked_in_at) == (BookingStatus.checked_in, at("2027-03-01 10:40"))
+        assert bookings.mark_used(session, pending.id, at("2027-03-01 10:40")) is pending
+        assert pending.status is BookingStatus.pending
+        assert bookings.mark_used(session, "no-such-booking", NOW) is None

@@ -22,7 +22,7 @@ def notify(
     booking: Booking | None = None,
     now: datetime,
 ) -> Notification:
-    """Record a message for a member (it is delivered once the transaction commits)."""
+    """Record a message for a member, in the transaction of the change that caused it."""
     notification = Notification(
         member_id=member_id,
         kind=kind,

@@ -99,6 +99,23 @@ QUOTA_STATUSES: tuple[BookingStatus, ...] = (
     BookingStatus.completed,
     BookingStatus.no_show,
 )
+# Bookings whose hours were held for the member (pending ones are not yet granted; called-off ones
+# were given back). A released booking counts for the part it kept.
+BOOKED_STATUSES: tuple[BookingStatus, ...] = (
+    BookingStatus.confirmed,
+    BookingStatus.checked_in,
+    BookingStatus.completed,
+    BookingStatus.no_show,
+    BookingStatus.released,
+)
+# Bookings whose start has been judged: the member came (checked in, completed, released after the
+# start) or did not (no_show). Confirmed bookings not yet judged by the no-show job are left out.
+JUDGED_STATUSES: tuple[BookingStatus, ...] = (
+    BookingStatus.checked_in,
+    BookingStatus.completed,
+    BookingStatus.no_show,
+    BookingStatus.released,
+)
 
 
 class QuotaPeriod(enum.StrEnum):

@@ -6,40 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
-from booking import repository as repo
-from booking import rules
+from booking.bookings import repository as bookings_repo
+from booking.catalogue import repository as catalogue_repo
 from booking.errors import InvalidRequest
-from booking.models import (
-    Booking,
-    BookingStatus,
-    LedgerEntry,
-    LedgerKind,
-    QuotaPeriod,
-    Resource,
-    ResourceKind,
-)
-from booking.rules import Span
-
-# Bookings whose hours were held for the member (pending ones are not yet granted; called-off ones
-# were given back). A released booking counts for the part it kept.
-BOOKED_STATUSES: tuple[BookingStatus, ...] = (
-    BookingStatus.confirmed,
-    BookingStatus.checked_in,
-    BookingStatus.completed,
-    BookingStatus.no_show,
-    BookingStatus.released,
-)
-# Bookings whose start has been judged: the member came (checked in, completed, released after the
-# start) or did not (no_show). Confirmed bookings not yet judged by the no-show job are left out.
-JUDGED_STATUSES: tuple[BookingStatus, ...] = (
-    BookingStatus.checked_in,
-    BookingStatus.completed,
-    BookingStatus.no_show,
-    BookingStatus.released,
-)
+from booking.ledger import repository as ledger_repo
+from booking.ledger.rules import period_bounds
+from booking.models import BOOKED_STATUSES, JUDGED_STATUSES, BookingStatus, QuotaPeriod, ResourceKind
+from booking.spans import Span, local_instant, zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +60,8 @@ def parse_month(text: str) -> date:
 
 def month_span(month: date, tz_name: str) -> Span:
     """The local calendar month holding `month`, as a UTC span."""
-    return rules.period_bounds(
-        rules.local_instant(month.replace(day=1), 12 * 60, rules.zone(tz_name)),
-        QuotaPeriod.month,
-        rules.zone(tz_name),
-    )
+    tz = zone(tz_name)
+    return period_bounds(local_instant(month.replace(day=1), 12 * 60, tz), QuotaPeriod.month, tz)
 
 
 def utilisation(session: Session, site_ids: Sequence[str] | None, month: date, home_tz: str) -> Utilisation:
@@ -99,35 +71,22 @@ def utilisation(session: Session, site_ids: Sequence[str] | None, month: date, h
     runtime ledger entries machines reported, attributed to the site and kind of their booking.
     Runtime with no booking is listed apart, per quota group, over the month in `home_tz`.
     """
-    sites = [s for s in repo.list_sites(session) if site_ids is None or s.id in site_ids]
+    sites = [s for s in catalogue_repo.list_sites(session) if site_ids is None or s.id in site_ids]
     rows: list[UtilisationRow] = []
     for site in sites:
         span = month_span(month, site.timezone)
         booked: dict[ResourceKind, list[float]] = {}
         counts: dict[ResourceKind, list[int]] = {}
-        for start, end, seats, status, kind in session.execute(
-            sa.select(
-                col(Booking.start_at),
-                col(Booking.end_at),
-                col(Booking.seats),
-                col(Booking.status),
-                col(Resource.kind),
-            )
-            .join(Resource, col(Resource.id) == col(Booking.resource_id))
-            .where(
-                col(Booking.site_id) == site.id,
-                col(Booking.start_at) >= span.start,
-                col(Booking.start_at) < span.end,
-                col(Booking.status).in_(BOOKED_STATUSES),
-            )
-        ).all():
+        for start, end, seats, status, kind in bookings_repo.starting_in_by_kind(
+            session, site.id, span, BOOKED_STATUSES
+        ):
             hours = booked.setdefault(kind, [0.0])
             hours[0] += seats * (end - start).total_seconds() / 3600
             tally = counts.setdefault(kind, [0, 0, 0])  # bookings, no-shows, judged
             tally[0] += 1
             tally[1] += status is BookingStatus.no_show
             tally[2] += status in JUDGED_STATUSES
-        used = _runtime_by_kind(session, site.id, span)
+        used = ledger_repo.runtime_by_kind(session, site.id, span)
         for kind in sorted(set(booked) | set(used), key=lambda k: list(ResourceKind).index(k)):
             bookings, no_shows, judged = counts.get(kind, [0, 0, 0])
             rows.append(
@@ -147,35 +106,12 @@ def utilisation(session: Session, site_ids: Sequence[str] | None, month: date, h
     )
 
 
-def _runtime_by_kind(session: Session, site_id: str, span: Span) -> dict[ResourceKind, int]:
-    rows = session.exec(
-        select(Resource.kind, func.coalesce(func.sum(LedgerEntry.seconds), 0))
-        .join(Booking, col(Booking.id) == col(LedgerEntry.booking_id))
-        .join(Resource, col(Resource.id) == col(Booking.resource_id))
-        .where(
-            LedgerEntry.kind == LedgerKind.runtime,
-            Booking.site_id == site_id,
-            col(LedgerEntry.at) >= span.start,
-            col(LedgerEntry.at) < span.end,
-        )
-        .group_by(Resource.kind)
-    ).all()
-    return {ResourceKind(kind): int(seconds) for kind, seconds in rows}
-
-
 def _unbooked_runtime(session: Session, span: Span) -> list[UnbookedRuntime]:
-    rows = session.exec(
-        select(LedgerEntry.quota_group, func.coalesce(func.sum(LedgerEntry.seconds), 0))
-        .where(
-            LedgerEntry.kind == LedgerKind.runtime,
-            col(LedgerEntry.booking_id).is_(None),
-            col(LedgerEntry.at) >= span.start,
-            col(LedgerEntry.at) < span.end,
-        )
-        .group_by(LedgerEntry.quota_group)
-        .order_by(LedgerEntry.quota_group)
-    ).all()
-    return [UnbookedRuntime(quota_group=group, used_hours=round(int(s) / 3600, 2)) for group, s in rows if s]
+    return [
+        UnbookedRuntime(quota_group=group, used_hours=round(seconds / 3600, 2))
+        for group, seconds in ledger_repo.unbooked_runtime(session, span)
+        if seconds
+    ]
 
 
 def recent_months(today: date, count: int = 12) -> list[date]:
@@ -189,4 +125,4 @@ def recent_months(today: date, count: int = 12) -> list[date]:
 
 def local_today(now: datetime, tz_name: str) -> date:
     """Today's date in the zone."""
-    return now.astimezone(rules.zone(tz_name)).date()
+    return now.astimezone(zone(tz_name)).date()

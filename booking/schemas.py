@@ -53,11 +53,20 @@ class SiteRead(_Out):
 class SiteCreate(_In):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
-    name_en: str = ""
-    timezone: str = "Asia/Ho_Chi_Minh"
+    name_en: str = Field(default="", max_length=200)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
     holiday_country: str = Field(default="VN", max_length=2)
     opening_hours: dict[str, list[list[str]]]
-    address: str = ""
+    address: str = Field(default="", max_length=400)
+
+
+class SiteUpdate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    holiday_country: str = Field(default="VN", max_length=2)
+    opening_hours: dict[str, list[list[str]]]
+    address: str = Field(default="", max_length=400)
 
 
 class ClosureCreate(_In):
@@ -104,8 +113,8 @@ class ResourceCreate(_In):
     site_id: Slug
     kind: ResourceKind
     name: str = Field(min_length=1, max_length=200)
-    name_en: str = ""
-    description: str = ""
+    name_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
     capacity: int = Field(default=1, ge=1, le=10_000)
     slot_minutes: int = Field(default=30, ge=5, le=1440)
     min_minutes: int = Field(default=30, ge=5, le=1440)
@@ -119,6 +128,24 @@ class ResourceCreate(_In):
     allow_walk_in: bool = True
 
 
+class ResourceUpdate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
+    capacity: int = Field(default=1, ge=1, le=10_000)
+    slot_minutes: int = Field(default=30, ge=5, le=1440)
+    min_minutes: int = Field(default=30, ge=5, le=1440)
+    max_minutes: int = Field(default=240, ge=5, le=14 * 1440)
+    lead_minutes: int = Field(default=0, ge=0)
+    max_days_ahead: int = Field(default=60, ge=1, le=730)
+    buffer_minutes: int = Field(default=0, ge=0, le=1440)
+    requires_approval: bool = False
+    training_id: Slug | None = None
+    quota_group: Slug | None = None
+    allow_walk_in: bool = True
+    active: bool = True
+
+
 # --- members, trainings, plans ------------------------------------------------------------------
 
 
@@ -130,6 +157,16 @@ class MemberCreate(_In):
     plan_id: Slug | None = None
     card_uid: str | None = Field(default=None, pattern=r"^[A-Fa-f0-9:]{4,64}$")
     language: str = Field(default="vi", pattern=r"^(vi|en)$")
+    sites: list[Slug] = Field(default_factory=list)
+
+
+class MemberUpdate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    plan_id: Slug | None = None
+    card_uid: str | None = Field(default=None, pattern=r"^[A-Fa-f0-9:]{4,64}$")
+    language: str = Field(default="vi", pattern=r"^(vi|en)$")
+    active: bool = True
     sites: list[Slug] = Field(default_factory=list)
 
 
@@ -151,6 +188,13 @@ class TrainingRead(_Out):
     valid_days: int | None
 
 
+class TrainingCreate(_In):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    valid_days: int | None = Field(default=None, ge=1, le=3650)
+
+
 class MemberTrainingRead(BaseModel):
     training_id: str
     name: str
@@ -166,6 +210,28 @@ class QuotaRuleRead(_Out):
     max_bookings: int | None
     max_future_bookings: int | None
     max_runtime_hours: float | None
+
+
+class QuotaRuleCreate(_In):
+    quota_group: Slug
+    period: QuotaPeriod
+    max_hours: float | None = Field(default=None, ge=0)
+    max_bookings: int | None = Field(default=None, ge=0)
+    max_future_bookings: int | None = Field(default=None, ge=0)
+    max_runtime_hours: float | None = Field(default=None, ge=0)
+
+
+class PlanCreate(_In):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    monthly_price_vnd: int = Field(default=0, ge=0)
+
+
+class PlanUpdate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    monthly_price_vnd: int = Field(default=0, ge=0)
 
 
 class PlanRead(BaseModel):

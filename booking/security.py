@@ -1,4 +1,4 @@
-"""Password hashing (Argon2id) and the secrets members are given."""
+"""Password hashing (Argon2id), the secrets members are given, and new ids."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from ulid import ULID
 
 _hasher = PasswordHasher()
 
@@ -37,3 +38,8 @@ def new_booking_code() -> str:
 def new_token() -> str:
     """A URL-safe secret (for iCal feed URLs)."""
     return secrets.token_urlsafe(24)
+
+
+def new_id() -> str:
+    """A new lowercase ULID: unique, unguessable enough for URLs, sortable by creation."""
+    return str(ULID()).lower()

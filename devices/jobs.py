@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking import service as booking
 from devices import service
 from devices.ports import MachineLink
 
@@ -65,23 +64,5 @@ def enforce_sessions(
         sent = service.enforce_sessions(session, link, now)
         service.refresh_all(session, link, now)
         return sent
-
-    return _run(engine, make_link, send, work)
-
-
-def release_no_shows(
-    engine: Engine,
-    make_link: Callable[[], L],
-    send: Callable[[L], None],
-    now: datetime,
-    grace: timedelta,
-) -> object:
-    """No check-in and no machine use after the grace period: a no-show. Ended bookings complete."""
-
-    def work(session: Session, link: L) -> int:
-        released = booking.release_no_shows(session, now, grace)
-        booking.complete_ended(session, now)
-        service.refresh_all(session, link, now)
-        return len(released)
 
     return _run(engine, make_link, send, work)

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from booking import repository as booking_repo
-from booking import rules as booking_rules
+from booking import spans
+from booking.bookings import repository as bookings_repo
+from booking.catalogue import repository as catalogue_repo
 from booking.errors import NotFound
-from booking.models import Resource
-from booking.reports import BOOKED_STATUSES
-from booking.service import Actor
+from booking.members import repository as members_repo
+from booking.members.actors import Actor
+from booking.models import BOOKED_STATUSES, Resource
 from devices import repository as repo
 from devices import service
 from devices.models import Alert, Machine, MaintenanceLog, MaintenancePlan, UsageSession
@@ -42,7 +43,7 @@ def member_names(session: Session, member_ids: Iterable[str | None]) -> dict[str
     """Names of the members with these ids (unknown ids are left out)."""
     names = {}
     for member_id in {m for m in member_ids if m}:
-        member = booking_repo.get_member(session, member_id)
+        member = members_repo.get_member(session, member_id)
         if member is not None:
             names[member_id] = member.name
     return names
@@ -141,7 +142,7 @@ def daily_usage(
     that held their time, cut at each day's bounds.
     """
     first = last_day - timedelta(days=days - 1)
-    starts = [booking_rules.local_instant(first + timedelta(days=i), 0, tz) for i in range(days + 1)]
+    starts = [spans.local_instant(first + timedelta(days=i), 0, tz) for i in range(days + 1)]
     used = [0.0] * days
     booked = [0.0] * days
     sessions = session.exec(
@@ -160,7 +161,7 @@ def daily_usage(
             busy = usage.busy_so_far_s + max(0.0, running)
         if 0 <= index < days:
             used[index] += busy / 3600
-    bookings = booking_repo.list_bookings(
+    bookings = bookings_repo.list_bookings(
         session, resource_id=machine_id, start=starts[0], end=starts[-1], statuses=list(BOOKED_STATUSES)
     )
     for held in bookings:
@@ -207,7 +208,7 @@ def plan_rows(
     names: dict[str, str] = {}
     for plan, machine in session.exec(query).all():
         if machine.id not in names:
-            resource = booking_repo.get_resource(session, machine.id)
+            resource = catalogue_repo.get_resource(session, machine.id)
             names[machine.id] = resource.name if resource else machine.id
         rows.append(
             PlanRow(
@@ -259,7 +260,7 @@ def maintenance_log(
     rows = []
     for entry, plan_name, site_id in found:
         if entry.machine_id not in machines:
-            resource = booking_repo.get_resource(session, entry.machine_id)
+            resource = catalogue_repo.get_resource(session, entry.machine_id)
             machines[entry.machine_id] = resource.name if resource else entry.machine_id
         rows.append(
             LogRow(
@@ -293,7 +294,7 @@ def alert_rows(session: Session, alerts: Sequence[AlertRead]) -> list[AlertRow]:
     rows = []
     for alert in alerts:
         if alert.machine and alert.machine not in machines:
-            resource = booking_repo.get_resource(session, alert.machine)
+            resource = catalogue_repo.get_resource(session, alert.machine)
             machines[alert.machine] = resource.name if resource else alert.machine
         rows.append(
             AlertRow(

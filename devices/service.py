@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 from ulid import ULID
 
-from booking import repository as booking_repo
-from booking import rules as booking_rules
-from booking import service as booking
-from booking.catalogue import CATALOGUE
+from booking import spans
+from booking.bookings import repository as bookings_repo
+from booking.bookings import service as bookings
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import rules as catalogue_rules
+from booking.catalogue import service as catalogue
+from booking.catalogue.cache import CATALOGUE
 from booking.errors import (
     Conflict,
     DomainError,
@@ -25,9 +27,13 @@ from booking.errors import (
     NotPermitted,
     QuotaExceeded,
 )
-from booking.models import LedgerKind, QuotaPeriod, ResourceKind, Role
+from booking.ledger import service as ledger
+from booking.members import repository as members_repo
+from booking.members import rules as members_rules
+from booking.members import service as members
+from booking.members.actors import SYSTEM, Actor
+from booking.models import ResourceKind, Role
 from booking.schemas import ResourceCreate
-from booking.service import Actor
 from devices import repository as repo
 from devices import rules
 from devices.models import (
@@ -67,8 +73,9 @@ def new_id() -> str:
 
 def register_machine(session: Session, data: MachineCreate, now: datetime) -> Machine:
     """Register a machine: a bookable resource of kind `machine`, and the gateway that speaks for it."""
-    booking.create_resource(
+    catalogue.create_resource(
         session,
+        SYSTEM,
         ResourceCreate(
             id=data.id,
             site_id=data.site_id,
@@ -86,7 +93,7 @@ def register_machine(session: Session, data: MachineCreate, now: datetime) -> Ma
 
 def attach_machine(session: Session, data: MachineCreate, now: datetime) -> Machine:
     """Give an existing `machine` resource its gateway and live state."""
-    resource = booking.get_resource_or_raise(session, data.id)
+    resource = catalogue.get_resource_or_raise(session, data.id)
     if resource.kind is not ResourceKind.machine:
         raise InvalidRequest(f"{resource.name} is a {resource.kind.value}, not a machine")
     if repo.get_machine(session, data.id) is not None:
@@ -119,8 +126,8 @@ def get_machine_or_raise(session: Session, machine_id: str) -> Machine:
 
 def machine_read(session: Session, machine: Machine, now: datetime) -> MachineRead:
     """The machine's live status as the contract publishes it."""
-    resource = booking_repo.get_resource(session, machine.id)
-    member = booking_repo.get_member(session, machine.member_id) if machine.member_id else None
+    resource = catalogue_repo.get_resource(session, machine.id)
+    member = members_repo.get_member(session, machine.member_id) if machine.member_id else None
     return MachineRead(
         machine=machine.id,
         site=machine.site_id,
@@ -175,8 +182,8 @@ def list_sessions(
 
 def refresh_state(session: Session, link: MachineLink, machine: Machine, now: datetime) -> bool:
     """Recompute the machine's state from the facts; publish and return True if anything shown changed."""
-    current = booking_repo.booking_at(session, machine.id, now)
-    blocked = bool(booking_repo.block_messages(session, machine.id, now, now + timedelta(seconds=1)))
+    current = bookings_repo.booking_at(session, machine.id, now)
+    blocked = bool(catalogue_repo.block_messages(session, machine.id, now, now + timedelta(seconds=1)))
     state = derive_state(
         Facts(
             online=machine.online,
@@ -316,7 +323,7 @@ def _note_activity(session: Session, machine: Machine, activity: Activity, now: 
 
 
 def _name(session: Session, machine: Machine) -> str:
-    resource = booking_repo.get_resource(session, machine.id)
+    resource = catalogue_repo.get_resource(session, machine.id)
     return resource.name if resource else machine.id
 
 
@@ -435,10 +442,10 @@ def access_requested(
         return
     assert unlock is not None
     member_id, booking_id, max_duration = unlock
-    member = booking_repo.get_member(session, member_id)
+    member = members_repo.get_member(session, member_id)
     session_id = new_id()
     if booking_id is not None:
-        booking.mark_used(session, booking_id, now)
+        bookings.mark_used(session, booking_id, now)
     machine.member_id, machine.booking_id = member_id, booking_id
     machine.deadline = now + timedelta(seconds=max_duration)
     session.add(machine)
@@ -459,14 +466,14 @@ def access_requested(
 def _decide(
     session: Session, machine: Machine, card_uid: str, now: datetime
 ) -> tuple[str | None, tuple[str, str | None, int] | None]:
-    member = booking_repo.get_member_by_card(session, card_uid)
+    member = members_repo.get_member_by_card(session, card_uid)
     if member is None or not member.active or member.role is Role.kiosk:
         return "unknown_card", None
     if not machine.online:
         return "closed", None
     if machine.fault_code is not None:
         return "fault", None
-    for block in booking_repo.open_blocks(session, machine.id):
+    for block in catalogue_repo.open_blocks(session, machine.id):
         return (
             "maintenance"
             if block.reason == "maintenance"
@@ -479,21 +486,19 @@ def _decide(
     window = next(
         (
             w
-            for w in booking_rules.opening_windows(now.astimezone(tz).date(), resource.site.hours, tz)
+            for w in catalogue_rules.opening_windows(now.astimezone(tz).date(), resource.site.hours, tz)
             if w.start <= now < w.end
         ),
         None,
     )
-    closures = booking.site_closures(
-        session, resource.site, booking_rules.Span(now, now + timedelta(minutes=1))
-    )
+    closures = catalogue.site_closures(session, resource.site, spans.Span(now, now + timedelta(minutes=1)))
     if window is None or closures:
         return "closed", None
     if resource.training_id is not None:
         try:
-            booking_rules.check_training(
+            members_rules.check_training(
                 resource.training_id,
-                booking_repo.trainings_held(session, member.id),
+                members_repo.trainings_held(session, member.id),
                 now,
                 resource.training_name or "",
                 resource.name,
@@ -501,18 +506,18 @@ def _decide(
         except NotPermitted:
             return "no_training", None
     early = now + timedelta(minutes=15)
-    held = booking_repo.member_booking_at(session, machine.id, member.id, now, early)
+    held = bookings_repo.member_booking_at(session, machine.id, member.id, now, early)
     if held is None:
-        actor = booking.load_actor(session, member)
+        actor = members.load_actor(session, member)
         try:
             with session.begin_nested():
-                held = booking.book_walk_in(session, actor, machine.id, now)
+                held = bookings.book_walk_in(session, actor, machine.id, now)
         except QuotaExceeded:
             return "quota_exhausted", None
         except DomainError as exc:
             log.info("no walk-in for %s on %s: %s", member.id, machine.id, exc.detail)
             return "no_booking", None
-    runtime_left = runtime_left_s(session, member.id, member.plan_id, resource.quota_group, now, tz)
+    runtime_left = ledger.runtime_left_s(session, member.id, member.plan_id, resource.quota_group, now, tz)
     if runtime_left is not None and runtime_left <= 0:
         return "quota_exhausted", None
     duration = rules.max_duration_s(
@@ -525,43 +530,6 @@ def _decide(
     if duration <= 0:
         return "booking_ended", None
     return None, (member.id, held.id, duration)
-
-
-def runtime_left_s(
-    session: Session,
-    member_id: str,
-    plan_id: str | None,
-    group: str | None,
-    now: datetime,
-    tz: ZoneInfo,
-    *,
-    running_s: float = 0.0,
-) -> float | None:
-    """Seconds of machine runtime the member's plan still allows in the group (least over its periods,
-    counted in the machine's site's zone)."""
-    if plan_id is None or group is None:
-        return None
-    left: float | None = None
-    for rule in booking_repo.list_quota_rules(session, plan_id, group):
-        if rule.max_runtime_hours is None:
-            continue
-        span = booking_rules.period_bounds(now, QuotaPeriod(rule.period), tz)
-        used = booking_repo.ledger_sum(session, member_id, group, LedgerKind.runtime, span) + running_s
-        remaining = rule.max_runtime_hours * 3600 - used
-        left = remaining if left is None else min(left, remaining)
-    return left
-
-
-def runtime_limit_s(session: Session, plan_id: str | None, group: str | None) -> float | None:
-    """The smallest runtime limit of the member's plan in the group, in seconds."""
-    if plan_id is None or group is None:
-        return None
-    limits = [
-        r.max_runtime_hours * 3600
-        for r in booking_repo.list_quota_rules(session, plan_id, group)
-        if r.max_runtime_hours
-    ]
-    return min(limits) if limits else None
 
 
 # --- sessions ------------------------------------------------------------------------------------
@@ -586,13 +554,13 @@ def session_started(
     if unlock is not None:
         member_id, booking_id = machine.member_id, machine.booking_id
     if member_id is None and card_uid:
-        member = booking_repo.get_member_by_card(session, card_uid)
+        member = members_repo.get_member_by_card(session, card_uid)
         member_id = member.id if member else None
-    current = booking_repo.booking_at(session, machine.id, now, early=now + timedelta(minutes=15))
+    current = bookings_repo.booking_at(session, machine.id, now, early=now + timedelta(minutes=15))
     if current is not None and (member_id is None or current.member_id == member_id):
         member_id, booking_id = current.member_id, current.id
-        booking.mark_used(session, current.id, now)
-    resource = booking_repo.get_resource(session, machine.id)
+        bookings.mark_used(session, current.id, now)
+    resource = catalogue_repo.get_resource(session, machine.id)
     usage = UsageSession(
         id=new_id(),
         machine_id=machine.id,
@@ -658,11 +626,10 @@ def session_stopped(
     if machine.adapter != "octoprint":  # printers count jobs from their job events
         machine.jobs += 1
     if usage.member_id is not None and usage.quota_group is not None and busy_s > 0:
-        booking_repo.insert_ledger_entry(
+        ledger.charge_runtime(
             session,
             member_id=usage.member_id,
             quota_group=usage.quota_group,
-            kind=LedgerKind.runtime,
             at=usage.started_at,
             seconds=round(busy_s),
             now=now,
@@ -685,7 +652,7 @@ def fault_raised(
     machine.fault_code, machine.fault_message = code[:64], message[:500]
     session.add(machine)
     name = _name(session, machine)
-    booking.block_resource(session, machine.id, "fault", f"fault {code}: {message}"[:500], now)
+    bookings.block_resource(session, machine.id, "fault", f"fault {code}: {message}"[:500], now)
     open_alert(session, AlertKind.fault, machine.site_id, machine.id, f"{name} fault {code}: {message}", now)
     refresh_state(session, link, machine, now)
 
@@ -696,7 +663,7 @@ def fault_cleared(
     """The fault is over: the block lifts and the fault alert is resolved."""
     machine.fault_code = machine.fault_message = None
     session.add(machine)
-    booking.clear_blocks(session, machine.id, "fault", now)
+    bookings.clear_blocks(session, machine.id, "fault", now)
     resolve_alerts_for(session, machine.id, AlertKind.fault, now, note, by=by)
     refresh_state(session, link, machine, now)
 
@@ -909,7 +876,7 @@ def mark_done(
             _resolve(session, alert, actor.id, f"maintenance done: {note}".strip(), now)
     session.flush()
     if not any(_progress(p, machine, now).status == "overdue" for p in repo.list_plans(session, machine.id)):
-        booking.clear_blocks(session, machine.id, "maintenance", now)
+        bookings.clear_blocks(session, machine.id, "maintenance", now)
     refresh_state(session, link, machine, now)
     return plan
 
@@ -944,8 +911,8 @@ def check_maintenance(session: Session, link: MachineLink, now: datetime) -> int
                 plan_id=plan.id,
             ):
                 opened += 1
-        if overdue and not booking_repo.open_blocks(session, machine.id, "maintenance"):
-            booking.block_resource(session, machine.id, "maintenance", "maintenance overdue", now)
+        if overdue and not catalogue_repo.open_blocks(session, machine.id, "maintenance"):
+            bookings.block_resource(session, machine.id, "maintenance", "maintenance overdue", now)
             refresh_state(session, link, machine, now)
     return opened
 
@@ -970,11 +937,11 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
         machine = repo.get_machine(session, usage.machine_id)
         if machine is None or usage.member_id is None:
             continue
-        member = booking_repo.get_member(session, usage.member_id)
+        member = members_repo.get_member(session, usage.member_id)
         running = usage.busy_so_far_s + (
             (now - usage.busy_since).total_seconds() if usage.busy_since else 0.0
         )
-        left = runtime_left_s(
+        left = ledger.runtime_left_s(
             session,
             usage.member_id,
             member.plan_id if member else None,
@@ -983,7 +950,7 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
             CATALOGUE.resource(session, machine.id).site.tz,
             running_s=running,
         )
-        limit = runtime_limit_s(session, member.plan_id if member else None, usage.quota_group)
+        limit = ledger.runtime_limit_s(session, member.plan_id if member else None, usage.quota_group)
         if left is not None and left <= 0 and not usage.lock_sent:
             _command(
                 link,
@@ -1026,7 +993,7 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
             )
             usage.warned_quota = True
             sent += 1
-        held = booking_repo.get_booking(session, usage.booking_id) if usage.booking_id else None
+        held = bookings_repo.get_booking(session, usage.booking_id) if usage.booking_id else None
         if held is not None and not usage.lock_sent:
             if now >= held.end_at:
                 _command(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from booking.members.actors import Actor
+from booking.members.service import load_actor
 from booking.models import (
     Member,
     MemberTraining,
@@ -20,7 +22,6 @@ from booking.models import (
     Training,
 )
 from booking.security import hash_password, new_token
-from booking.service import Actor, load_actor
 
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)

@@ -12,8 +12,9 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from booking import service
 from booking.errors import DomainError
+from booking.members import service as members
+from booking.members.actors import SYSTEM
 from booking.models import Role
 from booking.schemas import MemberCreate
 from firmware_bridge.client import BrokerUrlError
@@ -96,7 +97,7 @@ def _cmd_users_add(args: argparse.Namespace) -> int:
         raise UserError(f"{field}: {first['msg']}") from exc
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        member = service.create_member(session, data, utc_now())
+        member = members.create_member(session, SYSTEM, data, utc_now())
     print(f"created {member.role.value} {member.email} (id {member.id})")
     return 0
 
@@ -105,7 +106,7 @@ def _cmd_trainings_grant(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        grant = service.grant_training(session, None, args.email, args.training, utc_now())
+        grant = members.grant_training(session, SYSTEM, args.email, args.training, utc_now())
         expires = f", valid until {grant.expires_at:%Y-%m-%d}" if grant.expires_at else ""
     print(f"{args.email} now holds {args.training}{expires}")
     return 0

@@ -7,7 +7,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from booking import repository, service
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.members import service as members
+from booking.members.actors import SYSTEM
 from booking.models import Plan, QuotaPeriod, QuotaRule, ResourceKind, Role, Training
 from booking.schemas import MemberCreate, ResourceCreate, SiteCreate
 from booking.security import hash_password
@@ -364,14 +367,14 @@ DEMO_PLANS: list[tuple[str, MaintenancePlanCreate]] = [
 
 def seed_demo(session: Session, now: datetime) -> bool:
     """Load the demo center; False (and nothing written) if it is already there."""
-    if repository.get_site(session, CENTER.id) is not None:
+    if catalogue_repo.get_site(session, CENTER.id) is not None:
         return False
     for site in (CENTER, PARTNER):
-        service.create_site(session, site)
+        catalogue.create_site(session, SYSTEM, site)
     session.add_all(_trainings())
     session.flush()
     for resource in RESOURCES:
-        service.create_resource(session, resource)
+        catalogue.create_resource(session, SYSTEM, resource)
     for plan, quota_rules in _plans():
         session.add(plan)
         session.flush()
@@ -379,8 +382,9 @@ def seed_demo(session: Session, now: datetime) -> bool:
     session.flush()
     shared_hash = hash_password(DEMO_PASSWORD)
     for account in ACCOUNTS:
-        member = service.create_member(
+        member = members.create_member(
             session,
+            SYSTEM,
             MemberCreate(
                 email=account.email,
                 name=account.name,
@@ -395,7 +399,7 @@ def seed_demo(session: Session, now: datetime) -> bool:
             password_hash=shared_hash,
         )
         for training in account.trainings:
-            service.grant_training(session, None, member.id, training, now)
+            members.grant_training(session, SYSTEM, member.id, training, now)
     for (site_id, gateway), machines in DEMO_GATEWAYS.items():
         for machine, adapter, _kind in machines:
             devices.attach_machine(

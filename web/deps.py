@@ -13,10 +13,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking import repository
 from booking.errors import NotPermitted, Unauthenticated
+from booking.members import repository as members_repo
+from booking.members.actors import Actor
+from booking.members.service import load_actor
 from booking.models import Role
-from booking.service import Actor, load_actor
 from web.settings import Settings
 from web.tokens import TokenCodec
 
@@ -118,7 +119,7 @@ def _claimed_identity(
 
 
 def _load_actor(session: Session, member_id: str, version: int) -> Actor | None:
-    member = repository.get_member(session, member_id)
+    member = members_repo.get_member(session, member_id)
     if member is None or not member.active or member.token_version != version:
         return None
     return load_actor(session, member)

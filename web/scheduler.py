@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from booking import jobs as booking_jobs
 from devices import jobs
 from devices.models import JobRun
 from firmware_bridge.center.commands import OutboxLink
@@ -123,7 +124,7 @@ class Jobs:
             (
                 "no-show-release",
                 settings.no_show_check_s,
-                lambda now: jobs.release_no_shows(engine, OutboxLink, self._send, now, grace),
+                lambda now: booking_jobs.release_no_shows(engine, now, grace),
             ),
         ]
         for job_id, every_s, work in table:

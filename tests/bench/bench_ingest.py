@@ -29,7 +29,7 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from booking import service as booking  # noqa: E402
+from booking.bookings import service as booking  # noqa: E402
 from booking.schemas import BookingCreate  # noqa: E402
 from firmware_bridge.center.bridge import CenterBridge  # noqa: E402
 from firmware_bridge.center.dispatch import Dispatcher  # noqa: E402

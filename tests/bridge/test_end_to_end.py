@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking import service as booking
+from booking.bookings import service as booking
 from booking.schemas import BookingCreate
 from firmware_bridge.center.bridge import CenterBridge
 from firmware_bridge.sim.demo import EdgeDemo

@@ -10,10 +10,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from booking import service
+from booking.bookings import service
 from booking.errors import Conflict
+from booking.members.service import load_actor
 from booking.models import Booking, BookingStatus, Member, Resource, ResourceKind
 from booking.schemas import BookingCreate
+from booking.security import new_id
 from tests.conftest import NOW
 from tests.factories import at, make_member, make_resource, make_site
 
@@ -23,7 +25,7 @@ START = at("2027-03-02 10:00")
 def _row(resource: Resource, member: Member, start: datetime, minutes: int, **extra: object) -> Booking:
     end = start + timedelta(minutes=minutes)
     values: dict[str, object] = {
-        "id": service.new_id(),
+        "id": new_id(),
         "resource_id": resource.id,
         "site_id": resource.site_id,
         "member_id": member.id,
@@ -33,7 +35,7 @@ def _row(resource: Resource, member: Member, start: datetime, minutes: int, **ex
         "seats": 1,
         "exclusive": True,
         "status": BookingStatus.confirmed,
-        "code": service.new_id()[-8:].upper(),
+        "code": new_id()[-8:].upper(),
         "created_at": NOW,
         "updated_at": NOW,
     }
@@ -102,7 +104,7 @@ class TestInterleavedTransactions:
             inserted.wait(timeout=30)
             try:
                 with Session(fresh_engine, expire_on_commit=False) as session:
-                    service.book(session, service.load_actor(session, second), ask, NOW)
+                    service.book(session, load_actor(session, second), ask, NOW)
                     session.commit()
                 outcome["result"] = "booked"
             except Conflict as exc:
@@ -111,7 +113,7 @@ class TestInterleavedTransactions:
         thread = threading.Thread(target=second_writer)
         thread.start()
         with Session(fresh_engine, expire_on_commit=False) as session:
-            service.book(session, service.load_actor(session, first), ask, NOW)
+            service.book(session, load_actor(session, first), ask, NOW)
             inserted.set()
             # Hold the first transaction open while the second one runs into it.
             thread.join(timeout=0.5)

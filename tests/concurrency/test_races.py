@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking import rules, service
+from booking.bookings import service
 from booking.errors import Conflict, DomainError, QuotaExceeded
+from booking.members.service import load_actor
 from booking.models import Member, QuotaPeriod, Resource, ResourceKind
 from booking.schemas import BookingCreate
+from booking.spans import SeatSpan, peak_seats
 from tests.clock import FakeClock
 from tests.conftest import NOW
 from tests.factories import at, make_member, make_plan, make_resource, make_site, quota
@@ -96,8 +98,8 @@ def _assert_invariants(engine: Engine, world: World) -> None:
             ),
             {"r": world.pool.id},
         ).all()
-        spans = [rules.SeatSpan(_aware(s), _aware(e), n) for s, e, n in seats]
-        assert rules.peak_seats(spans, at(f"{DAY} 00:00"), at(f"{DAY} 23:59")) <= world.pool.capacity
+        held = [SeatSpan(_aware(s), _aware(e), n) for s, e, n in seats]
+        assert peak_seats(held, at(f"{DAY} 00:00"), at(f"{DAY} 23:59")) <= world.pool.capacity
         booked = connection.execute(
             sa.text("SELECT coalesce(sum(seconds), 0) FROM ledgerentry WHERE member_id = :m"),
             {"m": world.quota_member.id},
@@ -150,7 +152,7 @@ class TestServiceRace:
                 ask = BookingCreate(resource_id=resource.id, start=start, end=end, seats=seats)
                 try:
                     with Session(fresh_engine, expire_on_commit=False) as session:
-                        service.book(session, service.load_actor(session, member), ask, NOW)
+                        service.book(session, load_actor(session, member), ask, NOW)
                         session.commit()
                     outcomes.append("booked")
                 except Conflict:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from booking import service as booking
+from booking.bookings import service as booking
 from booking.errors import NotFound
 from booking.models import Role, Site
 from booking.schemas import BookingCreate

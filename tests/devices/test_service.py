@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, col, func, select
 
-from booking import service as booking
+from booking.bookings import service as booking
 from booking.errors import Conflict
 from booking.models import (
     Booking,
@@ -103,13 +103,12 @@ class TestAccess:
         plan = make_plan(session, quota("laser", QuotaPeriod.week, max_hours=10, max_runtime_hours=1))
         member = make_member(session, card_uid="04BB", plan=plan)
         _book(session, member, laser.id, "2027-03-01 09:00", "2027-03-01 11:00")
-        from booking.repository import insert_ledger_entry
+        from booking.ledger.service import charge_runtime
 
-        insert_ledger_entry(
+        charge_runtime(
             session,
             member_id=member.id,
             quota_group="laser",
-            kind=LedgerKind.runtime,
             at=NOW - timedelta(hours=2),
             seconds=2400,
             now=NOW,
@@ -165,13 +164,12 @@ class TestAccess:
             session.delete(_grant_of(session, member.id, training.id))
             session.flush()
         elif case == "runtime used up":
-            from booking.repository import insert_ledger_entry
+            from booking.ledger.service import charge_runtime
 
-            insert_ledger_entry(
+            charge_runtime(
                 session,
                 member_id=member.id,
                 quota_group="laser",
-                kind=LedgerKind.runtime,
                 at=NOW - timedelta(hours=1),
                 seconds=3600,
                 now=NOW,

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from booking import service
+from booking.bookings import service
+from booking.members import service as members
 from booking.models import Booking, BookingStatus
 from booking.schemas import BookingCreate
 from tests.clock import FakeClock
@@ -195,8 +196,8 @@ class TestKioskJourney:
         from playwright.sync_api import expect
 
         with session_scope(center.engine) as session:
-            member = service.find_member(session, "minh@fablab.local")
-            actor = service.load_actor(session, member)
+            member = members.find_member(session, "minh@fablab.local")
+            actor = members.load_actor(session, member)
             now = center.clock()
             booking = service.book(
                 session,

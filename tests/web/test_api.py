@@ -74,7 +74,7 @@ class TestAuth:
         assert response.json() == {"error": "Unauthenticated", "detail": detail}
 
     def test_password_change_revokes_tokens(self, client: TestClient, session: Session, auth: Auth) -> None:
-        from booking import service
+        from booking.members import service
 
         member = make_member(session)
         headers = auth(member)

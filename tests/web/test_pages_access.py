@@ -146,6 +146,8 @@ class TestPageAccess:
         sign_in(client, app, center.manager)
         response = client.get(f"/manage/reports?site={center.other_site.id}", headers=HTML)
         assert response.status_code == 404
+        assert f"there is no site &#39;{center.other_site.id}&#39; among yours" in response.text
+        assert "fablab-utilisation" not in response.text
 
 
 AuthHeaders = Callable[[Member], dict[str, str]]

@@ -171,10 +171,13 @@ class TestCsrf:
     def test_a_wrong_token_is_refused(
         self, client: TestClient, app: FastAPI, session: Session, center: Center
     ) -> None:
+        old = center.member.ical_token
         sign_in(client, app, center.member)
         response = client.post("/me/ical", data={"csrf_token": "forged"}, headers=HTML)
         assert response.status_code == 403
+        assert "this form has expired or did not come from FabLab Hub" in response.text
         session.refresh(center.member)
+        assert center.member.ical_token == old
 
     def test_htmx_sends_the_token_in_a_header(
         self, client: TestClient, app: FastAPI, session: Session, center: Center
@@ -189,6 +192,9 @@ class TestCsrf:
             "/signin", data={"email": center.member.email, "password": PASSWORD}, headers=HTML
         )
         assert response.status_code == 403
+        assert "this form has expired or did not come from FabLab Hub" in response.text
+        assert "fablab_session" not in response.cookies
+        assert client.get("/bookings", headers=HTML, follow_redirects=False).status_code == 303
 
     def test_cookie_authenticated_api_writes_need_the_token(
         self, client: TestClient, app: FastAPI, session: Session, center: Center

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from booking import service
+from booking.bookings import service
+from booking.members.service import load_actor
 from booking.models import Booking, BookingStatus, LedgerEntry, LedgerKind, MemberTraining, Resource
 from booking.schemas import BookingCreate
 from tests.conftest import NOW
@@ -24,7 +25,7 @@ def center(session: Session) -> Center:
 
 
 def _book(session: Session, center: Center, resource: Resource, start: str, end: str) -> Booking:
-    actor = service.load_actor(session, center.member)
+    actor = load_actor(session, center.member)
     data = BookingCreate(resource_id=resource.id, start=at(start), end=at(end))
     return service.book(session, actor, data, NOW)
 
@@ -112,7 +113,7 @@ class TestApprovals:
         center.big_room.requires_approval = True
         session.add(center.big_room)
         session.flush()
-        from booking.catalogue import CATALOGUE
+        from booking.catalogue.cache import CATALOGUE
 
         CATALOGUE.invalidate()
         booking = _book(session, center, center.big_room, "2027-03-03 10:00", "2027-03-03 12:00")

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from booking import service as booking
+from booking.bookings import service as booking
 from booking.models import Member, ResourceBlock, Role
 from booking.schemas import BookingCreate
 from devices import service

@@ -121,7 +121,7 @@ class TestSignIn:
     def test_a_new_password_ends_page_sessions(
         self, client: TestClient, app: FastAPI, session: Session, center: Center
     ) -> None:
-        from booking import service
+        from booking.members import service
 
         sign_in(client, app, center.member)
         service.set_password(session, center.member, "another password")
@@ -185,10 +185,11 @@ class TestBook:
     ) -> None:
         sign_in(client, app, center.other_member)
         _book(client, center.room.id, "2027-03-02", "10:00", 60)
-        sign_in(client, app, center.member)
+        sign_in(client, app, center.member)  # the account's language: Vietnamese, the default
         response = _book(client, center.room.id, "2027-03-02", "10:30", 60)
         assert response.status_code == 409
-        assert "This slot is taken" in response.text or "Khung giờ này đã kín" in response.text
+        assert "Khung giờ này đã kín" in response.text
+        assert "This slot is taken" not in response.text
         assert f"{center.room.name} is booked 2027-03-02 10:00–11:00" in response.text
         assert "/waitlist" in response.text  # the panel offers the waitlist
         assert _count(session, center.member) == 0
@@ -414,12 +415,19 @@ class TestSearch:
 
 
 class TestMyAccount:
-    def test_shows_quota_meters_and_trainings(self, client: TestClient, app: FastAPI, center: Center) -> None:
-        sign_in(client, app, center.member, language="en")
+    def test_shows_quota_meters_and_trainings(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        # A signed-in member reads pages in their account's language.
+        center.member.language = "en"
+        session.add(center.member)
+        session.flush()
+        sign_in(client, app, center.member)
         _book(client, center.room.id, "2027-03-02", "10:00", 90)
         page = client.get("/me", headers=HTML).text
         assert "meeting-rooms" in page
-        assert "1,5 / 4 giờ" in page or "1.5 / 4 h" in page
+        assert "1.5 / 4 h" in page
+        assert "1,5 / 4 giờ" not in page
         assert center.training.name in page
         assert f"/ical/{center.member.ical_token}.ics" in page
 
@@ -466,6 +474,8 @@ class TestCalendarFeed:
     def test_an_unknown_token_is_not_found(self, client: TestClient) -> None:
         response = client.get("/ical/not-a-real-token-0123456789.ics")
         assert response.status_code == 404
+        assert response.text == "not found\n"
+        assert "BEGIN:VCALENDAR" not in response.text
 
 
 def test_csrf_token_in_session_is_what_pages_embed(client: TestClient, app: FastAPI, center: Center) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
-from booking import service
+from booking.members import service as members
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.tokens import TokenCodec
 
@@ -33,7 +33,7 @@ def issue_token(
 ) -> TokenRead:
     """Exchange an e-mail and password for a bearer token (429 after repeated failures)."""
     try:
-        member = service.authenticate(
+        member = members.authenticate(
             session,
             username,
             password,

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from booking import repository, service
+from booking import idempotency
+from booking.bookings import service as bookings
 from booking.models import BookingStatus
 from booking.schemas import (
     BookingCreate,
@@ -19,6 +20,8 @@ from booking.schemas import (
     WaitlistRead,
     When,
 )
+from booking.series import service as series
+from booking.waitlist import service as waitlist
 from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
@@ -38,7 +41,7 @@ def create_booking(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Book a slot, or with `rrule` a series; the same Idempotency-Key gives back the first result."""
-    outcome = service.book_idempotent(session, actor, data, now, idempotency_key)
+    outcome = idempotency.book_idempotent(session, actor, data, now, idempotency_key)
     session.commit()
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=201, headers=headers)
@@ -56,7 +59,7 @@ def list_bookings(
     status: Annotated[list[BookingStatus] | None, Query()] = None,
 ) -> list[BookingRead]:
     """The member's bookings; a manager's sites' bookings unless `mine=true`."""
-    bookings = service.list_bookings(
+    found = bookings.list_bookings(
         session,
         actor,
         mine=mine,
@@ -66,21 +69,21 @@ def list_bookings(
         resource_id=resource,
         statuses=status,
     )
-    return [service.booking_read(b) for b in bookings]
+    return [bookings.booking_read(b) for b in found]
 
 
 @router.get("/bookings/{booking_id}")
 def get_booking(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingRead:
     """One booking (its member, the site's managers and kiosk)."""
-    return service.booking_read(service.get_booking_or_raise(session, actor, booking_id))
+    return bookings.booking_read(bookings.get_booking_or_raise(session, actor, booking_id))
 
 
 @router.delete("/bookings/{booking_id}")
 def cancel_booking(booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -> BookingRead:
     """Cancel before the start, or release the rest of a booking under way."""
-    booking = service.cancel(session, actor, booking_id, now)
+    booking = bookings.cancel(session, actor, booking_id, now)
     session.commit()
-    return service.booking_read(booking)
+    return bookings.booking_read(booking)
 
 
 @router.post("/bookings/{booking_id}/check-in")
@@ -88,11 +91,11 @@ def check_in(
     booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep, settings: SettingsDep
 ) -> BookingRead:
     """Check in (its member, the site's managers, the site's kiosk)."""
-    booking = service.check_in(
+    booking = bookings.check_in(
         session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min
     )
     session.commit()
-    return service.booking_read(booking)
+    return bookings.booking_read(booking)
 
 
 class CodeCheckIn(BaseModel):
@@ -104,11 +107,11 @@ def check_in_by_code(
     data: CodeCheckIn, session: SessionDep, actor: ActorDep, now: NowDep, settings: SettingsDep
 ) -> BookingRead:
     """Check in by the booking's code, as a kiosk does."""
-    booking = service.check_in_by_code(
+    booking = bookings.check_in_by_code(
         session, actor, data.code, now, check_in_opens_min=settings.check_in_opens_min
     )
     session.commit()
-    return service.booking_read(booking)
+    return bookings.booking_read(booking)
 
 
 @router.post("/bookings/{booking_id}/approve")
@@ -116,9 +119,9 @@ def approve(
     booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep, data: DecisionCreate | None = None
 ) -> BookingRead:
     """A manager confirms a pending booking."""
-    booking = service.approve(session, actor, booking_id, now, data.note if data else "")
+    booking = bookings.approve(session, actor, booking_id, now, data.note if data else "")
     session.commit()
-    return service.booking_read(booking)
+    return bookings.booking_read(booking)
 
 
 @router.post("/bookings/{booking_id}/reject")
@@ -126,43 +129,43 @@ def reject(
     booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep, data: DecisionCreate | None = None
 ) -> BookingRead:
     """A manager declines a pending booking."""
-    booking = service.reject(session, actor, booking_id, now, data.note if data else "")
+    booking = bookings.reject(session, actor, booking_id, now, data.note if data else "")
     session.commit()
-    return service.booking_read(booking)
+    return bookings.booking_read(booking)
 
 
 @router.get("/series/{series_id}")
 def get_series(series_id: str, session: SessionDep, actor: ActorDep) -> list[BookingRead]:
     """The bookings of a series."""
-    bookings = service.list_series_bookings(session, actor, series_id)
-    return [service.booking_read(b) for b in bookings]
+    found = series.list_series_bookings(session, actor, series_id)
+    return [bookings.booking_read(b) for b in found]
 
 
 @router.delete("/series/{series_id}")
 def cancel_series(series_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -> list[BookingRead]:
     """Cancel every occurrence of the series that has not started yet."""
-    cancelled = service.cancel_series(session, actor, series_id, now)
+    cancelled = series.cancel_series(session, actor, series_id, now)
     session.commit()
-    return [service.booking_read(b) for b in cancelled]
+    return [bookings.booking_read(b) for b in cancelled]
 
 
 @router.post("/waitlist", status_code=201)
 def join_waitlist(data: WaitlistCreate, session: SessionDep, actor: ActorDep, now: NowDep) -> WaitlistRead:
     """Wait for a taken slot: when it frees, the first eligible waiter is booked automatically."""
-    entry = service.join_waitlist(session, actor, data, now)
+    entry = waitlist.join(session, actor, data, now)
     session.commit()
-    return service.waitlist_read(session, entry)
+    return waitlist.waitlist_read(session, entry)
 
 
 @router.get("/waitlist")
 def my_waitlist(session: SessionDep, actor: ActorDep) -> list[WaitlistRead]:
     """The member's waitlist entries."""
-    return [service.waitlist_read(session, e) for e in repository.list_member_waitlist(session, actor.id)]
+    return [waitlist.waitlist_read(session, e) for e in waitlist.list_entries(session, actor)]
 
 
 @router.delete("/waitlist/{entry_id}")
 def leave_waitlist(entry_id: str, session: SessionDep, actor: ActorDep) -> WaitlistRead:
     """Stop waiting."""
-    entry = service.leave_waitlist(session, actor, entry_id)
+    entry = waitlist.leave(session, actor, entry_id)
     session.commit()
-    return service.waitlist_read(session, entry)
+    return waitlist.waitlist_read(session, entry)

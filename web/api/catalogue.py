@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from booking import repository, service
+from booking.bookings import availability as bookings_availability
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
 from booking.models import ResourceKind
 from booking.schemas import (
     AvailabilityRead,
@@ -26,19 +28,19 @@ router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 @router.get("/sites")
 def list_sites(session: SessionDep, _actor: ActorDep) -> list[SiteRead]:
     """Every site of the center."""
-    return [SiteRead.model_validate(site) for site in repository.list_sites(session)]
+    return [SiteRead.model_validate(site) for site in catalogue_repo.list_sites(session)]
 
 
 @router.get("/sites/{site_id}")
 def get_site(site_id: str, session: SessionDep, _actor: ActorDep) -> SiteRead:
     """One site."""
-    return SiteRead.model_validate(service.get_site_or_raise(session, site_id))
+    return SiteRead.model_validate(catalogue.get_site_or_raise(session, site_id))
 
 
 @router.post("/sites/{site_id}/closures", status_code=201)
 def add_closure(site_id: str, data: ClosureCreate, session: SessionDep, actor: ActorDep) -> ClosureRead:
     """Close a site for a span (managers of the site)."""
-    closure = service.add_closure(session, actor, site_id, data)
+    closure = catalogue.add_closure(session, actor, site_id, data)
     session.commit()
     return ClosureRead(
         id=closure.id or 0,
@@ -57,13 +59,15 @@ def list_resources(
     kind: ResourceKind | None = None,
 ) -> list[ResourceRead]:
     """Bookable resources, optionally of one site and one kind."""
-    return [service.resource_read(r) for r in repository.list_resources(session, site_id=site, kind=kind)]
+    return [
+        catalogue.resource_read(r) for r in catalogue_repo.list_resources(session, site_id=site, kind=kind)
+    ]
 
 
 @router.get("/resources/{resource_id}")
 def get_resource(resource_id: str, session: SessionDep, _actor: ActorDep) -> ResourceRead:
     """One resource with its booking rules."""
-    return service.resource_read(service.get_resource_or_raise(session, resource_id))
+    return catalogue.resource_read(catalogue.get_resource_or_raise(session, resource_id))
 
 
 @router.get("/resources/{resource_id}/availability")
@@ -76,16 +80,16 @@ def availability(
     _actor: ActorDep,
 ) -> AvailabilityRead:
     """Free spans inside opening hours between start and end (free seats for a desk pool)."""
-    return service.availability(session, resource_id, start, end, now)
+    return bookings_availability.availability(session, resource_id, start, end, now)
 
 
 @router.get("/plans")
 def list_plans(session: SessionDep, _actor: ActorDep) -> list[PlanRead]:
     """Plans and their quota rules."""
-    return service.list_plans(session)
+    return catalogue.list_plans(session)
 
 
 @router.get("/trainings")
 def list_trainings(session: SessionDep, _actor: ActorDep) -> list[TrainingRead]:
     """The trainings machines may require."""
-    return [TrainingRead.model_validate(t) for t in repository.list_trainings(session)]
+    return [TrainingRead.model_validate(t) for t in catalogue_repo.list_trainings(session)]

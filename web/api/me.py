@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from booking import repository, service
+from booking import notifications
+from booking.catalogue import repository as catalogue_repo
+from booking.ledger import service as ledger
+from booking.members import service as members
 from booking.schemas import MemberRead, MemberTrainingRead, QuotaRead, Timestamp
 from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
 
@@ -23,13 +26,13 @@ def me(actor: ActorDep) -> MemberRead:
 @router.get("/me/quotas")
 def my_quotas(session: SessionDep, actor: ActorDep, now: NowDep, settings: SettingsDep) -> list[QuotaRead]:
     """Per quota group and period of the member's plan: the limit, booked and really used hours."""
-    return service.my_quotas(session, actor.member, now, settings.timezone)
+    return ledger.my_quotas(session, actor.member, now, settings.timezone)
 
 
 @router.get("/me/trainings")
 def my_trainings(session: SessionDep, actor: ActorDep, now: NowDep) -> list[MemberTrainingRead]:
     """The member's trainings and whether each is still valid."""
-    return service.list_member_trainings(session, actor.member, now)
+    return members.list_member_trainings(session, actor.member, now)
 
 
 class NotificationRead(BaseModel):
@@ -44,7 +47,7 @@ def my_notifications(session: SessionDep, actor: ActorDep) -> list[NotificationR
     """The member's newest notifications."""
     return [
         NotificationRead(kind=n.kind, message=n.message, booking_id=n.booking_id, created_at=n.created_at)
-        for n in repository.list_notifications(session, actor.id)
+        for n in notifications.list_notifications(session, actor.id)
     ]
 
 
@@ -57,9 +60,9 @@ def grant_training(
     member_id: str, data: TrainingGrant, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> MemberTrainingRead:
     """A manager records that a member holds a training."""
-    grant = service.grant_training(session, actor, member_id, data.training_id, now)
+    grant = members.grant_training(session, actor, member_id, data.training_id, now)
     session.commit()
-    training = repository.get_training(session, grant.training_id)
+    training = catalogue_repo.get_training(session, grant.training_id)
     return MemberTrainingRead(
         training_id=grant.training_id,
         name=training.name if training else grant.training_id,
@@ -72,5 +75,5 @@ def grant_training(
 @router.delete("/members/{member_id}/trainings/{training_id}", status_code=204)
 def revoke_training(member_id: str, training_id: str, session: SessionDep, actor: ActorDep) -> None:
     """A manager withdraws a member's training."""
-    service.revoke_training(session, actor, member_id, training_id)
+    members.revoke_training(session, actor, member_id, training_id)
     session.commit()

@@ -10,16 +10,32 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from booking import admin, repository, rules, service
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.catalogue.rules import parse_opening_hours
 from booking.errors import InvalidRequest, NotFound
+from booking.members import repository as members_repo
+from booking.members import service as members_service
 from booking.models import QuotaPeriod, ResourceKind, Role
-from booking.schemas import ClosureCreate, MemberCreate, ResourceCreate, SiteCreate
+from booking.schemas import (
+    ClosureCreate,
+    MemberCreate,
+    MemberUpdate,
+    PlanCreate,
+    PlanUpdate,
+    QuotaRuleCreate,
+    ResourceCreate,
+    ResourceUpdate,
+    SiteCreate,
+    SiteUpdate,
+    TrainingCreate,
+)
+from booking.spans import WEEKDAYS, zone
 from web.deps import NowDep, SessionDep
 from web.pages.common import AdminActor, flash, local_instant, parse_day, render, see_other, text
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Model = TypeVar("Model", bound=BaseModel)
-WEEKDAYS = rules.WEEKDAYS
 
 
 async def _form(request: Request) -> FormData:
@@ -73,7 +89,7 @@ def parse_hours(form: FormData) -> dict[str, list[list[str]]]:
             windows.append(bounds)
         if windows:
             hours[day] = windows
-    rules.parse_opening_hours(hours)
+    parse_opening_hours(hours)
     return hours
 
 
@@ -90,11 +106,11 @@ def overview(request: Request, session: SessionDep, actor: AdminActor) -> Respon
         "admin/overview.html",
         actor,
         counts={
-            "sites": len(repository.list_sites(session)),
-            "resources": len(admin.list_all_resources(session)),
-            "plans": len(repository.list_plans(session)),
-            "members": len(admin.list_members(session, limit=10_000)),
-            "trainings": len(repository.list_trainings(session)),
+            "sites": len(catalogue_repo.list_sites(session)),
+            "resources": len(catalogue.list_all_resources(session)),
+            "plans": len(catalogue_repo.list_plans(session)),
+            "members": len(members_service.list_members(session, limit=10_000)),
+            "trainings": len(catalogue_repo.list_trainings(session)),
         },
     )
 
@@ -109,7 +125,7 @@ def sites(request: Request, session: SessionDep, actor: AdminActor) -> Response:
         request,
         "admin/sites.html",
         actor,
-        sites=list(repository.list_sites(session)),
+        sites=list(catalogue_repo.list_sites(session)),
         weekdays=WEEKDAYS,
         hours=hours_text({d: [["08:00", "17:00"]] for d in WEEKDAYS[:5]}),
     )
@@ -130,7 +146,7 @@ def _site_data(form: FormData) -> dict[str, Any]:
 def create_site(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
     """Add a site."""
     data = validated(SiteCreate, {"id": _value(form, "id"), **_site_data(form)})
-    site = admin.create_site(session, actor, data)
+    site = catalogue.create_site(session, actor, data)
     session.commit()
     flash(request, text(request, actor, "Site %(name)s added.", name=site.name))
     return see_other(f"/admin/sites/{site.id}")
@@ -141,16 +157,16 @@ def site_page(
     request: Request, site_id: str, session: SessionDep, now: NowDep, actor: AdminActor
 ) -> Response:
     """A site's settings, opening hours and upcoming closures."""
-    site = service.get_site_or_raise(session, site_id)
+    site = catalogue.get_site_or_raise(session, site_id)
     return render(
         request,
         "admin/site.html",
         actor,
         site=site,
-        tz=rules.zone(site.timezone),
+        tz=zone(site.timezone),
         weekdays=WEEKDAYS,
         hours=hours_text(site.opening_hours),
-        closures=admin.list_closures(session, site.id, now),
+        closures=catalogue.list_closures(session, site.id, now),
     )
 
 
@@ -159,7 +175,7 @@ def update_site(
     request: Request, site_id: str, session: SessionDep, actor: AdminActor, form: Fields
 ) -> Response:
     """Save a site's settings and opening hours."""
-    site = admin.update_site(session, actor, site_id, validated(admin.SiteUpdate, _site_data(form)))
+    site = catalogue.update_site(session, actor, site_id, validated(SiteUpdate, _site_data(form)))
     session.commit()
     flash(request, text(request, actor, "Saved."))
     return see_other(f"/admin/sites/{site.id}")
@@ -179,13 +195,13 @@ def add_closure(
     end_time: Annotated[str, Form(max_length=5)] = "24:00",
 ) -> Response:
     """Close the site from a local date and time to another (whole days by default)."""
-    site = service.get_site_or_raise(session, site_id)
-    tz = rules.zone(site.timezone)
+    site = catalogue.get_site_or_raise(session, site_id)
+    tz = zone(site.timezone)
     first = parse_day(start_day, now.astimezone(tz).date())
     last = parse_day(end_day, first)
     start = local_instant(first, start_time or "00:00", tz)
     end = local_instant(last, end_time or "24:00", tz)
-    service.add_closure(session, actor, site.id, ClosureCreate(start=start, end=end, reason=reason))
+    catalogue.add_closure(session, actor, site.id, ClosureCreate(start=start, end=end, reason=reason))
     session.commit()
     flash(request, text(request, actor, "Closure added."))
     return see_other(f"/admin/sites/{site.id}")
@@ -194,7 +210,7 @@ def add_closure(
 @router.post("/closures/{closure_id}/delete")
 def delete_closure(request: Request, closure_id: int, session: SessionDep, actor: AdminActor) -> Response:
     """Remove a closure."""
-    closure = admin.delete_closure(session, actor, closure_id)
+    closure = catalogue.delete_closure(session, actor, closure_id)
     session.commit()
     flash(request, text(request, actor, "Closure removed."))
     return see_other(f"/admin/sites/{closure.site_id}")
@@ -233,9 +249,9 @@ def resources(request: Request, session: SessionDep, actor: AdminActor) -> Respo
         request,
         "admin/resources.html",
         actor,
-        resources=admin.list_all_resources(session),
-        sites=list(repository.list_sites(session)),
-        trainings=list(repository.list_trainings(session)),
+        resources=catalogue.list_all_resources(session),
+        sites=list(catalogue_repo.list_sites(session)),
+        trainings=list(catalogue_repo.list_trainings(session)),
         kinds=list(ResourceKind),
     )
 
@@ -252,7 +268,7 @@ def create_resource(request: Request, session: SessionDep, actor: AdminActor, fo
             **_resource_data(form),
         },
     )
-    resource = admin.create_resource(session, actor, data)
+    resource = catalogue.create_resource(session, actor, data)
     session.commit()
     flash(request, text(request, actor, "Resource %(name)s added.", name=resource.name))
     return see_other(f"/admin/resources/{resource.id}")
@@ -261,7 +277,7 @@ def create_resource(request: Request, session: SessionDep, actor: AdminActor, fo
 @router.get("/resources/{resource_id}")
 def resource_page(request: Request, resource_id: str, session: SessionDep, actor: AdminActor) -> Response:
     """A resource's names, capacity and booking rules."""
-    resource = repository.get_resource(session, resource_id)
+    resource = catalogue_repo.get_resource(session, resource_id)
     if resource is None:
         raise NotFound(f"there is no resource '{resource_id}'")
     return render(
@@ -269,7 +285,7 @@ def resource_page(request: Request, resource_id: str, session: SessionDep, actor
         "admin/resource.html",
         actor,
         resource=resource,
-        trainings=list(repository.list_trainings(session)),
+        trainings=list(catalogue_repo.list_trainings(session)),
     )
 
 
@@ -278,8 +294,8 @@ def update_resource(
     request: Request, resource_id: str, session: SessionDep, actor: AdminActor, form: Fields
 ) -> Response:
     """Save a resource's rules (or retire it)."""
-    data = validated(admin.ResourceUpdate, {**_resource_data(form), "active": _checked(form, "active")})
-    resource = admin.update_resource(session, actor, resource_id, data)
+    data = validated(ResourceUpdate, {**_resource_data(form), "active": _checked(form, "active")})
+    resource = catalogue.update_resource(session, actor, resource_id, data)
     session.commit()
     flash(request, text(request, actor, "Saved."))
     return see_other(f"/admin/resources/{resource.id}")
@@ -289,7 +305,7 @@ def update_resource(
 def create_training(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
     """Add a training."""
     data = validated(
-        admin.TrainingCreate,
+        TrainingCreate,
         {
             "id": _value(form, "id"),
             "name": _value(form, "name"),
@@ -297,7 +313,7 @@ def create_training(request: Request, session: SessionDep, actor: AdminActor, fo
             "valid_days": _optional(form, "valid_days"),
         },
     )
-    admin.create_training(session, actor, data)
+    catalogue.create_training(session, actor, data)
     session.commit()
     flash(request, text(request, actor, "Training %(training)s added.", training=data.id))
     return see_other("/admin/resources")
@@ -313,8 +329,8 @@ def plans(request: Request, session: SessionDep, actor: AdminActor) -> Response:
         request,
         "admin/plans.html",
         actor,
-        plans=list(repository.list_plans(session)),
-        quota_rules=admin.list_quota_rules_by_plan(session),
+        plans=list(catalogue_repo.list_plans(session)),
+        quota_rules=catalogue.list_quota_rules_by_plan(session),
         periods=list(QuotaPeriod),
     )
 
@@ -323,7 +339,7 @@ def plans(request: Request, session: SessionDep, actor: AdminActor) -> Response:
 def create_plan(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
     """Add a plan."""
     data = validated(
-        admin.PlanCreate,
+        PlanCreate,
         {
             "id": _value(form, "id"),
             "name": _value(form, "name"),
@@ -331,7 +347,7 @@ def create_plan(request: Request, session: SessionDep, actor: AdminActor, form: 
             "monthly_price_vnd": _value(form, "monthly_price_vnd") or 0,
         },
     )
-    admin.create_plan(session, actor, data)
+    catalogue.create_plan(session, actor, data)
     session.commit()
     flash(request, text(request, actor, "Plan %(name)s added.", name=data.name))
     return see_other("/admin/plans")
@@ -343,14 +359,14 @@ def update_plan(
 ) -> Response:
     """Rename or reprice a plan."""
     data = validated(
-        admin.PlanUpdate,
+        PlanUpdate,
         {
             "name": _value(form, "name"),
             "name_en": _value(form, "name_en"),
             "monthly_price_vnd": _value(form, "monthly_price_vnd") or 0,
         },
     )
-    admin.update_plan(session, actor, plan_id, data)
+    catalogue.update_plan(session, actor, plan_id, data)
     session.commit()
     flash(request, text(request, actor, "Saved."))
     return see_other("/admin/plans")
@@ -362,7 +378,7 @@ def add_rule(
 ) -> Response:
     """Add a quota rule to a plan."""
     data = validated(
-        admin.QuotaRuleCreate,
+        QuotaRuleCreate,
         {
             "quota_group": _value(form, "quota_group"),
             "period": _value(form, "period"),
@@ -372,7 +388,7 @@ def add_rule(
             "max_runtime_hours": _optional(form, "max_runtime_hours"),
         },
     )
-    admin.add_quota_rule(session, actor, plan_id, data)
+    catalogue.add_quota_rule(session, actor, plan_id, data)
     session.commit()
     flash(request, text(request, actor, "Quota rule added."))
     return see_other("/admin/plans")
@@ -381,7 +397,7 @@ def add_rule(
 @router.post("/rules/{rule_id}/delete")
 def delete_rule(request: Request, rule_id: int, session: SessionDep, actor: AdminActor) -> Response:
     """Remove a quota rule."""
-    admin.delete_quota_rule(session, actor, rule_id)
+    catalogue.delete_quota_rule(session, actor, rule_id)
     session.commit()
     flash(request, text(request, actor, "Quota rule removed."))
     return see_other("/admin/plans")
@@ -400,9 +416,9 @@ def members(
         "admin/members.html",
         actor,
         q=q,
-        members=admin.list_members(session, q),
-        plans=list(repository.list_plans(session)),
-        sites=list(repository.list_sites(session)),
+        members=members_service.list_members(session, q),
+        plans=list(catalogue_repo.list_plans(session)),
+        sites=list(catalogue_repo.list_sites(session)),
         roles=list(Role),
     )
 
@@ -425,7 +441,7 @@ def create_member(
             "sites": _values(form, "sites"),
         },
     )
-    member = admin.create_member(session, actor, data, now)
+    member = members_service.create_member(session, actor, data, now)
     session.commit()
     flash(request, text(request, actor, "Account %(email)s created.", email=member.email))
     return see_other(f"/admin/members/{member.id}")
@@ -436,17 +452,17 @@ def member_page(
     request: Request, member_id: str, session: SessionDep, now: NowDep, actor: AdminActor
 ) -> Response:
     """A member's role, sites, plan, card, language and state; a new password."""
-    member = service.get_member_or_raise(session, member_id)
+    member = members_service.get_member_or_raise(session, member_id)
     return render(
         request,
         "admin/member.html",
         actor,
         member=member,
-        managed=repository.managed_sites(session, member.id),
-        plans=list(repository.list_plans(session)),
-        sites=list(repository.list_sites(session)),
+        managed=members_repo.managed_sites(session, member.id),
+        plans=list(catalogue_repo.list_plans(session)),
+        sites=list(catalogue_repo.list_sites(session)),
         roles=list(Role),
-        grants=list(repository.list_member_trainings(session, member.id)),
+        grants=list(members_repo.list_member_trainings(session, member.id)),
         now=now,
     )
 
@@ -457,7 +473,7 @@ def update_member(
 ) -> Response:
     """Save a member's role, sites, plan, card, language and state."""
     data = validated(
-        admin.MemberUpdate,
+        MemberUpdate,
         {
             "name": _value(form, "name"),
             "role": _value(form, "role"),
@@ -468,7 +484,7 @@ def update_member(
             "sites": _values(form, "sites"),
         },
     )
-    member = admin.update_member(session, actor, member_id, data)
+    member = members_service.update_member(session, actor, member_id, data)
     session.commit()
     flash(request, text(request, actor, "Saved."))
     return see_other(f"/admin/members/{member.id}")
@@ -483,7 +499,7 @@ def reset_password(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Set a new password; the member's sessions and tokens end."""
-    member = admin.reset_password(session, actor, member_id, password)
+    member = members_service.reset_password(session, actor, member_id, password)
     session.commit()
     flash(
         request, text(request, actor, "Password changed; %(email)s must sign in again.", email=member.email)

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from booking import portal, service
 from booking.errors import TooManyAttempts, Unauthenticated
+from booking.members import service as members
 from web.csrf import rotate
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.i18n import normalise
@@ -46,7 +46,7 @@ def signin(
 ) -> Response:
     """Check the e-mail and password (rate-limited by the service) and start a session."""
     try:
-        member = service.authenticate(
+        member = members.authenticate(
             session,
             email,
             password,
@@ -73,7 +73,7 @@ def signin(
     request.session.clear()
     request.session.update({"member": member.id, "v": member.token_version, "lang": member.language})
     rotate(request.session)
-    actor = service.load_actor(session, member)
+    actor = members.load_actor(session, member)
     return see_other(safe_next(next, home_of(actor)))
 
 
@@ -100,7 +100,7 @@ def set_language(
     request.session["lang"] = language
     actor = signed_in_actor(request, session)
     if actor is not None:
-        member = service.get_member_or_raise(session, actor.id)
-        portal.set_language(session, member, language)
+        member = members.get_member_or_raise(session, actor.id)
+        members.set_language(session, member, language)
         session.commit()
     return see_other(safe_next(next))

@@ -22,10 +22,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from booking import repository, rules
+from booking import spans
 from booking.errors import InvalidRequest, NotFound, NotPermitted
+from booking.members import repository as members_repo
+from booking.members.actors import Actor
+from booking.members.service import load_actor
 from booking.models import Role
-from booking.service import Actor, load_actor
 from web.csrf import csrf_token
 from web.deps import ReadSessionDep
 from web.i18n import Formatter, Gettext, normalise
@@ -141,7 +143,7 @@ def signed_in_actor(request: Request, session: Session) -> Actor | None:
     member_id, version = data.get("member"), data.get("v")
     if not isinstance(member_id, str) or not isinstance(version, int):
         return None
-    member = repository.get_member(session, member_id)
+    member = members_repo.get_member(session, member_id)
     if member is None or not member.active or member.token_version != version:
         return None
     actor = load_actor(session, member)
@@ -234,7 +236,7 @@ def parse_clock(value: str) -> int:
 
 def local_instant(day: date, clock: str, tz: ZoneInfo) -> datetime:
     """A local date and HH:MM in the zone, as an aware UTC instant."""
-    return rules.local_instant(day, parse_clock(clock), tz)
+    return spans.local_instant(day, parse_clock(clock), tz)
 
 
 def parse_instant(value: str) -> datetime:

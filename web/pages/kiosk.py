@@ -13,9 +13,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from booking import kiosk, repository, rules, service
+from booking.bookings import kiosk
+from booking.bookings import service as bookings
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
 from booking.errors import DomainError, NotFound
+from booking.members import repository as members_repo
 from booking.models import Booking
+from booking.spans import zone
 from devices import service as devices
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
@@ -29,10 +34,10 @@ MACHINE_REFRESH_S = 5
 
 
 def _rooms_context(session: Session, site_id: str, now: datetime) -> dict[str, Any]:
-    site = service.get_site_or_raise(session, site_id)
+    site = catalogue.get_site_or_raise(session, site_id)
     return {
         "site": site,
-        "tz": rules.zone(site.timezone),
+        "tz": zone(site.timezone),
         "rooms": kiosk.now_and_next(session, site.id, now),
         "walk_ins": kiosk.walk_in_slots(session, site.id, now),
         "now": now,
@@ -79,13 +84,13 @@ def machines_fragment(
     request: Request, site_id: str, session: SessionDep, now: NowDep, actor: KioskActor
 ) -> Response:
     """Every machine of the site: its state and until when (polled by the screen)."""
-    site = service.get_site_or_raise(session, site_id)
+    site = catalogue.get_site_or_raise(session, site_id)
     return render(
         request,
         "kiosk/_machines.html",
         actor,
         site=site,
-        tz=rules.zone(site.timezone),
+        tz=zone(site.timezone),
         **_machines_context(session, site.id, now),
     )
 
@@ -100,12 +105,12 @@ def _result(
     error: DomainError | None,
     action: str,
 ) -> Response:
-    site = service.get_site_or_raise(session, site_id)
-    resource = repository.get_resource(session, booking.resource_id) if booking else None
-    member = repository.get_member(session, booking.member_id) if booking else None
+    site = catalogue.get_site_or_raise(session, site_id)
+    resource = catalogue_repo.get_resource(session, booking.resource_id) if booking else None
+    member = members_repo.get_member(session, booking.member_id) if booking else None
     context = {
         "site": site,
-        "tz": rules.zone(site.timezone),
+        "tz": zone(site.timezone),
         "booking": booking,
         "resource": resource,
         "member_name": member.name if member else "",
@@ -152,7 +157,7 @@ def check_in(
                 session, actor, site_id, card, now, opens_min=settings.check_in_opens_min
             )
         else:
-            booking = service.check_in_by_code(
+            booking = bookings.check_in_by_code(
                 session, actor, code, now, check_in_opens_min=settings.check_in_opens_min
             )
             if booking.site_id != site_id:  # a kiosk sees only its site; belt and braces

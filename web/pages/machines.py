@@ -20,10 +20,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from booking import repository, rules
+from booking.catalogue import repository as catalogue_repo
 from booking.errors import InvalidRequest, NotFound
+from booking.members.actors import Actor
 from booking.models import Site
-from booking.service import Actor
+from booking.spans import zone
 from devices import reports, service
 from devices.schemas import MaintenancePlanCreate
 from firmware_bridge.center.commands import OutboxLink
@@ -40,7 +41,7 @@ CHART_DAYS = (14, 30)
 
 def _my_sites(session: Session, actor: Actor, site: str = "") -> list[Site]:
     """The sites the actor manages, or the one asked for; NotFound for a site that is not theirs."""
-    sites = [s for s in repository.list_sites(session) if actor.manages(s.id)]
+    sites = [s for s in catalogue_repo.list_sites(session) if actor.manages(s.id)]
     if site:
         sites = [s for s in sites if s.id == site]
         if not sites:
@@ -49,7 +50,7 @@ def _my_sites(session: Session, actor: Actor, site: str = "") -> list[Site]:
 
 
 def _zones(sites: list[Site]) -> dict[str, ZoneInfo]:
-    return {s.id: rules.zone(s.timezone) for s in sites}
+    return {s.id: zone(s.timezone) for s in sites}
 
 
 def _send(request: Request, link: OutboxLink) -> None:
@@ -298,9 +299,9 @@ def machine_page(
     if days not in CHART_DAYS:
         raise InvalidRequest(f"the chart shows {CHART_DAYS[0]} or {CHART_DAYS[1]} days")
     machine = reports.managed_machine(session, actor, machine_id)
-    site = repository.get_site(session, machine.site_id)
+    site = catalogue_repo.get_site(session, machine.site_id)
     assert site is not None  # a machine's site is a foreign key
-    tz = rules.zone(site.timezone)
+    tz = zone(site.timezone)
     usage = reports.daily_usage(session, machine.id, tz, local_today(now, tz), days, now)
     sessions = service.list_sessions(session, actor, machine.id, limit=50)
     back = f"/manage/machines/{machine.id}"
@@ -333,7 +334,7 @@ def machine_status(
 ) -> Response:
     """The machine's live status (polled by its page)."""
     machine = reports.managed_machine(session, actor, machine_id)
-    site = repository.get_site(session, machine.site_id)
+    site = catalogue_repo.get_site(session, machine.site_id)
     assert site is not None
     return render(
         request,
@@ -341,7 +342,7 @@ def machine_status(
         actor,
         row=reports.board_row(session, machine, now),
         counters=machine,
-        tz=rules.zone(site.timezone),
+        tz=zone(site.timezone),
         board_refresh_s=BOARD_REFRESH_S,
         now=now,
     )

@@ -15,10 +15,15 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from booking import admin, reports, repository, rules, service
+from booking import reports, spans
+from booking.bookings import repository as bookings_repo
+from booking.bookings import service as bookings
+from booking.catalogue import repository as catalogue_repo
 from booking.errors import NotFound
+from booking.members import repository as members_repo
+from booking.members import service as members_service
+from booking.members.actors import Actor
 from booking.models import ACTIVE_STATUSES, BookingStatus, Member, Role, Site
-from booking.service import Actor
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.pages.common import (
     ManagerActor,
@@ -39,7 +44,7 @@ router = APIRouter(prefix="/manage", include_in_schema=False)
 
 def managed_sites(session: Session, actor: Actor) -> list[Site]:
     """The sites the actor manages (every site for an admin)."""
-    return [s for s in repository.list_sites(session) if actor.manages(s.id)]
+    return [s for s in catalogue_repo.list_sites(session) if actor.manages(s.id)]
 
 
 def _site_filter(session: Session, actor: Actor, site: str) -> list[Site]:
@@ -56,7 +61,7 @@ def _site_filter(session: Session, actor: Actor, site: str) -> list[Site]:
 def _member_names(session: Session, member_ids: set[str]) -> dict[str, Member]:
     members = {}
     for member_id in member_ids:
-        member = repository.get_member(session, member_id)
+        member = members_repo.get_member(session, member_id)
         if member is not None:
             members[member_id] = member
     return members
@@ -69,17 +74,17 @@ def dashboard(
     """Today at my sites, and what awaits me."""
     sites = managed_sites(session, actor)
     site_ids = [s.id for s in sites]
-    tz = rules.zone(settings.timezone)
+    tz = spans.zone(settings.timezone)
     today = local_today(now, tz)
-    day_start = rules.local_instant(today, 0, tz)
-    bookings = repository.list_bookings(
+    day_start = spans.local_instant(today, 0, tz)
+    bookings = bookings_repo.list_bookings(
         session,
         site_ids=site_ids,
         start=day_start,
         end=day_start + timedelta(days=1),
         statuses=list(ACTIVE_STATUSES),
     )
-    pending = repository.list_bookings(
+    pending = bookings_repo.list_bookings(
         session, site_ids=site_ids, start=now, statuses=[BookingStatus.pending]
     )
     views = booking_views(session, bookings, now, settings.check_in_opens_min)
@@ -102,7 +107,7 @@ def dashboard(
 
 def _approvals_context(session: Session, actor: Actor, now: datetime, opens_min: int) -> dict[str, Any]:
     site_ids = [s.id for s in managed_sites(session, actor)]
-    pending = repository.list_bookings(
+    pending = bookings_repo.list_bookings(
         session, site_ids=site_ids, start=now, statuses=[BookingStatus.pending]
     )
     return {
@@ -135,16 +140,16 @@ def decide(
 ) -> Response:
     """Approve, reject, cancel or check in a booking of one of my sites."""
     if decision == "approve":
-        service.approve(session, actor, booking_id, now, note)
+        bookings.approve(session, actor, booking_id, now, note)
         message = text(request, actor, "Approved.")
     elif decision == "reject":
-        service.reject(session, actor, booking_id, now, note)
+        bookings.reject(session, actor, booking_id, now, note)
         message = text(request, actor, "Declined.")
     elif decision == "cancel":
-        service.cancel(session, actor, booking_id, now)
+        bookings.cancel(session, actor, booking_id, now)
         message = text(request, actor, "The booking was cancelled.")
     elif decision == "check-in":
-        service.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
+        bookings.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
         message = text(request, actor, "Checked in.")
     else:
         raise NotFound(f"there is nothing at {request.url.path}")
@@ -172,10 +177,10 @@ def site_bookings(
 ) -> Response:
     """Every booking of my sites on a day (all states), with cancel and check-in."""
     sites = _site_filter(session, actor, site)
-    tz = rules.zone(sites[0].timezone if sites else settings.timezone)
+    tz = spans.zone(sites[0].timezone if sites else settings.timezone)
     shown = parse_day(day, local_today(now, tz))
-    start = rules.local_instant(shown, 0, tz)
-    bookings = repository.list_bookings(
+    start = spans.local_instant(shown, 0, tz)
+    bookings = bookings_repo.list_bookings(
         session, site_ids=[s.id for s in sites], start=start, end=start + timedelta(days=1)
     )
     return render(
@@ -204,8 +209,8 @@ def trainings(
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Members and the trainings they hold; grant and revoke."""
-    members = [m for m in admin.list_members(session, q, limit=100) if m.role is not Role.kiosk]
-    held = {m.id: list(repository.list_member_trainings(session, m.id)) for m in members}
+    members = [m for m in members_service.list_members(session, q, limit=100) if m.role is not Role.kiosk]
+    held = {m.id: list(members_repo.list_member_trainings(session, m.id)) for m in members}
     return render(
         request,
         "manage/trainings.html",
@@ -213,8 +218,8 @@ def trainings(
         q=q,
         members=members,
         held=held,
-        trainings=list(repository.list_trainings(session)),
-        trainings_by_id={t.id: t for t in repository.list_trainings(session)},
+        trainings=list(catalogue_repo.list_trainings(session)),
+        trainings_by_id={t.id: t for t in catalogue_repo.list_trainings(session)},
         now=now,
     )
 
@@ -230,7 +235,7 @@ def grant(
     q: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Record that a member (by e-mail or id) holds a training."""
-    grant = service.grant_training(session, actor, member.strip(), training, now)
+    grant = members_service.grant_training(session, actor, member.strip(), training, now)
     session.commit()
     flash(request, text(request, actor, "Training %(training)s granted.", training=grant.training_id))
     return done(request, f"/manage/trainings?q={q}" if q else "/manage/trainings")
@@ -246,7 +251,7 @@ def revoke(
     q: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Withdraw a member's training."""
-    service.revoke_training(session, actor, member, training)
+    members_service.revoke_training(session, actor, member, training)
     session.commit()
     flash(request, text(request, actor, "Training %(training)s revoked.", training=training))
     return done(request, f"/manage/trainings?q={q}" if q else "/manage/trainings")

@@ -12,11 +12,24 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from booking import grid, ical, portal, repository, rules, search, service
+from booking.bookings import availability as bookings_availability
+from booking.bookings import grid, ical
+from booking.bookings import service as bookings
+from booking.bookings.rules import check_in_is_open
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.engine.status import Move, can_move
 from booking.errors import Conflict, DomainError, NotFound
+from booking.ledger import service as ledger
+from booking.members import repository as members_repo
+from booking.members import service as members
+from booking.members.actors import Actor
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, ResourceKind, Role, Site
 from booking.schemas import BookingCreate, WaitlistCreate
-from booking.service import Actor
+from booking.series import service as series
+from booking.series.rules import weekly_rrule
+from booking.spans import zone
+from booking.waitlist import service as waitlist
 from devices import repository as devices_repo
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
@@ -59,8 +72,8 @@ def booking_views(
     sites: dict[str, Site] = {}
     views = []
     for b in bookings:
-        resource = resources.get(b.resource_id) or repository.get_resource(session, b.resource_id)
-        site = sites.get(b.site_id) or repository.get_site(session, b.site_id)
+        resource = resources.get(b.resource_id) or catalogue_repo.get_resource(session, b.resource_id)
+        site = sites.get(b.site_id) or catalogue_repo.get_site(session, b.site_id)
         if resource is None or site is None:
             continue
         resources[resource.id], sites[site.id] = resource, site
@@ -70,10 +83,10 @@ def booking_views(
                 booking=b,
                 resource=resource,
                 site=site,
-                tz=rules.zone(site.timezone),
+                tz=zone(site.timezone),
                 can_cancel=active,
-                can_check_in=b.status is BookingStatus.confirmed
-                and b.start_at - timedelta(minutes=opens_min) <= now < b.end_at,
+                can_check_in=can_move(b.status, Move.check_in)
+                and check_in_is_open(b.start_at, b.end_at, now, opens_min),
             )
         )
     return views
@@ -93,10 +106,10 @@ def home(
     """Sites and their resources by kind, as cards (a kiosk goes to its own screen)."""
     if actor.member.role is Role.kiosk:
         return see_other(f"/kiosk/{actor.member.kiosk_site_id}")
-    sites = list(repository.list_sites(session))
-    resources = repository.list_resources(session, site_id=site, kind=kind)
-    trainings = {t.id: t for t in repository.list_trainings(session)}
-    held = repository.trainings_held(session, actor.id)
+    sites = list(catalogue_repo.list_sites(session))
+    resources = catalogue_repo.list_resources(session, site_id=site, kind=kind)
+    trainings = {t.id: t for t in catalogue_repo.list_trainings(session)}
+    held = members_repo.trainings_held(session, actor.id)
     groups: list[tuple[Site, list[tuple[ResourceKind, list[Resource]]]]] = []
     for s in sites:
         mine = [r for r in resources if r.site_id == s.id]
@@ -126,9 +139,9 @@ def home(
 def _grid(
     session: Session, resource_id: str, day: str | None, view: str, now: datetime, actor: Actor
 ) -> grid.Grid:
-    resource = service.get_resource_or_raise(session, resource_id)
-    site = service.get_site_or_raise(session, resource.site_id)
-    tz = rules.zone(site.timezone)
+    resource = catalogue.get_resource_or_raise(session, resource_id)
+    site = catalogue.get_site_or_raise(session, resource.site_id)
+    tz = zone(site.timezone)
     shown = parse_day(day, local_today(now, tz))
     if view == "day":
         return grid.resource_grid(session, resource.id, shown, 1, now, actor.id)
@@ -166,8 +179,10 @@ def resource_page(
 
 def _resource_context(session: Session, g: grid.Grid, view: str, actor: Actor) -> dict[str, Any]:
     earlier, later = _nav_days(g, view)
-    training = repository.get_training(session, g.resource.training_id) if g.resource.training_id else None
-    held = repository.trainings_held(session, actor.id)
+    training = (
+        catalogue_repo.get_training(session, g.resource.training_id) if g.resource.training_id else None
+    )
+    held = members_repo.trainings_held(session, actor.id)
     return {
         "g": g,
         "resource": g.resource,
@@ -199,13 +214,13 @@ def grid_fragment(
 def _panel_context(
     session: Session, resource: Resource, site: Site, start: datetime, now: datetime, actor: Actor
 ) -> dict[str, Any]:
-    tz = rules.zone(site.timezone)
+    tz = zone(site.timezone)
     default = max(resource.min_minutes, resource.slot_minutes)
     durations = list(range(resource.min_minutes, resource.max_minutes + 1, resource.slot_minutes))
     durations = [d for d in durations if d % resource.slot_minutes == 0][:48] or [default]
     taken = not any(
         s.start <= start and start + timedelta(minutes=default) <= s.end
-        for s in service.availability(
+        for s in bookings_availability.availability(
             session, resource.id, start, start + timedelta(minutes=default), now
         ).free
     )
@@ -237,8 +252,8 @@ def slot_panel(
     start: Annotated[str, Query(max_length=40)],
 ) -> Response:
     """Click one: the booking panel for a slot (or the waitlist offer when it is taken)."""
-    resource = service.get_resource_or_raise(session, resource_id)
-    site = service.get_site_or_raise(session, resource.site_id)
+    resource = catalogue.get_resource_or_raise(session, resource_id)
+    site = catalogue.get_site_or_raise(session, resource.site_id)
     panel = _panel_context(session, resource, site, parse_instant(start), now, actor)
     return render(request, "portal/_panel.html", actor, panel=panel)
 
@@ -264,15 +279,15 @@ def book(
     skip_conflicts: Annotated[bool, Form()] = False,
 ) -> Response:
     """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words."""
-    resource = service.get_resource_or_raise(session, resource_id)
-    site = service.get_site_or_raise(session, resource.site_id)
-    tz = rules.zone(site.timezone)
+    resource = catalogue.get_resource_or_raise(session, resource_id)
+    site = catalogue.get_site_or_raise(session, resource.site_id)
+    tz = zone(site.timezone)
     first_day = parse_day(day, local_today(now, tz))
     begin = local_instant(first_day, start, tz)
     end = begin + timedelta(minutes=minutes)
     try:
         if repeat == "weekly":
-            rrule = portal.weekly_rrule(
+            rrule = weekly_rrule(
                 weekdays or [first_day.weekday()],
                 until=parse_day(until, first_day) if ends == "until" else None,
                 count=count if ends == "count" else None,
@@ -286,11 +301,11 @@ def book(
                 rrule=rrule,
                 skip_conflicts=skip_conflicts,
             )
-            result = service.book_series(session, actor, data, now)
-            bookings, skipped = result.bookings, result.skipped
+            result = series.book_series(session, actor, data, now)
+            made, skipped = result.bookings, result.skipped
         else:
             data = BookingCreate(resource_id=resource.id, start=begin, end=end, seats=seats, note=note)
-            bookings, skipped = [service.book(session, actor, data, now)], []
+            made, skipped = [bookings.book(session, actor, data, now)], []
         session.commit()
     except DomainError as exc:
         session.rollback()
@@ -317,7 +332,7 @@ def book(
             **_resource_context(session, g, "week", actor),
             panel=panel,
         )
-    views = booking_views(session, bookings, now, settings.check_in_opens_min)
+    views = booking_views(session, made, now, settings.check_in_opens_min)
     if is_htmx(request):
         return render(
             request,
@@ -329,7 +344,7 @@ def book(
             skipped=skipped,
             tz=tz,
         )
-    flash(request, text(request, actor, "Booked: %(count)s booking(s).", count=len(bookings)))
+    flash(request, text(request, actor, "Booked: %(count)s booking(s).", count=len(made)))
     return see_other("/bookings")
 
 
@@ -345,14 +360,14 @@ def join_waitlist(
     seats: Annotated[int, Form(ge=1, le=10_000)] = 1,
 ) -> Response:
     """Queue for a taken slot; booked automatically, first come first served, when it frees."""
-    resource = service.get_resource_or_raise(session, resource_id)
+    resource = catalogue.get_resource_or_raise(session, resource_id)
     data = WaitlistCreate(
         resource_id=resource.id, start=parse_instant(start), end=parse_instant(end), seats=seats
     )
-    entry = service.join_waitlist(session, actor, data, now)
+    entry = waitlist.join(session, actor, data, now)
     session.commit()
-    position = service.waitlist_read(session, entry).position
-    site = service.get_site_or_raise(session, resource.site_id)
+    position = waitlist.waitlist_read(session, entry).position
+    site = catalogue.get_site_or_raise(session, resource.site_id)
     fragment = render(
         request,
         "portal/_waitlisted.html",
@@ -361,7 +376,7 @@ def join_waitlist(
         resource=resource,
         entry=entry,
         position=position,
-        tz=rules.zone(site.timezone),
+        tz=zone(site.timezone),
     )
     return done(request, "/bookings", fragment)
 
@@ -370,10 +385,10 @@ def join_waitlist(
 
 
 def _my_bookings_context(session: Session, actor: Actor, now: datetime, opens_min: int) -> dict[str, Any]:
-    mine = portal.split_bookings(session, actor.id, now)
-    waiting = portal.waiting_entries(session, actor.id, now)
-    resources = {r.id: r for r in repository.list_resources(session)}
-    sites = {s.id: s for s in repository.list_sites(session)}
+    mine = bookings.split_bookings(session, actor.id, now)
+    waiting = waitlist.waiting_entries(session, actor.id, now)
+    resources = {r.id: r for r in catalogue_repo.list_resources(session)}
+    sites = {s.id: s for s in catalogue_repo.list_sites(session)}
     return {
         "now": now,
         "upcoming": booking_views(session, mine.upcoming, now, opens_min),
@@ -382,10 +397,10 @@ def _my_bookings_context(session: Session, actor: Actor, now: datetime, opens_mi
             (
                 e,
                 resources.get(e.resource_id),
-                rules.zone(sites[resources[e.resource_id].site_id].timezone)
+                zone(sites[resources[e.resource_id].site_id].timezone)
                 if e.resource_id in resources
                 else None,
-                service.waitlist_read(session, e).position,
+                waitlist.waitlist_read(session, e).position,
             )
             for e in waiting
         ],
@@ -422,7 +437,7 @@ def booking_page(
     actor: PersonActor,
 ) -> Response:
     """One booking: its slot, code and status (404 for anyone but its member and its site's managers)."""
-    booking = service.get_booking_or_raise(session, actor, booking_id)
+    booking = bookings.get_booking_or_raise(session, actor, booking_id)
     view = booking_views(session, [booking], now, settings.check_in_opens_min)[0]
     return render(request, "portal/booking.html", actor, view=view)
 
@@ -437,7 +452,7 @@ def cancel(
     actor: PersonActor,
 ) -> Response:
     """Cancel before the start, or release the rest once it has begun."""
-    booking = service.cancel(session, actor, booking_id, now)
+    booking = bookings.cancel(session, actor, booking_id, now)
     session.commit()
     message = (
         text(request, actor, "The rest of the booking was released.")
@@ -457,7 +472,7 @@ def check_in(
     actor: PersonActor,
 ) -> Response:
     """Check in (from a little before the start until the end)."""
-    service.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
+    bookings.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
     session.commit()
     message = text(request, actor, "You are checked in.")
     return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
@@ -473,7 +488,7 @@ def cancel_series(
     actor: PersonActor,
 ) -> Response:
     """Cancel every booking of a series that has not started yet."""
-    cancelled = service.cancel_series(session, actor, series_id, now)
+    cancelled = series.cancel_series(session, actor, series_id, now)
     session.commit()
     message = text(request, actor, "%(count)s booking(s) of the series were cancelled.", count=len(cancelled))
     return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
@@ -489,7 +504,7 @@ def leave_waitlist(
     actor: PersonActor,
 ) -> Response:
     """Stop waiting for a slot."""
-    service.leave_waitlist(session, actor, entry_id)
+    waitlist.leave(session, actor, entry_id)
     session.commit()
     message = text(request, actor, "You left the waitlist.")
     return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
@@ -512,17 +527,17 @@ def find_room(
     end: Annotated[str, Query(max_length=5)] = "",
 ) -> Response:
     """Find me a free room for N people on a date from–to: the rooms that fit and are free."""
-    sites = list(repository.list_sites(session))
-    tz = rules.zone(next((s.timezone for s in sites if s.id == site), settings.timezone))
+    sites = list(catalogue_repo.list_sites(session))
+    tz = zone(next((s.timezone for s in sites if s.id == site), settings.timezone))
     today = local_today(now, tz)
     searched = bool(day and start and end)
-    results: list[search.FreeRoom] = []
+    results: list[bookings_availability.FreeRoom] = []
     error = None
     if searched:
         try:
             shown = parse_day(day, today)
             begin, finish = local_instant(shown, start, tz), local_instant(shown, end, tz)
-            results = search.find_free_rooms(
+            results = bookings_availability.find_free_rooms(
                 session, start=begin, end=finish, people=people, now=now, site_id=site or None
             )
         except DomainError as exc:
@@ -566,8 +581,8 @@ def my_account(
     request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, actor: PersonActor
 ) -> Response:
     """Quota meters per quota group (booked and really used), my trainings, my calendar feed."""
-    member = service.get_member_or_raise(session, actor.id)
-    plan = repository.get_plan(session, member.plan_id) if member.plan_id else None
+    member = members.get_member_or_raise(session, actor.id)
+    plan = catalogue_repo.get_plan(session, member.plan_id) if member.plan_id else None
     feed = str(request.url_for("ical_feed", token=member.ical_token)) if member.ical_token else None
     return render(
         request,
@@ -575,19 +590,19 @@ def my_account(
         actor,
         member=member,
         plan=plan,
-        quotas=service.my_quotas(session, actor.member, now, settings.timezone),
-        trainings=service.list_member_trainings(session, actor.member, now),
+        quotas=ledger.my_quotas(session, actor.member, now, settings.timezone),
+        trainings=members.list_member_trainings(session, actor.member, now),
         feed=feed,
         webcal=feed.replace("https://", "webcal://").replace("http://", "webcal://") if feed else None,
-        tz=rules.zone(settings.timezone),
+        tz=zone(settings.timezone),
     )
 
 
 @router.post("/me/ical")
 def regenerate_feed(request: Request, session: SessionDep, actor: PersonActor) -> Response:
     """A new secret feed address; calendars subscribed to the old one stop receiving updates."""
-    member = service.get_member_or_raise(session, actor.id)
-    portal.regenerate_ical_token(session, member)
+    member = members.get_member_or_raise(session, actor.id)
+    members.regenerate_ical_token(session, member)
     session.commit()
     flash(
         request, text(request, actor, "Your calendar address was changed; subscribe again with the new one.")
@@ -599,7 +614,7 @@ def regenerate_feed(request: Request, session: SessionDep, actor: PersonActor) -
 def ical_feed(token: str, session: SessionDep, now: NowDep) -> Response:
     """The member's bookings as iCalendar; the secret token in the address is the only key."""
     try:
-        member = portal.member_by_ical_token(session, token)
+        member = members.member_by_ical_token(session, token)
     except NotFound:
         return Response("not found\n", status_code=404, media_type="text/plain")
     return Response(

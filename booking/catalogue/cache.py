@@ -18,10 +18,17 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from booking import repository as repo
-from booking import rules
+from booking.catalogue import repository as repo
+from booking.catalogue.rules import (
+    BookingRules,
+    OpeningHours,
+    QuotaLimits,
+    booking_rules,
+    parse_opening_hours,
+)
 from booking.errors import NotFound
-from booking.models import QuotaPeriod, Resource, ResourceKind
+from booking.models import QuotaPeriod, ResourceKind
+from booking.spans import zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +38,7 @@ class SiteInfo:
     name_en: str
     timezone: str
     tz: ZoneInfo
-    hours: rules.OpeningHours
+    hours: OpeningHours
     holiday_country: str
 
     @property
@@ -53,7 +60,7 @@ class ResourceInfo:
     training_id: str | None
     training_name: str | None
     quota_group: str | None
-    rules: rules.BookingRules
+    rules: BookingRules
 
     @property
     def site_id(self) -> str:
@@ -80,9 +87,9 @@ class CatalogueCache:
             raise NotFound(f"there is no resource '{resource_id}'")
         return info
 
-    def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[rules.QuotaLimits]:
+    def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[QuotaLimits]:
         """The plan's quota rules for the group."""
-        limits: list[rules.QuotaLimits] = self._cached(
+        limits: list[QuotaLimits] = self._cached(
             session, "quota", f"{plan_id}\x00{quota_group}", _load_quota_limits
         )
         return limits
@@ -107,19 +114,6 @@ class CatalogueCache:
         return value
 
 
-def booking_rules(resource: Resource) -> rules.BookingRules:
-    """The resource's booking rules as the pure rule functions take them."""
-    return rules.BookingRules(
-        name=resource.name,
-        slot_minutes=resource.slot_minutes,
-        min_minutes=resource.min_minutes,
-        max_minutes=resource.max_minutes,
-        lead_minutes=resource.lead_minutes,
-        max_days_ahead=resource.max_days_ahead,
-        buffer_minutes=resource.buffer_minutes,
-    )
-
-
 def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
     resource = repo.get_resource(session, resource_id)
     if resource is None or not resource.active:
@@ -135,8 +129,8 @@ def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
             name=site.name,
             name_en=site.name_en,
             timezone=site.timezone,
-            tz=rules.zone(site.timezone),
-            hours=rules.parse_opening_hours(site.opening_hours),
+            tz=zone(site.timezone),
+            hours=parse_opening_hours(site.opening_hours),
             holiday_country=site.holiday_country,
         ),
         kind=ResourceKind(resource.kind),
@@ -153,10 +147,10 @@ def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
     )
 
 
-def _load_quota_limits(session: Session, key: str) -> list[rules.QuotaLimits]:
+def _load_quota_limits(session: Session, key: str) -> list[QuotaLimits]:
     plan_id, quota_group = key.split("\x00", 1)
     return [
-        rules.QuotaLimits(
+        QuotaLimits(
             quota_group=rule.quota_group,
             period=QuotaPeriod(rule.period),
             max_hours=rule.max_hours,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from booking.bookings import repository as repo
 from booking.models import Booking, BookingStatus, Member, Resource, Site
 
 # What a subscribed calendar shows: recent history and everything ahead that still stands.
@@ -24,18 +25,9 @@ REFRESH = timedelta(hours=1)
 
 def member_calendar(session: Session, member: Member, now: datetime) -> bytes:
     """The member's bookings from FEED_PAST_DAYS ago on, as one VCALENDAR in UTC."""
-    rows = session.exec(
-        select(Booking, Resource, Site)
-        .join(Resource, col(Resource.id) == col(Booking.resource_id))
-        .join(Site, col(Site.id) == col(Booking.site_id))
-        .where(
-            Booking.member_id == member.id,
-            col(Booking.status).in_(FEED_STATUSES),
-            col(Booking.end_at) > now - timedelta(days=FEED_PAST_DAYS),
-        )
-        .order_by(col(Booking.start_at))
-        .limit(FEED_LIMIT)
-    ).all()
+    rows = repo.member_feed(
+        session, member.id, FEED_STATUSES, now - timedelta(days=FEED_PAST_DAYS), FEED_LIMIT
+    )
     calendar = Calendar()
     calendar.add("prodid", "-//FabLab Hub//Bookings//VI")
     calendar.add("version", "2.0")

@@ -1,0 +1,385 @@
+"""The bookings' use cases: book, read, cancel or release, check in, approve or reject, walk in, the
+machine's use as a check-in, the no-show and completion moves, taking a resource out of service.
+
+Every status change goes through the engine's status table. Time freed by a cancellation, a
+rejection or a no-show goes back to the member's quota and to the waitlist. Never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from booking.bookings import repository as repo
+from booking.bookings.rules import (
+    can_see,
+    check_check_in_time,
+    check_not_ended,
+    release_end,
+    walk_in_span,
+)
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.engine import service as engine
+from booking.engine.rules import block_end
+from booking.engine.status import Move, can_move, transition
+from booking.errors import InvalidRequest, NotFound, NotPermitted
+from booking.ledger import service as ledger
+from booking.members.actors import Actor
+from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, ResourceBlock
+from booking.notifications import notify
+from booking.schemas import BookingCreate, BookingRead
+from booking.spans import format_span, zone
+from booking.waitlist import service as waitlist
+
+# How far back "my bookings" shows the past; older ones stay in the API and the iCal feed's range.
+PAST_DAYS = 90
+
+
+def booking_read(booking: Booking) -> BookingRead:
+    """A booking as the API shows it."""
+    return BookingRead(
+        id=booking.id,
+        resource_id=booking.resource_id,
+        site=booking.site_id,
+        member=booking.member_id,
+        start=booking.start_at,
+        end=booking.end_at,
+        seats=booking.seats,
+        status=booking.status,
+        code=booking.code,
+        series_id=booking.series_id,
+        note=booking.note,
+        created_at=booking.created_at,
+        checked_in_at=booking.checked_in_at,
+    )
+
+
+def book(session: Session, actor: Actor, data: BookingCreate, now: datetime) -> Booking:
+    """Book one slot; refuses with the rule and the numbers, or Conflict naming the slot."""
+    if data.rrule:
+        raise InvalidRequest("use book_series for a recurring booking")
+    start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
+    target = engine.load_target(session, actor, data.resource_id, data.member, now)
+    engine.with_closures(session, target, start, end)
+    return engine.book_one(session, target, start, end, data.seats, now, note=data.note)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get_booking_or_raise(session: Session, actor: Actor, booking_id: str) -> Booking:
+    """The booking if the actor may see it; NotFound otherwise (no hint that it exists)."""
+    booking = repo.get_booking(session, booking_id)
+    if booking is None or not can_see(actor, booking):
+        raise NotFound(f"there is no booking '{booking_id}'")
+    return booking
+
+
+def list_bookings(
+    session: Session,
+    actor: Actor,
+    *,
+    mine: bool,
+    start: datetime | None,
+    end: datetime | None,
+    site_id: str | None = None,
+    resource_id: str | None = None,
+    statuses: Sequence[BookingStatus] | None = None,
+) -> Sequence[Booking]:
+    """The actor's bookings, or (managers) their sites' bookings."""
+    if mine or not actor.manages_any:
+        return repo.list_bookings(
+            session,
+            member_id=actor.id,
+            start=start,
+            end=end,
+            resource_id=resource_id,
+            statuses=statuses,
+            site_ids=[site_id] if site_id else None,
+        )
+    if site_id is not None and not actor.manages(site_id):
+        raise NotPermitted(f"you do not manage the site '{site_id}'")
+    sites: list[str] | None = [site_id] if site_id else None
+    if sites is None and not actor.is_admin:
+        sites = sorted(actor.managed_sites)
+    return repo.list_bookings(
+        session, site_ids=sites, start=start, end=end, resource_id=resource_id, statuses=statuses
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MyBookings:
+    """A member's bookings: those still ahead or under way, and the ended or called-off ones."""
+
+    upcoming: list[Booking]
+    past: list[Booking]
+
+
+def split_bookings(session: Session, member_id: str, now: datetime, *, limit: int = 500) -> MyBookings:
+    """Upcoming (active, not ended; soonest first) and past (ended or inactive; newest first)."""
+    rows = repo.member_bookings_ending_after(session, member_id, now - timedelta(days=PAST_DAYS), limit=limit)
+    upcoming = [b for b in rows if b.status in ACTIVE_STATUSES and b.end_at > now]
+    past = [b for b in rows if not (b.status in ACTIVE_STATUSES and b.end_at > now)]
+    past.reverse()
+    return MyBookings(upcoming=upcoming, past=past)
+
+
+def _tz_of(session: Session, booking: Booking) -> ZoneInfo:
+    return zone(catalogue.get_site_or_raise(session, booking.site_id).timezone)
+
+
+def _span_of(session: Session, booking: Booking) -> str:
+    return format_span(booking.start_at, booking.end_at, _tz_of(session, booking))
+
+
+def _name_of(session: Session, booking: Booking) -> str:
+    resource = catalogue_repo.get_resource(session, booking.resource_id)
+    return resource.name if resource else booking.resource_id
+
+
+# --- cancel and release -------------------------------------------------------------------------
+
+
+def cancel(session: Session, actor: Actor, booking_id: str, now: datetime) -> Booking:
+    """Cancel a booking before it starts; once it has begun, release the rest of it.
+
+    Either way the freed time goes back to the member's quota and to the waitlist.
+    """
+    booking = get_booking_or_raise(session, actor, booking_id)
+    if booking.member_id != actor.id and not actor.manages(booking.site_id):
+        raise NotPermitted("only the member who booked and the site's managers can cancel a booking")
+    span_text = _span_of(session, booking)
+    move = Move.cancel if now < booking.start_at else Move.release
+    after = transition(booking.status, move, span_text)
+    if after is booking.status:
+        return booking
+    check_not_ended(booking.end_at, now, span_text)
+    freed_from, freed_until = booking.start_at, booking.block_end
+    if move is Move.cancel:
+        ledger.refund(session, booking, ledger.booked_seconds(booking), now)
+    else:
+        resource = catalogue.get_resource_or_raise(session, booking.resource_id)
+        new_end = release_end(booking.start_at, booking.end_at, now, resource.slot_minutes, span_text)
+        ledger.refund(session, booking, booking.seats * int((booking.end_at - new_end).total_seconds()), now)
+        booking.end_at = new_end
+        booking.block_end = block_end(new_end, resource.buffer_minutes)
+        freed_from = new_end
+    booking.status = after
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    if booking.member_id != actor.id:
+        notify(
+            session,
+            booking.member_id,
+            "cancelled",
+            f"A manager cancelled your booking of {_name_of(session, booking)} {span_text}",
+            booking=booking,
+            now=now,
+        )
+    waitlist.promote(session, booking.resource_id, freed_from, freed_until, now)
+    return booking
+
+
+# --- check-in -----------------------------------------------------------------------------------
+
+
+def check_in(
+    session: Session, actor: Actor, booking_id: str, now: datetime, *, check_in_opens_min: int = 15
+) -> Booking:
+    """Mark the member present; allowed from a little before the start until the end."""
+    booking = get_booking_or_raise(session, actor, booking_id)
+    return _check_in(session, booking, now, check_in_opens_min)
+
+
+def check_in_by_code(
+    session: Session, actor: Actor, code: str, now: datetime, *, check_in_opens_min: int = 15
+) -> Booking:
+    """Check in the booking with this code (a kiosk, a manager, or its member)."""
+    booking = repo.get_booking_by_code(session, code)
+    if booking is None or not can_see(actor, booking):
+        raise NotFound(f"no booking has the code {code.strip().upper()}")
+    return _check_in(session, booking, now, check_in_opens_min)
+
+
+def _check_in(session: Session, booking: Booking, now: datetime, opens_min: int) -> Booking:
+    tz = _tz_of(session, booking)
+    span_text = format_span(booking.start_at, booking.end_at, tz)
+    after = transition(booking.status, Move.check_in, span_text)
+    if after is booking.status:
+        return booking
+    check_check_in_time(booking.start_at, booking.end_at, now, opens_min, tz, span_text)
+    booking.status = after
+    booking.checked_in_at = now
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def mark_used(session: Session, booking_id: str, now: datetime) -> Booking | None:
+    """A machine session began during the booking: that is a check-in, whenever it happens in the booking."""
+    booking = repo.get_booking(session, booking_id)
+    if booking is None or not can_move(booking.status, Move.check_in):
+        return booking
+    booking.status = transition(booking.status, Move.check_in, "")
+    booking.checked_in_at = now
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+# --- approvals ----------------------------------------------------------------------------------
+
+
+def approve(session: Session, actor: Actor, booking_id: str, now: datetime, note: str = "") -> Booking:
+    """A manager confirms a pending booking."""
+    booking = _for_decision(session, actor, booking_id)
+    span_text = _span_of(session, booking)
+    booking.status = transition(booking.status, Move.approve, span_text)
+    booking.decided_by = actor.id
+    booking.updated_at = now
+    session.add(booking)
+    notify(
+        session,
+        booking.member_id,
+        "approved",
+        f"Your booking of {_name_of(session, booking)} {span_text} is confirmed. {note}".strip(),
+        booking=booking,
+        now=now,
+    )
+    session.flush()
+    return booking
+
+
+def reject(session: Session, actor: Actor, booking_id: str, now: datetime, note: str = "") -> Booking:
+    """A manager refuses a pending booking; its time goes back to the quota and the waitlist."""
+    booking = _for_decision(session, actor, booking_id)
+    span_text = _span_of(session, booking)
+    booking.status = transition(booking.status, Move.reject, span_text)
+    booking.decided_by = actor.id
+    booking.updated_at = now
+    session.add(booking)
+    ledger.refund(session, booking, ledger.booked_seconds(booking), now)
+    notify(
+        session,
+        booking.member_id,
+        "rejected",
+        f"Your booking of {_name_of(session, booking)} {span_text} was declined. {note}".strip(),
+        booking=booking,
+        now=now,
+    )
+    session.flush()
+    waitlist.promote(session, booking.resource_id, booking.start_at, booking.block_end, now)
+    return booking
+
+
+def _for_decision(session: Session, actor: Actor, booking_id: str) -> Booking:
+    booking = get_booking_or_raise(session, actor, booking_id)
+    if not actor.manages(booking.site_id):
+        raise NotPermitted("only the site's managers approve or decline bookings")
+    return booking
+
+
+# --- time-driven moves (run by booking.jobs) ------------------------------------------------------
+
+
+def release_no_shows(session: Session, now: datetime, grace: timedelta) -> list[Booking]:
+    """Bookings not checked in (nor started on their machine) `grace` after their start become no-shows."""
+    # A bounded batch per run keeps the transaction (and SQLite's write lock) short after a backlog;
+    # the job runs every minute and takes the next batch.
+    released = []
+    for booking in repo.due_for_no_show(session, now - grace):
+        span_text = _span_of(session, booking)
+        booking.status = transition(booking.status, Move.no_show, span_text)
+        booking.updated_at = now
+        session.add(booking)
+        session.flush()
+        notify(
+            session,
+            booking.member_id,
+            "no_show",
+            f"You did not check in for {_name_of(session, booking)} {span_text}; the slot was released",
+            booking=booking,
+            now=now,
+        )
+        if booking.end_at > now:
+            waitlist.promote(session, booking.resource_id, now, booking.block_end, now)
+        released.append(booking)
+    return released
+
+
+def complete_ended(session: Session, now: datetime) -> int:
+    """Checked-in bookings whose end has passed become completed; returns how many."""
+    ended = repo.ended(session, now)
+    for booking in ended:
+        booking.status = transition(booking.status, Move.complete, _span_of(session, booking))
+        booking.updated_at = now
+        session.add(booking)
+    session.flush()
+    return len(ended)
+
+
+# --- walk-ins -----------------------------------------------------------------------------------
+
+
+def book_walk_in(
+    session: Session, actor: Actor, resource_id: str, now: datetime, *, member_id: str | None = None
+) -> Booking:
+    """Book the slot under way (and enough after it for the shortest booking) for a member at the door."""
+    target = engine.load_target(session, actor, resource_id, member_id, now)
+    resource = target.resource
+    if not resource.allow_walk_in:
+        raise NotPermitted(f"{resource.name} takes no walk-ins; book it ahead")
+    span = walk_in_span(now, target.tz, resource.slot_minutes, resource.rules.min_minutes)
+    engine.with_closures(session, target, span.start, span.end)
+    return engine.book_one(session, target, span.start, span.end, 1, now, note="walk-in", walk_in=True)
+
+
+# --- out of service -----------------------------------------------------------------------------
+
+
+def block_resource(
+    session: Session, resource_id: str, reason: str, message: str, now: datetime
+) -> ResourceBlock:
+    """Take a resource out of service from now until cleared; members booked on it are told."""
+    for block in catalogue_repo.open_blocks(session, resource_id, reason):
+        if block.message != message:
+            block.message = message
+            session.add(block)
+        return block
+    block = ResourceBlock(
+        resource_id=resource_id, reason=reason, message=message, start_at=now, created_at=now
+    )
+    session.add(block)
+    session.flush()
+    resource = catalogue_repo.get_resource(session, resource_id)
+    name = resource.name if resource else resource_id
+    for booking in repo.upcoming_bookings(session, resource_id, now):
+        span_text = _span_of(session, booking)
+        notify(
+            session,
+            booking.member_id,
+            "out_of_service",
+            f"{name} is out of service ({message}); your booking {span_text} may not be usable",
+            booking=booking,
+            now=now,
+        )
+    return block
+
+
+def clear_blocks(session: Session, resource_id: str, reason: str, now: datetime) -> int:
+    """Put the resource back in service for this reason; returns how many blocks were cleared."""
+    cleared = 0
+    for block in catalogue_repo.open_blocks(session, resource_id, reason):
+        block.cleared_at = now
+        session.add(block)
+        cleared += 1
+    session.flush()
+    return cleared

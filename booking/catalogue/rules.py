@@ -1,0 +1,217 @@
+"""The catalogue's pure rules: opening hours, closures and holidays, a resource's booking rules, who
+may change the catalogue.
+
+Every value comes in as an argument; nothing here does I/O. A rule that refuses raises a domain error
+whose sentence names the rule and the numbers, in the site's local time.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_package
+
+from booking.errors import InvalidRequest, NotPermitted
+from booking.models import QuotaPeriod, Resource
+from booking.spans import (
+    MINUTES_PER_DAY,
+    WEEKDAY_NAMES,
+    WEEKDAYS,
+    ClosureSpan,
+    Span,
+    format_hm,
+    format_span,
+    local_instant,
+    overlaps,
+)
+
+# Opening hours: weekday (0 = Monday) -> sorted, non-overlapping (open, close) minutes after local
+# midnight; close may be 1440 (midnight at the end of the day).
+OpeningHours = Mapping[int, Sequence[tuple[int, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRules:
+    """The rules a resource puts on a booking of it."""
+
+    name: str
+    slot_minutes: int = 30
+    min_minutes: int = 30
+    max_minutes: int = 240
+    lead_minutes: int = 0
+    max_days_ahead: int = 60
+    buffer_minutes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLimits:
+    """One quota rule of a plan, as the quota check takes it."""
+
+    quota_group: str
+    period: QuotaPeriod
+    max_hours: float | None = None
+    max_bookings: int | None = None
+    max_future_bookings: int | None = None
+
+
+def booking_rules(resource: Resource) -> BookingRules:
+    """The resource's own booking rules as the pure rule functions take them."""
+    return BookingRules(
+        name=resource.name,
+        slot_minutes=resource.slot_minutes,
+        min_minutes=resource.min_minutes,
+        max_minutes=resource.max_minutes,
+        lead_minutes=resource.lead_minutes,
+        max_days_ahead=resource.max_days_ahead,
+        buffer_minutes=resource.buffer_minutes,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may change the catalogue
+
+
+class Acting(Protocol):
+    """What the catalogue asks of whoever changes it: a signed-in member (`members.actors.Actor`) or
+    the operator at the command line (`members.actors.SYSTEM`)."""
+
+    @property
+    def is_admin(self) -> bool: ...
+
+    def manages(self, site_id: str) -> bool: ...
+
+
+def require_admin(actor: Acting) -> None:
+    """NotPermitted unless the actor is an admin."""
+    if not actor.is_admin:
+        raise NotPermitted("only an administrator can change how the center is set up")
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening hours and closures
+
+
+def parse_opening_hours(
+    raw: Mapping[str, Sequence[Sequence[str]]],
+) -> dict[int, list[tuple[int, int]]]:
+    """Validate `{"mon": [["08:00", "17:30"]], ...}` into minutes; InvalidRequest on any bad value."""
+    parsed: dict[int, list[tuple[int, int]]] = {}
+    for key, windows in raw.items():
+        if key not in WEEKDAYS:
+            raise InvalidRequest(f"'{key}' is not a weekday; use one of {', '.join(WEEKDAYS)}")
+        spans: list[tuple[int, int]] = []
+        for window in windows:
+            if len(window) != 2:
+                raise InvalidRequest(f"opening hours for {key} need [open, close] pairs")
+            opens, closes = _parse_hm(window[0]), _parse_hm(window[1])
+            if closes <= opens:
+                raise InvalidRequest(f"opening hours for {key}: {window[1]} is not after {window[0]}")
+            spans.append((opens, closes))
+        spans.sort()
+        for (_, first_close), (second_open, _) in itertools.pairwise(spans):
+            if second_open < first_close:
+                raise InvalidRequest(f"opening hours for {key} overlap each other")
+        parsed[WEEKDAYS.index(key)] = spans
+    return parsed
+
+
+def _parse_hm(text: str) -> int:
+    try:
+        hours_text, minutes_text = text.split(":")
+        hours, minutes = int(hours_text), int(minutes_text)
+    except ValueError as exc:
+        raise InvalidRequest(f"'{text}' is not a time of day like 08:30") from exc
+    if not (0 <= minutes < 60 and 0 <= hours <= 24) or (hours == 24 and minutes != 0):
+        raise InvalidRequest(f"'{text}' is not a time of day like 08:30")
+    return hours * 60 + minutes
+
+
+def opening_windows(day: date, hours: OpeningHours, tz: ZoneInfo) -> list[Span]:
+    """The site's open spans on a local date, as UTC spans."""
+    return [
+        Span(local_instant(day, opens, tz), local_instant(day, closes, tz))
+        for opens, closes in hours.get(day.weekday(), ())
+    ]
+
+
+def check_opening_hours(
+    start: datetime, end: datetime, hours: OpeningHours, tz: ZoneInfo, place: str
+) -> None:
+    """Refuse a booking that does not lie inside one opening window of its local day."""
+    day = start.astimezone(tz).date()
+    windows = opening_windows(day, hours, tz)
+    if any(w.start <= start and end <= w.end for w in windows):
+        return
+    weekday = WEEKDAY_NAMES[day.weekday()]
+    requested = format_span(start, end, tz)
+    if not windows:
+        raise InvalidRequest(f"{place} is closed on {weekday}s; {requested} is outside opening hours")
+    open_text = ", ".join(f"{format_hm(o)}–{format_hm(c)}" for o, c in hours.get(day.weekday(), ()))
+    raise InvalidRequest(f"{place} is open {open_text} on {weekday}s; {requested} is outside opening hours")
+
+
+def holiday_closures(country: str, years: Iterable[int], tz: ZoneInfo) -> list[ClosureSpan]:
+    """The country's public holidays (Tết included for VN) as whole local days, as UTC spans."""
+    if not country:
+        return []
+    return list(_holiday_spans(country, tuple(sorted(set(years))), tz))
+
+
+@functools.lru_cache(maxsize=64)
+def _holiday_spans(country: str, years: tuple[int, ...], tz: ZoneInfo) -> tuple[ClosureSpan, ...]:
+    calendar = _holiday_calendar(country, years)
+    return tuple(
+        ClosureSpan(local_instant(day, 0, tz), local_instant(day, MINUTES_PER_DAY, tz), name)
+        for day, name in sorted(calendar.items())
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _holiday_calendar(country: str, years: tuple[int, ...]) -> dict[date, str]:
+    try:
+        calendar = holidays_package.country_holidays(country, years=years, language="en_US")
+    except NotImplementedError as exc:
+        raise InvalidRequest(f"no public holiday calendar is known for country '{country}'") from exc
+    return dict(calendar.items())
+
+
+def holidays_touching(country: str, span: Span, tz: ZoneInfo) -> list[ClosureSpan]:
+    """The country's public holidays that touch the span."""
+    if not country:
+        return []
+    years = range(span.start.astimezone(tz).year, span.end.astimezone(tz).year + 1)
+    return [
+        holiday
+        for holiday in holiday_closures(country, years, tz)
+        if overlaps(holiday.start, holiday.end, span.start, span.end)
+    ]
+
+
+def check_closures(
+    start: datetime, end: datetime, closures: Sequence[ClosureSpan], tz: ZoneInfo, place: str
+) -> None:
+    """Refuse a booking that touches a closure (a holiday or a closure the managers entered)."""
+    for closure in closures:
+        if overlaps(start, end, closure.start, closure.end):
+            raise InvalidRequest(
+                f"{place} is closed {format_span(closure.start, closure.end, tz)} "
+                f"({closure.reason}); {format_span(start, end, tz)} falls in it"
+            )
+
+
+def check_closure_span(start: datetime, end: datetime) -> None:
+    """Refuse a closure that ends before it starts."""
+    if end <= start:
+        raise InvalidRequest("a closure's end must be after its start")
+
+
+def check_holiday_country(country: str, tz: ZoneInfo) -> None:
+    """Refuse a country whose public holidays are not known."""
+    if country:
+        holiday_closures(country.upper(), [2027], tz)

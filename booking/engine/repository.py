@@ -1,0 +1,161 @@
+"""The engine's queries: the bookings holding a slot, the locks that order bookings, the guarded insert.
+
+This is the booking hot path: it speaks SQLAlchemy Core with statements built once, and turns what the
+database's guards refuse into exceptions the engine names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session
+
+from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource
+
+# The unique constraint on booking.code as each database names it when it refuses a row. Migration
+# 0001 leaves it unnamed: PostgreSQL then calls it <table>_<column>_key, and SQLite names an unnamed
+# UNIQUE constraint by its table and column.
+CODE_CONSTRAINT_POSTGRESQL = "booking_code_key"
+CODE_CONSTRAINT_SQLITE = "booking.code"
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+_booking = _table(Booking)
+_resource = _table(Resource)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """An active booking holding (part of) a slot: what a refusal or a free-span list needs of it."""
+
+    start_at: datetime
+    end_at: datetime
+    block_end: datetime
+    seats: int
+    member_id: str
+    id: str
+    status: BookingStatus
+
+
+_HOLDER_COLUMNS = (
+    _booking.c.start_at,
+    _booking.c.end_at,
+    _booking.c.block_end,
+    _booking.c.seats,
+    _booking.c.member_id,
+    _booking.c.id,
+    _booking.c.status,
+)
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+
+# Hot statements are built once with bound parameters, so each call skips building the expression
+# and hits SQLAlchemy's compiled cache straight away.
+_TOUCHING = (
+    sa.select(*_HOLDER_COLUMNS)
+    .where(
+        _booking.c.resource_id == sa.bindparam("resource_id"),
+        _booking.c.status.in_(_ACTIVE),
+        _booking.c.start_at < sa.bindparam("end"),
+        _booking.c.block_end > sa.bindparam("start"),
+    )
+    .order_by(_booking.c.start_at)
+)
+_FIRST_CONFLICT = (
+    sa.select(*_HOLDER_COLUMNS)
+    .where(
+        _booking.c.resource_id == sa.bindparam("resource_id"),
+        _booking.c.exclusive,
+        _booking.c.status.in_(_ACTIVE),
+        _booking.c.start_at < sa.bindparam("end"),
+        _booking.c.block_end > sa.bindparam("start"),
+    )
+    .order_by(_booking.c.start_at)
+    .limit(1)
+)
+
+
+def active_bookings_touching(
+    session: Session, resource_id: str, start: datetime, end: datetime
+) -> list[Holder]:
+    """Active bookings of the resource whose blocked span [start, block_end) touches [start, end)."""
+    rows = session.connection().execute(_TOUCHING, {"resource_id": resource_id, "start": start, "end": end})
+    return [Holder(*row) for row in rows]
+
+
+def first_exclusive_conflict(
+    session: Session, resource_id: str, start: datetime, block_end: datetime
+) -> Holder | None:
+    """The earliest active booking whose blocked span overlaps [start, block_end), or None."""
+    row = (
+        session.connection()
+        .execute(_FIRST_CONFLICT, {"resource_id": resource_id, "start": start, "end": block_end})
+        .first()
+    )
+    return Holder(*row) if row is not None else None
+
+
+def lock_resource(session: Session, resource_id: str) -> None:
+    """Lock the resource's row until the transaction ends: it orders the bookings of one resource."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(_resource.c.id).where(_resource.c.id == resource_id).with_for_update())
+
+
+class CodeTaken(Exception):
+    """The random check-in code collided with another booking's; draw again."""
+
+
+class OverlapRace(Exception):
+    """The database's overlap guard refused the insert: a parallel transaction took the slot."""
+
+
+def insert_booking(session: Session, booking: Booking) -> None:
+    """Insert a booking row; the database's guards turn a lost race into OverlapRace and a check-in
+    code already in use into CodeTaken.
+
+    The row is written with one Core INSERT (the ORM's unit of work costs more than the rest of a
+    booking), then the object joins the session as if loaded. On PostgreSQL the INSERT runs in a
+    savepoint, so after a lost race the transaction can still read which booking won; SQLite undoes
+    only the refused statement, so it needs none.
+    """
+    values = {column.key: getattr(booking, column.key) for column in _booking.columns}
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            with session.connection().begin_nested():
+                session.connection().execute(_booking.insert(), values)
+        else:
+            session.connection().execute(_booking.insert(), values)
+    except (IntegrityError, OperationalError) as exc:
+        if _is_overlap_violation(exc):
+            raise OverlapRace() from exc
+        if isinstance(exc, IntegrityError) and _is_code_collision(exc):
+            raise CodeTaken() from exc
+        raise
+    make_transient_to_detached(booking)
+    session.add(booking)
+
+
+def _is_overlap_violation(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    # exclusion_violation of no_overlapping_bookings; or a deadlock between two conflicting inserts,
+    # which PostgreSQL resolves by failing one of them: the same lost race.
+    if sqlstate in ("23P01", "40P01"):
+        return True
+    return "booking_overlap" in str(exc.orig)
+
+
+def _is_code_collision(exc: IntegrityError) -> bool:
+    """Whether the unique constraint on booking.code refused the row (and no other constraint)."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == CODE_CONSTRAINT_POSTGRESQL
+    return str(exc.orig) == f"UNIQUE constraint failed: {CODE_CONSTRAINT_SQLITE}"

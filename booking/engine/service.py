@@ -1,0 +1,215 @@
+"""The booking engine's use cases: load what booking a resource for a member needs, check a slot,
+and insert it under the database's guards with its quota reserved. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.catalogue.cache import CATALOGUE, ResourceInfo
+from booking.catalogue.rules import QuotaLimits, check_closures, check_opening_hours
+from booking.engine import repository as repo
+from booking.engine.rules import block_end, check_free_seats, check_seats, check_times, taken_message
+from booking.engine.status import initial_status
+from booking.errors import Conflict, InvalidRequest, NotPermitted
+from booking.ledger import service as ledger_service
+from booking.members import repository as members_repo
+from booking.members import service as members
+from booking.members.actors import Actor, MemberInfo
+from booking.members.rules import check_training
+from booking.models import Booking, Role
+from booking.security import new_booking_code, new_id
+from booking.spans import ClosureSpan, SeatSpan, Span, format_span, peak_seats
+
+# Check-in codes are drawn at random; a collision is rare, five in a row mean something is wrong.
+CODE_ATTEMPTS = 5
+
+
+@dataclass(slots=True)
+class Target:
+    """What booking a resource for a member needs loaded once, also across a whole series."""
+
+    member: MemberInfo
+    resource: ResourceInfo
+    quota_limits: list[QuotaLimits]
+    by_manager: bool
+    closures: list[ClosureSpan] = field(default_factory=list)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.resource.site.tz
+
+
+def load_target(
+    session: Session, actor: Actor, resource_id: str, member_id: str | None, now: datetime
+) -> Target:
+    """The resource and the member a booking is for (the actor, or a member a manager or kiosk names);
+    refuses a suspended member and one who lacks the resource's training."""
+    resource = CATALOGUE.resource(session, resource_id)
+    site_id = resource.site_id
+    if member_id is None or member_id == actor.id:
+        if actor.member.role is Role.kiosk:
+            raise InvalidRequest("a kiosk books for a member: give the member")
+        member = actor.member
+    else:
+        if not (actor.manages(site_id) or actor.is_kiosk_of(site_id)):
+            raise NotPermitted("only the site's managers and its kiosk can book for another member")
+        member = MemberInfo.of(members.get_member_or_raise(session, member_id))
+    if not member.active:
+        raise NotPermitted(f"the account of {member.name} is suspended")
+    limits: list[QuotaLimits] = []
+    if member.plan_id is not None and resource.quota_group is not None:
+        limits = CATALOGUE.quota_limits(session, member.plan_id, resource.quota_group)
+    if resource.training_id is not None:
+        check_training(
+            resource.training_id,
+            members_repo.trainings_held(session, member.id),
+            now,
+            resource.training_name or resource.training_id,
+            resource.name,
+        )
+    return Target(member=member, resource=resource, quota_limits=limits, by_manager=actor.manages(site_id))
+
+
+def with_closures(session: Session, target: Target, start: datetime, end: datetime) -> Target:
+    """The target with the site's closures over [start, end) loaded (once, for a whole series)."""
+    target.closures = catalogue.site_closures(session, target.resource.site, Span(start, end))
+    return target
+
+
+def check_slot_rules(
+    target: Target, start: datetime, end: datetime, seats: int, now: datetime, *, walk_in: bool = False
+) -> None:
+    """Every rule that needs no look at other bookings: times, hours, closures, seats."""
+    resource = target.resource
+    check_times(start, end, resource.rules, now, target.tz, walk_in=walk_in)
+    check_seats(seats, resource.capacity, resource.exclusive, resource.name)
+    place = resource.site.display_name
+    check_opening_hours(start, end, resource.site.hours, target.tz, place)
+    check_closures(start, end, target.closures, target.tz, place)
+
+
+def check_free(session: Session, target: Target, start: datetime, end: datetime, seats: int) -> None:
+    """Refuse a taken slot, naming the booking or the seats that hold it."""
+    resource = target.resource
+    # Bookings of one resource queue here (PostgreSQL): a pool's seats are counted one booking at a
+    # time, and the loser of a race on an exclusive resource reads the winner's committed row; without
+    # it, two inserts that conflict can each wait on the other inside the exclusion constraint until
+    # PostgreSQL breaks the deadlock a second later.
+    repo.lock_resource(session, resource.id)
+    if not resource.exclusive:
+        taken = [
+            SeatSpan(b.start_at, b.end_at, b.seats)
+            for b in repo.active_bookings_touching(session, resource.id, start, end)
+        ]
+        in_use = peak_seats(taken, start, end)
+        check_free_seats(in_use, seats, resource.capacity, resource.name, format_span(start, end, target.tz))
+        return
+    holder = repo.first_exclusive_conflict(
+        session, resource.id, start, block_end(end, resource.buffer_minutes)
+    )
+    if holder is not None:
+        raise Conflict(_taken(target, holder, start, end))
+
+
+def check_in_service(session: Session, target: Target, start: datetime, end: datetime) -> None:
+    """Refuse a span during which the resource is out of service (a fault, overdue maintenance)."""
+    for message, block_start in catalogue_repo.block_messages(session, target.resource.id, start, end):
+        since = block_start.astimezone(target.tz).strftime("%Y-%m-%d %H:%M")
+        raise Conflict(
+            f"{target.resource.name} is out of service since {since} ({message}); "
+            "it takes no bookings until a manager clears it"
+        )
+
+
+def _taken(target: Target, holder: repo.Holder, start: datetime, end: datetime) -> str:
+    resource = target.resource
+    return taken_message(
+        resource.name,
+        resource.buffer_minutes,
+        start,
+        end,
+        holder.start_at,
+        holder.end_at,
+        holder.member_id == target.member.id,
+        target.tz,
+    )
+
+
+def book_one(
+    session: Session,
+    target: Target,
+    start: datetime,
+    end: datetime,
+    seats: int,
+    now: datetime,
+    *,
+    note: str = "",
+    series_id: str | None = None,
+    walk_in: bool = False,
+    new_code: Callable[[], str] = new_booking_code,
+) -> Booking:
+    """Book one slot for the target's member: every rule, then the guarded insert and the ledger."""
+    check_slot_rules(target, start, end, seats, now, walk_in=walk_in)
+    check_in_service(session, target, start, end)
+    # Lock order is member, then resource: the same in every transaction, so no deadlock.
+    ledger_service.hold_balance(session, target.member.id)
+    check_free(session, target, start, end, seats)
+    ledger_service.check_quotas(
+        session, target.member.id, target.quota_limits, start, end, seats, target.tz, now
+    )
+    resource = target.resource
+    booking = Booking(
+        id=new_id(),
+        resource_id=resource.id,
+        site_id=resource.site_id,
+        member_id=target.member.id,
+        start_at=start,
+        end_at=end,
+        block_end=block_end(end, resource.buffer_minutes),
+        seats=seats,
+        exclusive=resource.exclusive,
+        status=initial_status(resource.requires_approval, target.by_manager),
+        code=new_code(),
+        quota_group=resource.quota_group,
+        series_id=series_id,
+        note=note,
+        created_at=now,
+        updated_at=now,
+        checked_in_at=None,
+        decided_by=None,
+    )
+    _insert(session, target, booking, new_code)
+    ledger_service.reserve(session, booking, now)
+    return booking
+
+
+def _insert(session: Session, target: Target, booking: Booking, new_code: Callable[[], str]) -> None:
+    """The guarded insert: a new code after a collision, the winner named after a lost race."""
+    for _attempt in range(CODE_ATTEMPTS):
+        try:
+            repo.insert_booking(session, booking)
+            return
+        except repo.CodeTaken:
+            booking.code = new_code()
+        except repo.OverlapRace as exc:
+            holder = repo.first_exclusive_conflict(
+                session, booking.resource_id, booking.start_at, booking.block_end
+            )
+            detail = (
+                _taken(target, holder, booking.start_at, booking.end_at)
+                if holder is not None
+                else f"{target.resource.name} was booked "
+                f"{format_span(booking.start_at, booking.end_at, target.tz)} by someone else a moment ago"
+            )
+            raise Conflict(detail) from exc
+    raise Conflict(
+        f"{CODE_ATTEMPTS} check-in codes in a row were already taken, so {target.resource.name} "
+        f"{format_span(booking.start_at, booking.end_at, target.tz)} was not booked; please try again"
+    )

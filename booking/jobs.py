@@ -1,0 +1,23 @@
+"""The booking domain's scheduled jobs: thin and idempotent; each opens a session, calls its services,
+commits. The scheduler (web/scheduler.py) runs them in one process at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from booking.bookings import service as bookings
+from booking.waitlist import service as waitlist
+
+
+def release_no_shows(engine: Engine, now: datetime, grace: timedelta) -> int:
+    """No check-in and no machine use after the grace period: a no-show. Ended bookings complete, and
+    waitlist entries whose slot has begun expire. Returns how many bookings became no-shows."""
+    with Session(engine, expire_on_commit=False) as session:
+        released = bookings.release_no_shows(session, now, grace)
+        bookings.complete_ended(session, now)
+        waitlist.expire_stale(session, now)
+        session.commit()
+    return len(released)

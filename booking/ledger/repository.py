@@ -1,0 +1,210 @@
+"""Every query of the quota ledger: appending movements, what a member holds, the lock that guards it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from booking.ledger.rules import QuotaUsage
+from booking.models import (
+    ACTIVE_STATUSES,
+    QUOTA_STATUSES,
+    Booking,
+    LedgerEntry,
+    LedgerKind,
+    Member,
+    Resource,
+    ResourceKind,
+    UTCDateTime,
+)
+from booking.spans import Span
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+# The booking hot path speaks SQLAlchemy Core on these tables: no unit of work.
+_booking = _table(Booking)
+_ledger = _table(LedgerEntry)
+_member = _table(Member)
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+
+def lock_member(session: Session, member_id: str) -> None:
+    """Lock the member's row until the transaction ends: it guards their quota ledger.
+
+    Two parallel bookings by one member then check their quota one after the other. SQLite needs no
+    row lock: every writing transaction there begins IMMEDIATE and holds the database's write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(_member.c.id).where(_member.c.id == member_id).with_for_update())
+
+
+def insert_entry(
+    session: Session,
+    *,
+    member_id: str,
+    quota_group: str,
+    kind: LedgerKind,
+    at: datetime,
+    seconds: int,
+    now: datetime,
+    booking_id: str | None = None,
+    reference: str | None = None,
+) -> None:
+    """Append a movement to the quota ledger (one Core INSERT)."""
+    session.connection().execute(
+        _ledger.insert(),
+        {
+            "member_id": member_id,
+            "quota_group": quota_group,
+            "kind": kind,
+            "at": at,
+            "seconds": seconds,
+            "booking_id": booking_id,
+            "reference": reference,
+            "created_at": now,
+        },
+    )
+
+
+@functools.cache
+def _usage_statements(periods: int, with_runtime: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The two usage statements for a number of periods: ledger seconds, and booking counts."""
+    starts = [sa.bindparam(f"start{i}", type_=UTCDateTime()) for i in range(periods)]
+    ends = [sa.bindparam(f"end{i}", type_=UTCDateTime()) for i in range(periods)]
+    lowest, highest, now = (sa.bindparam(n, type_=UTCDateTime()) for n in ("lowest", "highest", "now"))
+    member: sa.BindParameter[str] = sa.bindparam("member_id")
+    group: sa.BindParameter[str] = sa.bindparam("quota_group")
+    kinds = [LedgerKind.booked, LedgerKind.runtime] if with_runtime else [LedgerKind.booked]
+
+    def seconds_of(kind: LedgerKind, a: sa.BindParameter[Any], b: sa.BindParameter[Any]) -> Any:
+        inside = (_ledger.c.at >= a) & (_ledger.c.at < b)
+        if with_runtime:
+            inside = inside & (_ledger.c.kind == kind.value)
+        return sa.func.coalesce(sa.func.sum(sa.case((inside, _ledger.c.seconds), else_=0)), 0)
+
+    seconds = sa.select(
+        *(seconds_of(kind, a, b) for kind in kinds for a, b in zip(starts, ends, strict=True))
+    ).where(
+        _ledger.c.member_id == member,
+        _ledger.c.quota_group == group,
+        _ledger.c.kind.in_([kind.value for kind in kinds])
+        if with_runtime
+        else _ledger.c.kind == LedgerKind.booked.value,
+        _ledger.c.at >= lowest,
+        _ledger.c.at < highest,
+    )
+    counted = [status.value for status in QUOTA_STATUSES]
+    counts = sa.select(
+        *(
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (
+                            _booking.c.status.in_(counted)
+                            & (_booking.c.start_at >= a)
+                            & (_booking.c.start_at < b),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+            for a, b in zip(starts, ends, strict=True)
+        ),
+        sa.func.coalesce(
+            sa.func.sum(sa.case((_booking.c.status.in_(_ACTIVE) & (_booking.c.start_at > now), 1), else_=0)),
+            0,
+        ),
+    ).where(
+        _booking.c.member_id == member,
+        _booking.c.quota_group == group,
+        (_booking.c.start_at >= lowest) | (_booking.c.start_at > now),
+    )
+    return seconds, counts
+
+
+def usage(
+    session: Session,
+    member_id: str,
+    quota_group: str,
+    periods: Sequence[Span],
+    now: datetime,
+    *,
+    count_bookings: bool,
+    count_future: bool,
+    with_runtime: bool = False,
+) -> list[QuotaUsage]:
+    """What the member holds in the group in each period: booked seconds (and machine runtime seconds
+    when asked), bookings, and overall upcoming bookings, in one or two statements whatever the
+    number of periods."""
+    seconds_statement, counts_statement = _usage_statements(len(periods), with_runtime)
+    params: dict[str, Any] = {
+        "member_id": member_id,
+        "quota_group": quota_group,
+        "lowest": min(p.start for p in periods),
+        "highest": max(p.end for p in periods),
+        "now": now,
+    }
+    for i, period in enumerate(periods):
+        params[f"start{i}"], params[f"end{i}"] = period.start, period.end
+    connection = session.connection()
+    sums = connection.execute(seconds_statement, params).one()
+    counts: Sequence[Any] = [0] * (len(periods) + 1)
+    if count_bookings or count_future:
+        counts = connection.execute(counts_statement, params).one()
+    n = len(periods)
+    return [
+        QuotaUsage(
+            booked_seconds=int(sums[i]),
+            bookings=int(counts[i]),
+            future_bookings=int(counts[-1]),
+            runtime_seconds=int(sums[n + i]) if with_runtime else 0,
+        )
+        for i in range(n)
+    ]
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+def runtime_by_kind(session: Session, site_id: str, span: Span) -> dict[ResourceKind, int]:
+    """Machine runtime seconds charged in the span to bookings of the site, per resource kind."""
+    rows = session.exec(
+        select(Resource.kind, func.coalesce(func.sum(LedgerEntry.seconds), 0))
+        .join(Booking, col(Booking.id) == col(LedgerEntry.booking_id))
+        .join(Resource, col(Resource.id) == col(Booking.resource_id))
+        .where(
+            LedgerEntry.kind == LedgerKind.runtime,
+            Booking.site_id == site_id,
+            col(LedgerEntry.at) >= span.start,
+            col(LedgerEntry.at) < span.end,
+        )
+        .group_by(Resource.kind)
+    ).all()
+    return {ResourceKind(kind): int(seconds) for kind, seconds in rows}
+
+
+def unbooked_runtime(session: Session, span: Span) -> list[tuple[str, int]]:
+    """Machine runtime seconds charged in the span to no booking, per quota group."""
+    rows = session.exec(
+        select(LedgerEntry.quota_group, func.coalesce(func.sum(LedgerEntry.seconds), 0))
+        .where(
+            LedgerEntry.kind == LedgerKind.runtime,
+            col(LedgerEntry.booking_id).is_(None),
+            col(LedgerEntry.at) >= span.start,
+            col(LedgerEntry.at) < span.end,
+        )
+        .group_by(LedgerEntry.quota_group)
+        .order_by(LedgerEntry.quota_group)
+    ).all()
+    return [(group, int(seconds)) for group, seconds in rows]

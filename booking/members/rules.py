@@ -1,0 +1,88 @@
+"""The members' pure rules: trainings held, roles and their sites, passwords, sign-in throttling,
+languages, ids from e-mail addresses."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from booking.errors import InvalidRequest, NotPermitted, TooManyAttempts
+from booking.models import Role
+
+LANGUAGES: tuple[str, ...] = ("vi", "en")
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_training(
+    required: str | None,
+    held: Mapping[str, datetime | None],
+    now: datetime,
+    training_name: str,
+    name: str,
+) -> None:
+    """Refuse a member who lacks the training a resource requires, or whose grant expired."""
+    if required is None:
+        return
+    if required not in held:
+        raise NotPermitted(f"{name} requires the training '{training_name}', which you do not hold")
+    expires = held[required]
+    if expires is not None and expires <= now:
+        raise NotPermitted(
+            f"{name} requires the training '{training_name}'; yours expired on {expires:%Y-%m-%d}"
+        )
+
+
+def training_expiry(now: datetime, valid_days: int | None) -> datetime | None:
+    """When a training granted now stops being valid (None: never)."""
+    return now + timedelta(days=valid_days) if valid_days else None
+
+
+def check_role_sites(role: Role, sites: Sequence[str], *, hint: str = "") -> None:
+    """Refuse a kiosk bound to other than one site, or a manager of no site."""
+    if role is Role.kiosk and len(sites) != 1:
+        raise InvalidRequest(f"a kiosk account is bound to exactly one site{hint}")
+    if role is Role.manager and not sites:
+        raise InvalidRequest(f"a manager needs at least one site to manage{hint}")
+
+
+def normal_email(email: str) -> str:
+    """An e-mail address as accounts store and compare it."""
+    return email.strip().lower()
+
+
+def normal_card(card_uid: str | None) -> str | None:
+    """A card UID as accounts store it (upper-case hex), or None."""
+    return card_uid.upper() if card_uid else None
+
+
+def member_id_base(email: str) -> str:
+    """A readable id from the address's local part: ASCII, lower-case, dashes (before de-duplication)."""
+    local = unicodedata.normalize("NFKD", email.split("@", 1)[0]).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", local.lower()).strip("-")[:48] or "member"
+
+
+def check_password(password: str) -> None:
+    """Refuse a password too short to keep an account safe."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def check_sign_in_attempts(
+    email: str, failures: int, oldest: datetime | None, now: datetime, *, max_failures: int, window: timedelta
+) -> None:
+    """Refuse a sign-in after `max_failures` failures within `window`, saying how long to wait."""
+    if failures < max_failures:
+        return
+    wait = max(1, math.ceil(((oldest or now) + window - now).total_seconds() / 60))
+    raise TooManyAttempts(f"too many failed sign-ins for {email}; try again in {wait} min")
+
+
+def check_language(language: str) -> None:
+    """Refuse a language FabLab Hub does not speak."""
+    if language not in LANGUAGES:
+        raise InvalidRequest(
+            f"'{language}' is not a language of FabLab Hub; use one of {', '.join(LANGUAGES)}"
+        )

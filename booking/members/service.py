@@ -1,0 +1,288 @@
+"""The members' use cases: accounts, sign-in, passwords, trainings held, language, the calendar token."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.catalogue.rules import require_admin
+from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted, Unauthenticated
+from booking.members import repository as repo
+from booking.members.actors import Actor, MemberInfo, SystemActor
+from booking.members.rules import (
+    check_language,
+    check_password,
+    check_role_sites,
+    check_sign_in_attempts,
+    member_id_base,
+    normal_card,
+    normal_email,
+    training_expiry,
+)
+from booking.models import LoginFailure, ManagerSite, Member, MemberTraining, Role
+from booking.schemas import MemberCreate, MemberTrainingRead, MemberUpdate
+from booking.security import hash_password, new_token, verify_password
+
+
+def load_actor(session: Session, member: Member) -> Actor:
+    """The actor for a signed-in member."""
+    sites = repo.managed_sites(session, member.id) if member.role is Role.manager else set()
+    return Actor(member=MemberInfo.of(member), managed_sites=frozenset(sites))
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+def get_member_or_raise(session: Session, member_id: str) -> Member:
+    """The member, or NotFound."""
+    member = repo.get_member(session, member_id)
+    if member is None:
+        raise NotFound(f"there is no member '{member_id}'")
+    return member
+
+
+def find_member(session: Session, id_or_email: str) -> Member:
+    """The member with this id or e-mail address, or NotFound."""
+    member = (
+        repo.get_member_by_email(session, id_or_email)
+        if "@" in id_or_email
+        else repo.get_member(session, id_or_email)
+    )
+    if member is None:
+        raise NotFound(f"there is no member '{id_or_email}'")
+    return member
+
+
+def member_by_card(session: Session, card_uid: str) -> Member:
+    """The active member holding the card, or NotFound naming the card."""
+    card = card_uid.strip().upper()
+    member = repo.get_member_by_card(session, card) if card else None
+    if member is None or not member.active:
+        raise NotFound(f"no member holds the card {card or '(empty)'}")
+    return member
+
+
+def list_members(session: Session, query: str = "", *, limit: int = 200) -> list[Member]:
+    """Members whose e-mail or name contains `query` (all when empty), kiosks last, by e-mail."""
+    rows = repo.list_members(session, query, limit=limit)
+    return sorted(rows, key=lambda m: (m.role is Role.kiosk, m.email))
+
+
+def _unused_member_id(session: Session, email: str) -> str:
+    base = member_id_base(email)
+    candidate, n = base, 1
+    while repo.member_id_taken(session, candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _check_sites(session: Session, sites: Sequence[str]) -> None:
+    for site_id in sites:
+        catalogue.get_site_or_raise(session, site_id)
+
+
+def create_member(
+    session: Session,
+    actor: Actor | SystemActor,
+    data: MemberCreate,
+    now: datetime,
+    *,
+    password_hash: str | None = None,
+) -> Member:
+    """Open an account; managers get their sites, a kiosk is bound to its one site."""
+    require_admin(actor)
+    email = normal_email(data.email)
+    if repo.get_member_by_email(session, email) is not None:
+        raise Conflict(f"an account with the e-mail {email} already exists")
+    catalogue.check_plan_exists(session, data.plan_id)
+    _check_sites(session, data.sites)
+    check_role_sites(data.role, data.sites, hint=" (--site)")
+    card = normal_card(data.card_uid)
+    if card is not None and repo.get_member_by_card(session, card) is not None:
+        raise Conflict(f"the card {card} already belongs to another member")
+    member = Member(
+        id=_unused_member_id(session, email),
+        email=email,
+        name=data.name or email.split("@", 1)[0],
+        password_hash=password_hash or hash_password(data.password),
+        role=data.role,
+        plan_id=data.plan_id,
+        card_uid=card,
+        language=data.language,
+        kiosk_site_id=data.sites[0] if data.role is Role.kiosk else None,
+        ical_token=new_token(),
+        created_at=now,
+    )
+    session.add(member)
+    session.flush()
+    if data.role is Role.manager:
+        for site_id in data.sites:
+            session.add(ManagerSite(member_id=member.id, site_id=site_id))
+        session.flush()
+    return member
+
+
+def update_member(session: Session, actor: Actor, member_id: str, data: MemberUpdate) -> Member:
+    """Change a member's role, sites, plan, card, language or suspend them.
+
+    Suspending (or unsuspending) bumps the token version: every session and token they hold stops.
+    """
+    require_admin(actor)
+    member = get_member_or_raise(session, member_id)
+    if member.id == actor.id and (data.role is not Role.admin or not data.active):
+        raise InvalidRequest("you cannot remove your own administrator rights or suspend yourself")
+    catalogue.check_plan_exists(session, data.plan_id)
+    _check_sites(session, data.sites)
+    check_role_sites(data.role, data.sites)
+    card = normal_card(data.card_uid)
+    if card is not None:
+        holder = repo.get_member_by_card(session, card)
+        if holder is not None and holder.id != member.id:
+            raise Conflict(f"the card {card} already belongs to another member")
+    if member.active != data.active:
+        member.token_version += 1
+    member.name, member.role, member.plan_id = data.name, data.role, data.plan_id
+    member.card_uid, member.language, member.active = card, data.language, data.active
+    member.kiosk_site_id = data.sites[0] if data.role is Role.kiosk else None
+    session.add(member)
+    _set_managed_sites(session, member.id, data.sites if data.role is Role.manager else [])
+    session.flush()
+    return member
+
+
+def _set_managed_sites(session: Session, member_id: str, sites: Sequence[str]) -> None:
+    held = {row.site_id: row for row in repo.manager_site_rows(session, member_id)}
+    for site_id, row in held.items():
+        if site_id not in sites:
+            session.delete(row)
+    for site_id in sites:
+        if site_id not in held:
+            session.add(ManagerSite(member_id=member_id, site_id=site_id))
+    session.flush()
+
+
+# --- sign-in and passwords ----------------------------------------------------------------------
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    now: datetime,
+    *,
+    address: str = "",
+    max_failures: int = 5,
+    window: timedelta = timedelta(minutes=5),
+) -> Member:
+    """The member whose e-mail and password these are; refuses after too many failures."""
+    email = normal_email(email)
+    since = now - window
+    failures = repo.count_login_failures(session, email, since)
+    if failures >= max_failures:
+        oldest = repo.oldest_login_failure(session, email, since)
+        check_sign_in_attempts(email, failures, oldest, now, max_failures=max_failures, window=window)
+    member = repo.get_member_by_email(session, email)
+    if member is None or not member.active or not verify_password(member.password_hash, password):
+        repo.add_login_failure(session, LoginFailure(email=email, address=address[:64], at=now))
+        session.flush()
+        raise Unauthenticated("the e-mail or the password is wrong")
+    repo.clear_login_failures(session, email)
+    return member
+
+
+def set_password(session: Session, member: Member, password: str) -> None:
+    """Set a new password; every token and session the member held stops working."""
+    check_password(password)
+    member.password_hash = hash_password(password)
+    member.token_version += 1
+    session.add(member)
+    session.flush()
+
+
+def reset_password(session: Session, actor: Actor, member_id: str, password: str) -> Member:
+    """Give a member a new password; their sessions and tokens stop working."""
+    require_admin(actor)
+    member = get_member_or_raise(session, member_id)
+    set_password(session, member, password)
+    return member
+
+
+# --- trainings held -----------------------------------------------------------------------------
+
+
+def grant_training(
+    session: Session, actor: Actor | SystemActor, member_id: str, training_id: str, now: datetime
+) -> MemberTraining:
+    """Record that a member holds a training (renewing its expiry if they already did)."""
+    if not actor.manages_any:
+        raise NotPermitted("only managers can grant trainings")
+    member = find_member(session, member_id)
+    training = catalogue.get_training_or_raise(session, training_id)
+    grant = repo.get_grant(session, member.id, training.id)
+    if grant is None:
+        grant = MemberTraining(member_id=member.id, training_id=training.id, granted_at=now)
+    grant.granted_at, grant.expires_at = now, training_expiry(now, training.valid_days)
+    grant.granted_by = actor.id
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def revoke_training(session: Session, actor: Actor, member_id: str, training_id: str) -> None:
+    """Withdraw a member's training."""
+    if not actor.manages_any:
+        raise NotPermitted("only managers can revoke trainings")
+    member = find_member(session, member_id)
+    grant = repo.get_grant(session, member.id, training_id)
+    if grant is None:
+        raise NotFound(f"{member.name} does not hold the training '{training_id}'")
+    session.delete(grant)
+    session.flush()
+
+
+def list_member_trainings(session: Session, member: MemberInfo, now: datetime) -> list[MemberTrainingRead]:
+    """The member's trainings, with whether each is still valid."""
+    names = {t.id: t.name for t in catalogue_repo.list_trainings(session)}
+    return [
+        MemberTrainingRead(
+            training_id=g.training_id,
+            name=names.get(g.training_id, g.training_id),
+            granted_at=g.granted_at,
+            expires_at=g.expires_at,
+            valid=g.expires_at is None or g.expires_at > now,
+        )
+        for g in repo.list_member_trainings(session, member.id)
+    ]
+
+
+# --- language and calendar feed -----------------------------------------------------------------
+
+
+def set_language(session: Session, member: Member, language: str) -> None:
+    """Remember the member's language for every page and device they use."""
+    check_language(language)
+    if member.language != language:
+        member.language = language
+        session.add(member)
+        session.flush()
+
+
+def regenerate_ical_token(session: Session, member: Member) -> str:
+    """Give the member a new secret feed token; the old feed URL stops working at once."""
+    member.ical_token = new_token()
+    session.add(member)
+    session.flush()
+    return member.ical_token
+
+
+def member_by_ical_token(session: Session, token: str) -> Member:
+    """The active member whose feed token this is, or NotFound (never a hint about which part failed)."""
+    member = repo.get_member_by_ical_token(session, token) if 16 <= len(token) <= 64 else None
+    if member is None or not member.active:
+        raise NotFound("there is no calendar at this address")
+    return member

@@ -1,0 +1,111 @@
+"""The series' pure rules: RRULE expansion in local time, the weekly rule the portal writes, how far
+an open-ended series reaches, and the refusal that lists every date that cannot be booked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule as du_rrule
+
+from booking.errors import Conflict, DomainError, InvalidRequest
+from booking.spans import Span, format_span
+
+# A series may not expand to more bookings than this, whatever its RRULE says.
+MAX_OCCURRENCES = 200
+ALLOWED_FREQUENCIES = frozenset({du_rrule.DAILY, du_rrule.WEEKLY, du_rrule.MONTHLY, du_rrule.YEARLY})
+# RFC 5545 weekday codes, Monday first like date.weekday().
+WEEKDAY_CODES: tuple[str, ...] = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# A series with its own end (COUNT or UNTIL) may reach this far; an open-ended one stops at the
+# resource's booking horizon.
+FURTHEST_END = timedelta(days=3660)
+
+
+def expansion_horizon(rrule_text: str, now: datetime, max_days_ahead: int) -> datetime:
+    """How far a series is expanded: the resource's horizon when the RRULE has no end of its own."""
+    upper = rrule_text.upper()
+    open_ended = "COUNT=" not in upper and "UNTIL=" not in upper
+    return now + (timedelta(days=max_days_ahead) if open_ended else FURTHEST_END)
+
+
+def expand_rrule(
+    rrule_text: str, start: datetime, end: datetime, tz: ZoneInfo, horizon: datetime
+) -> list[Span]:
+    """The occurrences of a series whose first booking is [start, end), expanded in local time.
+
+    Each occurrence keeps the first one's local wall-clock start and end, so a weekly 10:00–12:00
+    stays 10:00–12:00 across a daylight-saving change. Expansion stops at the RRULE's own end, at
+    `horizon`, or at MAX_OCCURRENCES.
+    """
+    text = rrule_text.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    if not text or "DTSTART" in text.upper() or "\n" in text:
+        raise InvalidRequest("rrule must be one RRULE line like FREQ=WEEKLY;COUNT=8 (without DTSTART)")
+    local_start = start.astimezone(tz).replace(tzinfo=None)
+    wall_length = end.astimezone(tz).replace(tzinfo=None) - local_start
+    # Calendars write UNTIL in UTC (…Z); the series is expanded in local wall time, so UNTIL is too.
+    text = _UNTIL_UTC.sub(lambda m: "UNTIL=" + _utc_until_to_local(m.group(1), tz), text)
+    try:
+        rule = du_rrule.rrulestr(text, dtstart=local_start)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidRequest(f"rrule '{rrule_text}' is not a valid RRULE: {exc}") from exc
+    if not isinstance(rule, du_rrule.rrule) or getattr(rule, "_freq", None) not in ALLOWED_FREQUENCIES:
+        raise InvalidRequest("rrule must repeat DAILY, WEEKLY, MONTHLY or YEARLY")
+    if getattr(rule, "_interval", 1) < 1:
+        raise InvalidRequest("rrule INTERVAL must be 1 or more")
+    local_horizon = horizon.astimezone(tz).replace(tzinfo=None)
+    occurrences: list[Span] = []
+    for occurrence in rule:
+        if occurrence > local_horizon or len(occurrences) >= MAX_OCCURRENCES:
+            break
+        occurrences.append(
+            Span(
+                occurrence.replace(tzinfo=tz).astimezone(UTC),
+                (occurrence + wall_length).replace(tzinfo=tz).astimezone(UTC),
+            )
+        )
+    return occurrences
+
+
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+
+
+def _utc_until_to_local(value: str, tz: ZoneInfo) -> str:
+    try:
+        instant = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequest(f"UNTIL={value}Z is not a date and time") from exc
+    return instant.astimezone(tz).strftime("%Y%m%dT%H%M%S")
+
+
+def weekly_rrule(weekdays: Sequence[int], *, until: date | None = None, count: int | None = None) -> str:
+    """An RRULE repeating weekly on the given weekdays (0 = Monday) until a local date or N times.
+
+    UNTIL is written as the last instant of that local day, without a zone: the series is expanded in
+    the site's local time, where a floating UNTIL means exactly that day.
+    """
+    days = sorted(set(weekdays))
+    if not days:
+        raise InvalidRequest("choose at least one weekday to repeat on")
+    if any(d not in range(7) for d in days):
+        raise InvalidRequest("weekdays are numbered 0 (Monday) to 6 (Sunday)")
+    if (until is None) == (count is None):
+        raise InvalidRequest("a repeat ends either on a date or after a number of times; give one of them")
+    rule = "FREQ=WEEKLY;BYDAY=" + ",".join(WEEKDAY_CODES[d] for d in days)
+    if count is not None:
+        if not 1 <= count <= MAX_OCCURRENCES:
+            raise InvalidRequest(f"a series has 1 to {MAX_OCCURRENCES} bookings; {count} were asked for")
+        return f"{rule};COUNT={count}"
+    assert until is not None
+    return f"{rule};UNTIL={until:%Y%m%d}T235959"
+
+
+def series_refusal(refused: Sequence[tuple[Span, DomainError]], total: int, tz: ZoneInfo) -> DomainError:
+    """One error listing every date of a series that cannot be booked, and why."""
+    listed = "; ".join(f"{format_span(span.start, span.end, tz)}: {exc.detail}" for span, exc in refused)
+    kinds = {type(exc) for _, exc in refused}
+    error_type: type[DomainError] = kinds.pop() if len(kinds) == 1 else Conflict
+    return error_type(f"{len(refused)} of {total} dates cannot be booked — {listed}")

@@ -1,0 +1,104 @@
+"""The series' use cases: book every occurrence of an RRULE, read a series, cancel what is left of it.
+Never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from booking.bookings import service as bookings
+from booking.bookings.rules import can_see
+from booking.engine import service as engine
+from booking.errors import DomainError, InvalidRequest, NotFound
+from booking.members.actors import Actor
+from booking.models import Booking, BookingStatus, Series
+from booking.schemas import BookingCreate, SeriesRead, SkippedOccurrence
+from booking.security import new_id
+from booking.series import repository as repo
+from booking.series.rules import expand_rrule, expansion_horizon, series_refusal
+from booking.spans import Span
+
+
+@dataclass(slots=True)
+class SeriesResult:
+    series: Series
+    bookings: list[Booking]
+    skipped: list[SkippedOccurrence]
+
+    def read(self) -> SeriesRead:
+        return SeriesRead(
+            series_id=self.series.id,
+            rrule=self.series.rrule,
+            bookings=[bookings.booking_read(b) for b in self.bookings],
+            skipped=self.skipped,
+        )
+
+
+def book_series(session: Session, actor: Actor, data: BookingCreate, now: datetime) -> SeriesResult:
+    """Book every occurrence of an RRULE expanded in the site's time zone.
+
+    Without `skip_conflicts` the series is refused as a whole if any occurrence cannot be booked,
+    listing every such date and why; with it, the others are booked and those are listed as skipped.
+    """
+    if not data.rrule:
+        raise InvalidRequest("a recurring booking needs an rrule")
+    start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
+    target = engine.load_target(session, actor, data.resource_id, data.member, now)
+    horizon = expansion_horizon(data.rrule, now, target.resource.rules.max_days_ahead)
+    occurrences = expand_rrule(data.rrule, start, end, target.tz, horizon)
+    if not occurrences:
+        raise InvalidRequest("the rrule gives no occurrence")
+    engine.with_closures(session, target, occurrences[0].start, occurrences[-1].end)
+    series = Series(
+        id=new_id(),
+        member_id=target.member.id,
+        resource_id=target.resource.id,
+        rrule=data.rrule,
+        created_at=now,
+    )
+    booked: list[Booking] = []
+    refused: list[tuple[Span, DomainError]] = []
+    # One savepoint around the whole series: a refused series leaves nothing written behind.
+    with session.begin_nested():
+        session.add(series)
+        session.flush()
+        for occurrence in occurrences:
+            try:
+                with session.begin_nested():
+                    booked.append(
+                        engine.book_one(
+                            session,
+                            target,
+                            occurrence.start,
+                            occurrence.end,
+                            data.seats,
+                            now,
+                            note=data.note,
+                            series_id=series.id,
+                        )
+                    )
+            except DomainError as exc:
+                refused.append((occurrence, exc))
+        if refused and (not data.skip_conflicts or not booked):
+            raise series_refusal(refused, len(occurrences), target.tz)
+    skipped = [SkippedOccurrence(start=span.start, end=span.end, reason=exc.detail) for span, exc in refused]
+    return SeriesResult(series=series, bookings=booked, skipped=skipped)
+
+
+def list_series_bookings(session: Session, actor: Actor, series_id: str) -> list[Booking]:
+    """The bookings of a series the actor may see, or NotFound."""
+    found = [b for b in repo.list_series_bookings(session, series_id) if can_see(actor, b)]
+    if not found:
+        raise NotFound(f"there is no series '{series_id}'")
+    return found
+
+
+def cancel_series(session: Session, actor: Actor, series_id: str, now: datetime) -> list[Booking]:
+    """Cancel every occurrence of a series that has not started yet."""
+    cancelled = []
+    for booking in list_series_bookings(session, actor, series_id):
+        if booking.status in (BookingStatus.pending, BookingStatus.confirmed) and booking.start_at > now:
+            cancelled.append(bookings.cancel(session, actor, booking.id, now))
+    return cancelled

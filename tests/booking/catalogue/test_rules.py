@@ -1,0 +1,121 @@
+"""Table-driven tests of the catalogue's pure rules: opening hours, closures and public holidays."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+
+from booking.catalogue import rules
+from booking.errors import InvalidRequest
+from booking.spans import ClosureSpan, Span, zone
+from tests.factories import at
+
+HCM = zone("Asia/Ho_Chi_Minh")
+HOURS = rules.parse_opening_hours(
+    {
+        "mon": [["08:00", "12:00"], ["13:00", "17:30"]],
+        "tue": [["08:00", "17:30"]],
+        "sat": [["08:00", "24:00"]],
+    }
+)
+
+
+class TestParseOpeningHours:
+    @pytest.mark.parametrize(
+        ("raw", "message"),
+        [
+            ({"monday": [["08:00", "17:00"]]}, "'monday' is not a weekday"),
+            ({"mon": [["8am", "17:00"]]}, "'8am' is not a time of day"),
+            ({"mon": [["08:00", "25:00"]]}, "'25:00' is not a time of day"),
+            ({"mon": [["17:00", "08:00"]]}, "08:00 is not after 17:00"),
+            ({"mon": [["08:00", "12:00"], ["11:00", "13:00"]]}, "overlap each other"),
+            ({"mon": [["08:00"]]}, "need [open, close] pairs"),
+        ],
+    )
+    def test_refuses_malformed_hours(self, raw: dict[str, list[list[str]]], message: str) -> None:
+        with pytest.raises(InvalidRequest, match=re.escape(message)):
+            rules.parse_opening_hours(raw)
+
+    def test_parses_minutes_and_midnight(self) -> None:
+        assert HOURS[5] == [(480, 1440)]
+        assert HOURS[0] == [(480, 720), (780, 1050)]
+
+
+class TestOpeningHours:
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [
+            ("2027-03-01 08:00", "2027-03-01 12:00"),  # the whole morning window
+            ("2027-03-01 13:00", "2027-03-01 17:30"),  # the whole afternoon window
+            ("2027-03-06 22:00", "2027-03-07 00:00"),  # Saturday until midnight
+        ],
+    )
+    def test_accepts_inside_one_window(self, start: str, end: str) -> None:
+        rules.check_opening_hours(at(start), at(end), HOURS, HCM, "FabLab")
+
+    @pytest.mark.parametrize(
+        ("start", "end", "message"),
+        [
+            ("2027-03-01 07:30", "2027-03-01 08:30", "FabLab is open 08:00–12:00, 13:00–17:30 on Mondays"),
+            ("2027-03-01 11:30", "2027-03-01 13:30", "2027-03-01 11:30–13:30 is outside opening hours"),
+            ("2027-03-01 17:00", "2027-03-01 18:00", "is outside opening hours"),
+            ("2027-03-03 09:00", "2027-03-03 10:00", "FabLab is closed on Wednesdays"),
+            ("2027-03-07 09:00", "2027-03-07 10:00", "closed on Sundays"),
+        ],
+    )
+    def test_refuses_outside(self, start: str, end: str, message: str) -> None:
+        with pytest.raises(InvalidRequest) as caught:
+            rules.check_opening_hours(at(start), at(end), HOURS, HCM, "FabLab")
+        assert message in caught.value.detail
+
+    def test_windows_follow_the_site_zone(self) -> None:
+        windows = rules.opening_windows(date(2027, 3, 2), HOURS, HCM)
+        assert windows == [
+            Span(datetime(2027, 3, 2, 1, 0, tzinfo=UTC), datetime(2027, 3, 2, 10, 30, tzinfo=UTC))
+        ]
+
+
+class TestClosures:
+    def test_tet_2027_closes_the_center(self) -> None:
+        closures = rules.holiday_closures("VN", [2027], HCM)
+        names = {c.start.astimezone(HCM).date().isoformat(): c.reason for c in closures}
+        # Tết Nguyên Đán 2027: the Lunar New Year falls on 6 February 2027.
+        assert names["2027-02-06"] == "Lunar New Year"
+        assert "2027-02-05" in names
+        assert "2027-02-09" in names
+        assert names["2027-09-02"] == "National Day"
+
+    @pytest.mark.parametrize(
+        ("start", "end", "refused"),
+        [
+            ("2027-02-06 09:00", "2027-02-06 10:00", True),  # Tết
+            ("2027-02-05 23:30", "2027-02-06 00:30", True),  # runs into Tết
+            ("2027-04-30 09:00", "2027-04-30 10:00", True),  # Reunification Day
+            ("2027-03-01 09:00", "2027-03-01 10:00", False),
+            ("2027-02-11 09:00", "2027-02-11 10:00", False),  # after the Tết holidays
+        ],
+    )
+    def test_holidays(self, start: str, end: str, refused: bool) -> None:
+        closures = rules.holiday_closures("VN", [2027], HCM)
+        if refused:
+            with pytest.raises(InvalidRequest, match="is closed"):
+                rules.check_closures(at(start), at(end), closures, HCM, "the center")
+        else:
+            rules.check_closures(at(start), at(end), closures, HCM, "the center")
+
+    def test_manager_closure_is_named(self) -> None:
+        closure = ClosureSpan(at("2027-03-02 13:00"), at("2027-03-02 17:00"), "fire drill")
+        with pytest.raises(InvalidRequest) as caught:
+            rules.check_closures(at("2027-03-02 16:30"), at("2027-03-02 18:00"), [closure], HCM, "FabLab")
+        assert caught.value.detail == (
+            "FabLab is closed 2027-03-02 13:00–17:00 (fire drill); 2027-03-02 16:30–18:00 falls in it"
+        )
+
+    def test_no_country_no_holidays(self) -> None:
+        assert rules.holiday_closures("", [2027], HCM) == []
+
+    def test_unknown_country(self) -> None:
+        with pytest.raises(InvalidRequest, match="no public holiday calendar"):
+            rules.holiday_closures("XX", [2027], HCM)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from booking.messages import Message
 from booking.models import Booking, Notification
 
 
@@ -17,16 +18,20 @@ def notify(
     session: Session,
     member_id: str,
     kind: str,
-    message: str,
+    message: str | Message,
     *,
     booking: Booking | None = None,
     now: datetime,
 ) -> Notification:
-    """Record a message for a member, in the transaction of the change that caused it."""
+    """Record a message for a member, in the transaction of the change that caused it.
+
+    Give a `Message` (an English template and typed values) so the member reads it in their
+    language; a plain string is an older caller's English sentence.
+    """
     notification = Notification(
         member_id=member_id,
         kind=kind,
-        message=message,
+        message=message.english() if isinstance(message, Message) else message,
         booking_id=booking.id if booking else None,
         created_at=now,
     )

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from booking import kiosk, repository, rules, service
 from booking.errors import DomainError, NotFound
 from booking.models import Booking
-from devices import service as devices
+from devices.registry import service as devices
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import KioskActor, is_htmx, render

@@ -17,7 +17,7 @@ from booking.errors import Conflict, DomainError, NotFound
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, ResourceKind, Role, Site
 from booking.schemas import BookingCreate, WaitlistCreate
 from booking.service import Actor
-from devices import repository as devices_repo
+from devices.registry import repository as devices_repo
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import (

@@ -31,11 +31,6 @@ def site(session: Session) -> Site:
     return make_site(session)
 
 
-@pytest.fixture
-def link() -> RecordingLink:
-    return RecordingLink()
-
-
 def _machine(session: Session, site: Site, name: str = "Laser 1") -> Machine:
     return registry.get_machine_or_raise(session, make_machine(session, site, name=name).id)
 

@@ -497,9 +497,18 @@ class TestKioskAndPortal:
         assert f'id="kiosk-machine-{lab.laser.id}"' in page
         assert 'hx-trigger="every 5s"' in page
 
-    def test_another_sites_kiosk_finds_no_board(self, client: TestClient, app: FastAPI, lab: Lab) -> None:
+    def test_another_sites_kiosk_finds_no_board(
+        self, client: TestClient, app: FastAPI, session: Session, lab: Lab
+    ) -> None:
+        shown = (lab.laser.rev, lab.laser.state, lab.laser.since)
         _signed_in(client, app, lab.center.other_kiosk)
-        assert client.get(f"/kiosk/{lab.center.site.id}/machines", headers=HTMX).status_code == 404
+        response = client.get(f"/kiosk/{lab.center.site.id}/machines", headers=HTMX)
+        assert response.status_code == 404
+        assert f"there is nothing at /kiosk/{lab.center.site.id}" in unescape(response.text)
+        assert f'id="kiosk-machine-{lab.laser.id}"' not in response.text
+        session.refresh(lab.laser)
+        assert (lab.laser.rev, lab.laser.state, lab.laser.since) == shown
+        assert session.exec(select(Alert).where(Alert.machine_id == lab.laser.id)).first() is None
 
     def test_the_portal_cards_carry_the_live_state(
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab

@@ -12,8 +12,11 @@ from typing import Protocol, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from devices import service
+from devices.alerts import service as alerts
+from devices.maintenance import service as maintenance
 from devices.ports import MachineLink
+from devices.registry import service as registry
+from devices.sessions import enforcement
 
 
 class Outbox(MachineLink, Protocol):
@@ -45,14 +48,14 @@ def check_offline(
     engine: Engine, make_link: Callable[[], L], send: Callable[[L], None], now: datetime
 ) -> object:
     """Silent machines go offline."""
-    return _run(engine, make_link, send, lambda s, link: service.check_offline(s, link, now))
+    return _run(engine, make_link, send, lambda s, link: alerts.check_offline(s, link, now))
 
 
 def check_maintenance(
     engine: Engine, make_link: Callable[[], L], send: Callable[[L], None], now: datetime
 ) -> object:
     """Due and overdue maintenance: alerts, and blocks for overdue plans."""
-    return _run(engine, make_link, send, lambda s, link: service.check_maintenance(s, link, now))
+    return _run(engine, make_link, send, lambda s, link: maintenance.check_maintenance(s, link, now))
 
 
 def enforce_sessions(
@@ -61,8 +64,8 @@ def enforce_sessions(
     """Warn and lock sessions at the end of their quota or booking; refresh states as bookings come and go."""
 
     def work(session: Session, link: L) -> int:
-        sent = service.enforce_sessions(session, link, now)
-        service.refresh_all(session, link, now)
+        sent = enforcement.enforce_sessions(session, link, now)
+        registry.refresh_all(session, link, now)
         return sent
 
     return _run(engine, make_link, send, work)

@@ -8,8 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+from ulid import ULID
 
 from booking.models import enum_column, utc_column
+
+
+def new_id() -> str:
+    """A new id for a session, command or alert: a ULID in lower case (sorts by time)."""
+    return str(ULID()).lower()
 
 
 class MachineState(enum.StrEnum):

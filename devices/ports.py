@@ -36,17 +36,3 @@ class MachineLink(Protocol):
 
     def publish_status(self, status: MachineRead) -> None:
         """Queue the machine's new live status (retained)."""
-
-
-class RecordingLink:
-    """A link that only remembers what it was asked to send: for jobs run without a broker."""
-
-    def __init__(self) -> None:
-        self.commands: list[CommandOut] = []
-        self.statuses: list[MachineRead] = []
-
-    def send(self, command: CommandOut) -> None:
-        self.commands.append(command)
-
-    def publish_status(self, status: MachineRead) -> None:
-        self.statuses.append(status)

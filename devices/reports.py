@@ -1,19 +1,18 @@
 """What the managers' machine pages read: the live board, use per day, maintenance and its log, alerts.
 
-Read-only views over the machines' tables, shaped for a page; the use cases that change anything stay
-in service.py. Site scoping is the caller's: it passes the sites the actor manages, and
-`managed_machine` answers NotFound for a machine of another site, as if it did not exist.
+A read model: views shaped for a page, built from the subdomains' repositories and reads; it runs no
+query of its own and changes nothing. Site scoping is the caller's: it passes the sites the actor
+manages, and `managed_machine` answers NotFound for a machine of another site, as if it did not exist.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from booking import spans
 from booking.bookings import repository as bookings_repo
@@ -21,19 +20,21 @@ from booking.catalogue import repository as catalogue_repo
 from booking.errors import NotFound
 from booking.members import repository as members_repo
 from booking.members.actors import Actor
-from booking.models import BOOKED_STATUSES, Resource
-from devices import repository as repo
-from devices import service
-from devices.models import Alert, Machine, MaintenanceLog, MaintenancePlan, UsageSession
+from booking.models import BOOKED_STATUSES
+from devices.alerts import repository as alerts_repo
+from devices.maintenance import repository as maintenance_repo
+from devices.maintenance import rules as maintenance_rules
+from devices.maintenance import service as maintenance
+from devices.models import Machine, MaintenanceLog
+from devices.registry import repository as registry_repo
+from devices.registry import service as registry
 from devices.schemas import AlertRead, MachineRead, MaintenancePlanRead
-
-# The order a plan's status sorts in when the worst of several is wanted.
-_SEVERITY = {"ok": 0, "due": 1, "overdue": 2}
+from devices.sessions import repository as sessions_repo
 
 
 def managed_machine(session: Session, actor: Actor, machine_id: str) -> Machine:
     """The machine if the actor manages its site; NotFound otherwise (another site's is as if absent)."""
-    machine = repo.get_machine(session, machine_id)
+    machine = registry_repo.get_machine(session, machine_id)
     if machine is None or not actor.manages(machine.site_id):
         raise NotFound(f"there is no machine '{machine_id}' among yours")
     return machine
@@ -51,11 +52,7 @@ def member_names(session: Session, member_ids: Iterable[str | None]) -> dict[str
 
 def machine_choices(session: Session, site_ids: Sequence[str]) -> list[tuple[str, str]]:
     """(id, name) of the sites' registered machines, by name: for a form's machine list."""
-    rows = session.exec(
-        select(Machine.id, Resource.name)
-        .join(Resource, col(Resource.id) == col(Machine.id))
-        .where(col(Machine.site_id).in_(site_ids))
-    ).all()
+    rows = registry_repo.machine_names_of_sites(session, site_ids)
     return sorted(((machine_id, name) for machine_id, name in rows), key=lambda r: r[1].casefold())
 
 
@@ -75,8 +72,7 @@ class BoardRow:
 
 def board(session: Session, site_ids: Sequence[str], now: datetime) -> list[BoardRow]:
     """Every machine of the sites with its live status, by site and name."""
-    machines = session.exec(select(Machine).where(col(Machine.site_id).in_(site_ids))).all()
-    return _rows(session, machines, now)
+    return _rows(session, registry_repo.machines_of_sites(session, site_ids), now)
 
 
 def board_row(session: Session, machine: Machine, now: datetime) -> BoardRow:
@@ -88,33 +84,23 @@ def _rows(session: Session, machines: Sequence[Machine], now: datetime) -> list[
     ids = [m.id for m in machines]
     if not ids:
         return []
-    alerts = Counter(
-        {
-            machine_id: int(count)
-            for machine_id, count in session.exec(
-                select(Alert.machine_id, func.count())
-                .where(col(Alert.machine_id).in_(ids), col(Alert.resolved_at).is_(None))
-                .group_by(col(Alert.machine_id))
-            ).all()
-            if machine_id is not None
-        }
-    )
-    worst: dict[str, str] = {}
+    alerts = alerts_repo.count_open_by_machine(session, ids)
+    statuses: dict[str, list[str]] = {}
     by_id = {m.id: m for m in machines}
-    for plan in session.exec(select(MaintenancePlan).where(col(MaintenancePlan.machine_id).in_(ids))).all():
-        plan_status = service.plan_read(plan, by_id[plan.machine_id], now).status
-        if _SEVERITY[plan_status] > _SEVERITY[worst.get(plan.machine_id, "ok")]:
-            worst[plan.machine_id] = plan_status
+    for plan in maintenance_repo.plans_of_machines(session, ids):
+        statuses.setdefault(plan.machine_id, []).append(
+            maintenance.progress(plan, by_id[plan.machine_id], now).status
+        )
     rows = []
     for machine in machines:
         left = None if machine.deadline is None else int((machine.deadline - now).total_seconds())
         rows.append(
             BoardRow(
-                status=service.machine_read(session, machine, now),
+                status=registry.machine_read(session, machine, now),
                 site_id=machine.site_id,
                 seconds_left=left,
-                open_alerts=alerts[machine.id],
-                maintenance=worst.get(machine.id, "ok"),
+                open_alerts=alerts.get(machine.id, 0),
+                maintenance=maintenance_rules.worst_status(statuses.get(machine.id, [])),
             )
         )
     return sorted(rows, key=lambda r: (r.site_id, r.status.name.casefold(), r.status.machine))
@@ -145,14 +131,7 @@ def daily_usage(
     starts = [spans.local_instant(first + timedelta(days=i), 0, tz) for i in range(days + 1)]
     used = [0.0] * days
     booked = [0.0] * days
-    sessions = session.exec(
-        select(UsageSession).where(
-            UsageSession.machine_id == machine_id,
-            col(UsageSession.started_at) >= starts[0],
-            col(UsageSession.started_at) < starts[-1],
-        )
-    ).all()
-    for usage in sessions:
+    for usage in sessions_repo.sessions_started_between(session, machine_id, starts[0], starts[-1]):
         index = (usage.started_at.astimezone(tz).date() - first).days
         if usage.ended_at is not None:
             busy = usage.busy_s or 0.0
@@ -199,20 +178,17 @@ def plan_rows(
     machine_id: str | None = None,
 ) -> list[PlanRow]:
     """Maintenance plans of the sites' (or one machine's) machines, the most urgent first."""
-    query = select(MaintenancePlan, Machine).join(Machine, col(Machine.id) == col(MaintenancePlan.machine_id))
-    if site_ids is not None:
-        query = query.where(col(Machine.site_id).in_(site_ids))
-    if machine_id is not None:
-        query = query.where(Machine.id == machine_id)
     rows = []
     names: dict[str, str] = {}
-    for plan, machine in session.exec(query).all():
+    for plan, machine in maintenance_repo.plans_with_machines(
+        session, site_ids=site_ids, machine_id=machine_id
+    ):
         if machine.id not in names:
             resource = catalogue_repo.get_resource(session, machine.id)
             names[machine.id] = resource.name if resource else machine.id
         rows.append(
             PlanRow(
-                plan=service.plan_read(plan, machine, now),
+                plan=maintenance.plan_read(plan, machine, now),
                 machine_id=machine.id,
                 machine_name=names[machine.id],
                 site_id=machine.site_id,
@@ -243,18 +219,7 @@ def maintenance_log(
     limit: int = 50,
 ) -> list[LogRow]:
     """Maintenance done on the sites' (or one machine's) machines, newest first."""
-    query = (
-        select(MaintenanceLog, MaintenancePlan.name, Machine.site_id)
-        .join(MaintenancePlan, col(MaintenancePlan.id) == col(MaintenanceLog.plan_id))
-        .join(Machine, col(Machine.id) == col(MaintenanceLog.machine_id))
-    )
-    if site_ids is not None:
-        query = query.where(col(Machine.site_id).in_(site_ids))
-    if machine_id is not None:
-        query = query.where(MaintenanceLog.machine_id == machine_id)
-    found = session.exec(
-        query.order_by(col(MaintenanceLog.done_at).desc(), col(MaintenanceLog.id).desc()).limit(limit)
-    ).all()
+    found = maintenance_repo.list_log(session, site_ids=site_ids, machine_id=machine_id, limit=limit)
     who = member_names(session, (entry.done_by for entry, _, _ in found))
     machines: dict[str, str] = {}
     rows = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from booking.schemas import Slug, Timestamp
@@ -102,16 +100,3 @@ class MaintenancePlanRead(BaseModel):
     status: str
     progress: str
     ratio: float
-
-
-class EventIn(BaseModel):
-    """An event as the domain sees it: already validated by the bridge, typed data as a dict."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event_id: str
-    boot_id: str
-    seq: int
-    ts: datetime
-    type: str
-    data: dict[str, object]

@@ -210,8 +210,8 @@ def make_machine(
     buffer_minutes: int = 0,
 ) -> Resource:
     """A machine resource and its registration with a gateway; returns the resource."""
+    from devices.registry.service import attach_machine
     from devices.schemas import MachineCreate
-    from devices.service import attach_machine
 
     resource = make_resource(
         session,

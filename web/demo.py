@@ -14,7 +14,8 @@ from booking.members.actors import SYSTEM
 from booking.models import Plan, QuotaPeriod, QuotaRule, ResourceKind, Role, Training
 from booking.schemas import MemberCreate, ResourceCreate, SiteCreate
 from booking.security import hash_password
-from devices import service as devices
+from devices.maintenance import service as maintenance
+from devices.registry import service as registry
 from devices.schemas import MachineCreate, MaintenancePlanCreate
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed at start for the demo accounts
@@ -402,7 +403,7 @@ def seed_demo(session: Session, now: datetime) -> bool:
             members.grant_training(session, SYSTEM, member.id, training, now)
     for (site_id, gateway), machines in DEMO_GATEWAYS.items():
         for machine, adapter, _kind in machines:
-            devices.attach_machine(
+            registry.attach_machine(
                 session,
                 MachineCreate(
                     id=machine,
@@ -415,7 +416,7 @@ def seed_demo(session: Session, now: datetime) -> bool:
                 ),
                 now,
             )
-    for machine, maintenance in DEMO_PLANS:
-        devices.add_plan(session, None, machine, maintenance, now)
+    for machine, every in DEMO_PLANS:
+        maintenance.add_plan(session, None, machine, every, now)
     session.flush()
     return True

@@ -1,4 +1,5 @@
-"""FastAPI dependencies as Annotated aliases: the database session, the clock, the actor."""
+"""FastAPI dependencies as Annotated aliases: the database session, the clock, the actor, and the unit
+of work of a request that tells machines what it decided."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from booking.members import repository as members_repo
 from booking.members.actors import Actor
 from booking.members.service import load_actor
 from booking.models import Role
+from firmware_bridge.center.commands import OutboxLink
 from web.settings import Settings
 from web.tokens import TokenCodec
 
@@ -72,6 +74,33 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
+
+
+class MachineUnit:
+    """The request's transaction and what it decided for the machines (commands, live statuses).
+
+    The service says it through `link`; `commit` commits the transaction, then sends it. A request
+    that fails before its commit sends nothing: a machine never hears of a decision the database
+    does not hold.
+    """
+
+    def __init__(self, session: Session, send: Callable[[OutboxLink], None]) -> None:
+        self.session = session
+        self.link = OutboxLink()
+        self._send = send
+
+    def commit(self) -> None:
+        """Commit, then send what the transaction decided (to the broker, after the commit)."""
+        self.session.commit()
+        self._send(self.link)
+
+
+async def get_machine_unit(request: Request, session: SessionDep) -> MachineUnit:
+    """The request's session (the same one `SessionDep` gives) with a link to its machines."""
+    return MachineUnit(session, request.app.state.machines.send)
+
+
+MachineUnitDep = Annotated[MachineUnit, Depends(get_machine_unit)]
 
 
 class ActorCache:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -24,11 +24,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select
 
 from booking.errors import DomainError
-from devices import rules as device_rules
-from devices import service as devices
+from devices import events
+from devices.alerts import service as alerts
 from devices.models import Activity, Gateway, Machine
-from devices.repository import lock_machine
-from devices.schemas import EventIn
+from devices.registry import service as registry
+from devices.registry.repository import lock_machine
+from devices.sessions import service as sessions
 from firmware_bridge.center.commands import OutboxLink
 from firmware_bridge.center.metrics import (
     DECISION_LATENCY,
@@ -211,7 +212,7 @@ class Dispatcher:
         if (
             isinstance(ts, datetime)
             and topic.kind is not TopicKind.ack
-            and not device_rules.sane_event_time(ts, now)
+            and not events.sane_event_time(ts, now)
         ):
             self.drops.drop("bad_ts", item.topic, f"time stamp {ts.isoformat()} is not believable")
             return None
@@ -293,13 +294,13 @@ class Dispatcher:
         if topic.kind is TopicKind.edge_state:
             assert topic.gateway is not None
             assert topic.site is not None
-            devices.gateway_state(
+            alerts.gateway_state(
                 session, link, topic.gateway, topic.site, message.state, message.boot_id, now
             )
             return
         if topic.kind is TopicKind.heartbeat:
             assert topic.gateway is not None
-            devices.gateway_heartbeat(session, topic.gateway, message.boot_id, now)
+            registry.gateway_heartbeat(session, topic.gateway, message.boot_id, now)
             return
         assert topic.machine is not None
         assert topic.gateway is not None
@@ -307,33 +308,30 @@ class Dispatcher:
             self._telemetry(session, link, topic.machine, message, now)
             return
         if topic.kind is TopicKind.ack:
-            devices.acknowledge_command(session, message.cmd_id, message.result, now)
+            registry.acknowledge_command(session, message.cmd_id, message.result, now)
             return
         machine = lock_machine(session, topic.machine)
         if machine is None:
             return
         if topic.kind is TopicKind.availability:
-            devices.machine_availability(session, link, machine, message.online, now)
+            alerts.machine_availability(session, link, machine, message.online, now)
             self._live.pop(machine.id, None)
             return
-        event = EventIn(
-            event_id=message.event_id,
-            boot_id=message.boot_id,
-            seq=message.seq,
-            ts=message.ts,
-            type=message.type,
-            data=message.data.model_dump(mode="json"),
-        )
-        stored, gap = devices.record_event(session, topic.gateway, machine, event, now)
+        event = machine_event(message)
+        stored, gap = sessions.record_event(session, topic.gateway, machine, event, now)
         if not stored:
             EVENTS_DUPLICATE.inc()
             return
         if gap:
             SEQ_GAPS.inc(gap)
             log.warning(
-                "%s skipped %d event(s) before seq %d (boot %s)", machine.id, gap, event.seq, event.boot_id
+                "%s skipped %d event(s) before seq %d (boot %s)",
+                machine.id,
+                gap,
+                message.seq,
+                message.boot_id,
             )
-        devices.handle_event(session, link, machine, event, now)
+        sessions.handle_event(session, link, machine, event, now)
 
     def _telemetry_in_memory(self, one: _Parsed, now: datetime) -> bool:
         """Keep the reading in memory; True if that is all it needs now (no change of activity).
@@ -376,7 +374,7 @@ class Dispatcher:
             for machine_id in offline:
                 machine = lock_machine(session, machine_id)
                 if machine is not None:
-                    devices.telemetry(
+                    sessions.telemetry(
                         session, link, machine, now, power_w=dirty[machine_id].power_w, activity=None
                     )
             session.commit()
@@ -394,7 +392,7 @@ class Dispatcher:
         machine = lock_machine(session, machine_id)
         if machine is None:
             return
-        devices.telemetry(
+        sessions.telemetry(
             session,
             link,
             machine,
@@ -406,6 +404,40 @@ class Dispatcher:
         live.activity = activity if activity is not None else live.activity
         live.written_at = time.monotonic()
         live.dirty = False
+
+
+def machine_event(message: messages.Event) -> events.MachineEvent:
+    """The domain's typed event for an event the contract has validated."""
+    envelope = events.Envelope(message.event_id, message.boot_id, message.seq, message.ts)
+    match message:
+        case messages.AccessRequestedEvent(data=data):
+            return events.AccessRequested(envelope, request_id=data.request_id, card_uid=data.card_uid)
+        case messages.SessionStartedEvent(data=data):
+            return events.SessionStarted(envelope, session_id=data.session_id, card_uid=data.card_uid)
+        case messages.SessionActivityEvent(data=data):
+            return events.SessionActivity(
+                envelope, session_id=data.session_id, activity=Activity(data.activity)
+            )
+        case messages.SessionStoppedEvent(data=data):
+            return events.SessionStopped(
+                envelope,
+                session_id=data.session_id,
+                stop_type=data.stop_type,
+                duration_s=data.duration_s,
+                busy_s=data.busy_s,
+                energy_wh=data.energy_wh,
+            )
+        case messages.JobStartedEvent(data=data):
+            return events.JobStarted(envelope, job=data.job, duration_s=data.duration_s, reason=data.reason)
+        case messages.JobFinishedEvent(data=data):
+            return events.JobFinished(envelope, job=data.job, duration_s=data.duration_s, reason=data.reason)
+        case messages.JobFailedEvent(data=data):
+            return events.JobFailed(envelope, job=data.job, duration_s=data.duration_s, reason=data.reason)
+        case messages.FaultRaisedEvent(data=data):
+            return events.FaultRaised(envelope, code=data.code, message=data.message)
+        case messages.FaultClearedEvent(data=data):
+            return events.FaultCleared(envelope, code=data.code, message=data.message)
+    assert_never(message)
 
 
 def _is_tap(one: _Parsed) -> bool:

@@ -12,12 +12,16 @@ from booking.bookings import service as booking
 from booking.errors import NotFound
 from booking.models import Role, Site
 from booking.schemas import BookingCreate
-from devices import reports, service
+from devices import reports
+from devices.alerts import service as alerts
+from devices.maintenance import service as maintenance
 from devices.models import Activity, Machine
-from devices.ports import RecordingLink
+from devices.registry import service as registry
 from devices.schemas import MaintenancePlanCreate
+from devices.sessions import service as sessions
 from tests.conftest import NOW
 from tests.factories import actor, at, make_machine, make_member, make_site
+from tests.links import RecordingLink
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -27,21 +31,16 @@ def site(session: Session) -> Site:
     return make_site(session)
 
 
-@pytest.fixture
-def link() -> RecordingLink:
-    return RecordingLink()
-
-
 def _machine(session: Session, site: Site, name: str = "Laser 1") -> Machine:
-    return service.get_machine_or_raise(session, make_machine(session, site, name=name).id)
+    return registry.get_machine_or_raise(session, make_machine(session, site, name=name).id)
 
 
 def _use(
     session: Session, link: RecordingLink, machine: Machine, external: str, start: str, busy_s: float
 ) -> None:
     started = at(start)
-    service.session_started(session, link, machine, external, None, started, started)
-    service.session_stopped(
+    sessions.session_started(session, link, machine, external, None, started, started)
+    sessions.session_stopped(
         session,
         link,
         machine,
@@ -80,12 +79,14 @@ class TestBoard:
             BookingCreate(resource_id=laser.id, start=at("2027-03-01 09:00"), end=at("2027-03-01 10:30")),
             NOW - timedelta(hours=1),
         )
-        service.machine_availability(session, link, laser, True, NOW)
-        service.session_started(session, link, laser, "s-1", None, NOW, NOW)
-        service.telemetry(session, link, laser, NOW, power_w=900.0, activity=Activity.busy)
-        service.fault_raised(session, link, cnc, "E1", "spindle stalled", NOW)
-        service.add_plan(session, None, cnc.id, MaintenancePlanCreate(name="Oil", every_runtime_h=1), NOW)
-        service.add_plan(session, None, cnc.id, MaintenancePlanCreate(name="Belt", every_runtime_h=10), NOW)
+        alerts.machine_availability(session, link, laser, True, NOW)
+        sessions.session_started(session, link, laser, "s-1", None, NOW, NOW)
+        sessions.telemetry(session, link, laser, NOW, power_w=900.0, activity=Activity.busy)
+        alerts.fault_raised(session, link, cnc, "E1", "spindle stalled", NOW)
+        maintenance.add_plan(session, None, cnc.id, MaintenancePlanCreate(name="Oil", every_runtime_h=1), NOW)
+        maintenance.add_plan(
+            session, None, cnc.id, MaintenancePlanCreate(name="Belt", every_runtime_h=10), NOW
+        )
         cnc.runtime_s += 3600  # the first plan is overdue, the second is not
         session.add(cnc)
         session.flush()
@@ -123,8 +124,10 @@ class TestDailyUsage:
         _use(session, link, laser, "s-sat-2", "2027-02-27 16:00", busy_s=1800)
         _use(session, link, laser, "s-long-ago", "2027-02-01 10:00", busy_s=3600)
         # Running since 08:30 and busy since 08:45: a quarter of an hour so far at 09:00.
-        service.session_started(session, link, laser, "s-now", None, at("2027-03-01 08:30"), NOW)
-        service.telemetry(session, link, laser, at("2027-03-01 08:45"), power_w=900.0, activity=Activity.busy)
+        sessions.session_started(session, link, laser, "s-now", None, at("2027-03-01 08:30"), NOW)
+        sessions.telemetry(
+            session, link, laser, at("2027-03-01 08:45"), power_w=900.0, activity=Activity.busy
+        )
 
         days = reports.daily_usage(session, laser.id, TZ, date(2027, 3, 1), 3, NOW)
 
@@ -151,8 +154,8 @@ class TestDailyUsage:
 class TestMaintenance:
     def test_plans_most_urgent_first_with_their_counters(self, session: Session, site: Site) -> None:
         laser = _machine(session, site)
-        service.add_plan(session, None, laser.id, MaintenancePlanCreate(name="Tube", every_days=90), NOW)
-        service.add_plan(session, None, laser.id, MaintenancePlanCreate(name="Lens", every_jobs=4), NOW)
+        maintenance.add_plan(session, None, laser.id, MaintenancePlanCreate(name="Tube", every_days=90), NOW)
+        maintenance.add_plan(session, None, laser.id, MaintenancePlanCreate(name="Lens", every_jobs=4), NOW)
         laser.jobs += 3
         session.add(laser)
         session.flush()
@@ -172,17 +175,17 @@ class TestMaintenance:
         elsewhere = _machine(session, make_site(session), "Elsewhere")
         manager = make_member(session, role=Role.admin, name="Trần Thị Mai")
         who = actor(session, manager)
-        plan = service.add_plan(
+        plan = maintenance.add_plan(
             session, None, laser.id, MaintenancePlanCreate(name="Lens", every_days=7), NOW
         )
-        other = service.add_plan(
+        other = maintenance.add_plan(
             session, None, elsewhere.id, MaintenancePlanCreate(name="Oil", every_days=7), NOW
         )
         assert plan.id is not None
         assert other.id is not None
-        service.mark_done(session, link, who, plan.id, "first", NOW)
-        service.mark_done(session, link, who, plan.id, "second", NOW + timedelta(days=7))
-        service.mark_done(session, link, who, other.id, "not here", NOW)
+        maintenance.mark_done(session, link, who, plan.id, "first", NOW)
+        maintenance.mark_done(session, link, who, plan.id, "second", NOW + timedelta(days=7))
+        maintenance.mark_done(session, link, who, other.id, "not here", NOW)
 
         rows = reports.maintenance_log(session, site_ids=[site.id])
 

@@ -6,7 +6,7 @@ A real uvicorn server whose app runs the center's MQTT bridge on the shared Mosq
 job. The board must show the laser come online, then in use and working, with no reload of the page.
 
 Everything runs on the wall clock: the gateway stamps its events with it, and the center believes
-only times near its own (devices.rules.sane_event_time), so the app's clock is not pinned here.
+only times near its own (devices.events.sane_event_time), so the app's clock is not pinned here.
 """
 
 from __future__ import annotations

@@ -439,12 +439,12 @@ class TestMachinesApi:
     def test_status_plans_and_alerts_by_role(
         self, client: TestClient, session: Session, site: Site, auth: Auth
     ) -> None:
-        from devices import service as devices
+        from devices.maintenance import service as maintenance
         from devices.schemas import MaintenancePlanCreate
         from tests.factories import make_machine
 
         laser = make_machine(session, site, name="Laser 1")
-        devices.add_plan(
+        maintenance.add_plan(
             session, None, laser.id, MaintenancePlanCreate(name="Clean lens", every_runtime_h=40), NOW_API
         )
         member = auth(make_member(session))

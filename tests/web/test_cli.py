@@ -60,6 +60,21 @@ class TestCli:
         assert granted.returncode == 0
         assert granted.stdout.startswith("hoa@example.org now holds laser-safety, valid until ")
 
+    def test_machines_add_registers_a_bookable_machine(self, tmp_path: Path) -> None:
+        assert _fablab(tmp_path, "db", "upgrade").returncode == 0
+        assert _fablab(tmp_path, "seed", "demo").returncode == 0
+        args = ("machines", "add", "laser-9", "--site", "biic", "--name", "Laser 9", "--gateway", "gw-new")
+        added = _fablab(tmp_path, *args, "--adapter", "tasmota", "--quota-group", "laser")
+        assert (added.returncode, added.stdout.strip()) == (
+            0,
+            "registered machine laser-9 at biic, spoken for by gateway gw-new",
+        )
+        again = _fablab(tmp_path, *args)
+        assert (again.returncode, again.stderr.strip()) == (
+            1,
+            "fablab: a resource with id 'laser-9' already exists",
+        )
+
     @pytest.mark.parametrize(
         ("args", "stdin", "code", "message"),
         [

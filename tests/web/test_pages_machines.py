@@ -18,12 +18,15 @@ from sqlmodel import Session, select
 from booking.bookings import service as booking
 from booking.models import Member, ResourceBlock, Role
 from booking.schemas import BookingCreate
-from devices import service
+from devices.alerts import service as alerts
+from devices.maintenance import service as maintenance
 from devices.models import Activity, Alert, Machine, MachineState, MaintenanceLog, MaintenancePlan
-from devices.ports import RecordingLink
+from devices.registry import service as registry
 from devices.schemas import MachineCreate, MaintenancePlanCreate
+from devices.sessions import service as sessions
 from tests.conftest import NOW
 from tests.factories import actor, at, make_machine, make_member, make_site
+from tests.links import RecordingLink
 from tests.web.pages import HTML, HTMX, Center, form, make_center, sign_in
 
 ROLES = ("anonymous", "member", "manager", "other_manager", "admin", "kiosk")
@@ -43,16 +46,16 @@ class Lab:
 def lab(session: Session) -> Lab:
     center = make_center(session)
     # The center's laser is a bookable resource; registering it with a gateway makes it a live machine.
-    service.attach_machine(
+    registry.attach_machine(
         session,
         MachineCreate(id=center.laser.id, site_id=center.site.id, name="Laser 1", gateway_id="gw-pages-1"),
         NOW - timedelta(days=60),
     )
     cutter = make_machine(session, center.other_site, name="Máy cắt CNC")
     link = RecordingLink()
-    laser = service.get_machine_or_raise(session, center.laser.id)
-    service.machine_availability(session, link, laser, True, NOW)
-    return Lab(center, laser, service.get_machine_or_raise(session, cutter.id), link)
+    laser = registry.get_machine_or_raise(session, center.laser.id)
+    alerts.machine_availability(session, link, laser, True, NOW)
+    return Lab(center, laser, registry.get_machine_or_raise(session, cutter.id), link)
 
 
 def _busy(session: Session, lab: Lab) -> None:
@@ -63,8 +66,8 @@ def _busy(session: Session, lab: Lab) -> None:
         BookingCreate(resource_id=lab.laser.id, start=at("2027-03-01 09:00"), end=at("2027-03-01 10:00")),
         NOW - timedelta(hours=1),
     )
-    service.session_started(session, lab.link, lab.laser, "s-now", None, NOW, NOW)
-    service.telemetry(session, lab.link, lab.laser, NOW, power_w=1234.0, activity=Activity.busy)
+    sessions.session_started(session, lab.link, lab.laser, "s-now", None, NOW, NOW)
+    sessions.telemetry(session, lab.link, lab.laser, NOW, power_w=1234.0, activity=Activity.busy)
 
 
 def _who(lab: Lab, role: str) -> Member | None:
@@ -161,7 +164,7 @@ class TestBoard:
     def test_the_dashboard_holds_the_board_and_the_open_alerts(
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab
     ) -> None:
-        service.fault_raised(session, lab.link, lab.laser, "E12", "Laser tube overheated", NOW)
+        alerts.fault_raised(session, lab.link, lab.laser, "E12", "Laser tube overheated", NOW)
         _signed_in(client, app, lab.center.manager)
         html = client.get("/manage", headers=HTML).text
         assert 'data-state="fault"' in _row(html, lab.laser.id)
@@ -192,7 +195,7 @@ class TestBoard:
 
 class TestAlerts:
     def _fault(self, session: Session, lab: Lab) -> Alert:
-        service.fault_raised(session, lab.link, lab.laser, "E12", "Laser tube overheated", NOW)
+        alerts.fault_raised(session, lab.link, lab.laser, "E12", "Laser tube overheated", NOW)
         return session.exec(select(Alert).where(Alert.machine_id == lab.laser.id)).one()
 
     def test_acknowledge_with_a_note_in_place(
@@ -240,7 +243,7 @@ class TestAlerts:
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab
     ) -> None:
         alert = self._fault(session, lab)
-        service.resolve_alert(session, lab.link, actor(session, lab.center.manager), alert.id, "", NOW)
+        alerts.resolve_alert(session, lab.link, actor(session, lab.center.manager), alert.id, "", NOW)
         _signed_in(client, app, lab.center.manager)
         assert f'id="alert-{alert.id}"' not in client.get("/manage/alerts", headers=HTML).text
         assert f'id="alert-{alert.id}"' in client.get("/manage/alerts?show=all", headers=HTML).text
@@ -355,12 +358,12 @@ class TestMaintenance:
     def test_done_resets_the_plan_lifts_the_block_and_is_logged(
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab
     ) -> None:
-        plan = service.add_plan(
+        plan = maintenance.add_plan(
             session, None, lab.laser.id, MaintenancePlanCreate(name="Lau gương", every_runtime_h=2), NOW
         )
         lab.laser.runtime_s += 3 * 3600  # three hours of cutting since
         session.add(lab.laser)
-        service.check_maintenance(session, lab.link, NOW)
+        maintenance.check_maintenance(session, lab.link, NOW)
         assert _state(lab.laser) is MachineState.blocked
         _signed_in(client, app, lab.center.manager)
         page = client.get("/manage/maintenance", headers=HTML).text
@@ -394,7 +397,7 @@ class TestMaintenance:
     def test_another_sites_manager_cannot_mark_it_done(
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab
     ) -> None:
-        plan = service.add_plan(
+        plan = maintenance.add_plan(
             session, None, lab.laser.id, MaintenancePlanCreate(name="Lau gương", every_days=1), NOW
         )
         _signed_in(client, app, lab.center.other_manager)
@@ -409,8 +412,8 @@ class TestMachinePage:
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab
     ) -> None:
         for external, started in (("s-old", "2027-02-26 10:00"), ("s-new", "2027-02-27 14:00")):
-            service.session_started(session, lab.link, lab.laser, external, None, at(started), at(started))
-            service.session_stopped(
+            sessions.session_started(session, lab.link, lab.laser, external, None, at(started), at(started))
+            sessions.session_stopped(
                 session,
                 lab.link,
                 lab.laser,
@@ -434,8 +437,8 @@ class TestMachinePage:
     ) -> None:
         _busy(session, lab)  # booked 09:00–10:00 today, and running since 09:00
         start = at("2027-02-27 14:00")
-        service.session_started(session, lab.link, lab.laser, "s-sat", None, start, start)
-        service.session_stopped(
+        sessions.session_started(session, lab.link, lab.laser, "s-sat", None, start, start)
+        sessions.session_stopped(
             session,
             lab.link,
             lab.laser,
@@ -494,9 +497,18 @@ class TestKioskAndPortal:
         assert f'id="kiosk-machine-{lab.laser.id}"' in page
         assert 'hx-trigger="every 5s"' in page
 
-    def test_another_sites_kiosk_finds_no_board(self, client: TestClient, app: FastAPI, lab: Lab) -> None:
+    def test_another_sites_kiosk_finds_no_board(
+        self, client: TestClient, app: FastAPI, session: Session, lab: Lab
+    ) -> None:
+        shown = (lab.laser.rev, lab.laser.state, lab.laser.since)
         _signed_in(client, app, lab.center.other_kiosk)
-        assert client.get(f"/kiosk/{lab.center.site.id}/machines", headers=HTMX).status_code == 404
+        response = client.get(f"/kiosk/{lab.center.site.id}/machines", headers=HTMX)
+        assert response.status_code == 404
+        assert f"there is nothing at /kiosk/{lab.center.site.id}" in unescape(response.text)
+        assert f'id="kiosk-machine-{lab.laser.id}"' not in response.text
+        session.refresh(lab.laser)
+        assert (lab.laser.rev, lab.laser.state, lab.laser.since) == shown
+        assert session.exec(select(Alert).where(Alert.machine_id == lab.laser.id)).first() is None
 
     def test_the_portal_cards_carry_the_live_state(
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab

@@ -21,7 +21,7 @@ from booking.errors import DomainError, NotFound
 from booking.members import repository as members_repo
 from booking.models import Booking
 from booking.spans import zone
-from devices import service as devices
+from devices.registry import service as devices
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import KioskActor, is_htmx, render

@@ -25,10 +25,12 @@ from booking.errors import InvalidRequest, NotFound
 from booking.members.actors import Actor
 from booking.models import Site
 from booking.spans import zone
-from devices import reports, service
+from devices import reports
+from devices.alerts import service as alerts
+from devices.maintenance import service as maintenance
 from devices.schemas import MaintenancePlanCreate
-from firmware_bridge.center.commands import OutboxLink
-from web.deps import NowDep, SessionDep
+from devices.sessions import service as sessions
+from web.deps import MachineUnitDep, NowDep, SessionDep
 from web.pages.charts import usage_chart
 from web.pages.common import ManagerActor, done, flash, is_htmx, local_today, render, safe_next, text
 
@@ -51,10 +53,6 @@ def _my_sites(session: Session, actor: Actor, site: str = "") -> list[Site]:
 
 def _zones(sites: list[Site]) -> dict[str, ZoneInfo]:
     return {s.id: zone(s.timezone) for s in sites}
-
-
-def _send(request: Request, link: OutboxLink) -> None:
-    request.app.state.machines.send(link)
 
 
 # --- the live board -------------------------------------------------------------------------------
@@ -118,11 +116,11 @@ def alerts_context(
 ) -> dict[str, Any]:
     """What the alerts fragment needs: the alerts of my sites (or one machine), open or all recent."""
     sites = _my_sites(session, actor, site)
-    alerts = service.list_alerts(session, actor, open_only=show == "open", site_id=site or None)
+    found = alerts.list_alerts(session, actor, open_only=show == "open", site_id=site or None)
     if machine:
-        alerts = [a for a in alerts if a.machine == machine]
+        found = [a for a in found if a.machine == machine]
     return {
-        "alerts": reports.alert_rows(session, alerts),
+        "alerts": reports.alert_rows(session, found),
         "alert_zones": _zones(sites),
         "show": show,
         "alert_site": site,
@@ -154,7 +152,7 @@ def decide_alert(
     request: Request,
     alert_id: str,
     decision: str,
-    session: SessionDep,
+    unit: MachineUnitDep,
     now: NowDep,
     actor: ManagerActor,
     note: Annotated[str, Form(max_length=1000)] = "",
@@ -164,20 +162,18 @@ def decide_alert(
     back: Annotated[str, Form(max_length=2000)] = "/manage/alerts",
 ) -> Response:
     """Acknowledge an alert (I have seen it) or resolve it (it is over), with a note."""
-    link = OutboxLink()
     if decision == "acknowledge":
-        service.acknowledge_alert(session, actor, alert_id, note.strip(), now)
+        alerts.acknowledge_alert(unit.session, actor, alert_id, note.strip(), now)
         message = text(request, actor, "Alert acknowledged.")
     elif decision == "resolve":
-        service.resolve_alert(session, link, actor, alert_id, note.strip(), now)
+        alerts.resolve_alert(unit.session, unit.link, actor, alert_id, note.strip(), now)
         message = text(request, actor, "Alert resolved.")
     else:
         raise NotFound(f"there is nothing at {request.url.path}")
-    session.commit()
-    _send(request, link)
+    unit.commit()
     target = safe_next(back, "/manage/alerts")
     if is_htmx(request):
-        context = alerts_context(session, actor, show=show, site=site, machine=machine, back=target)
+        context = alerts_context(unit.session, actor, show=show, site=site, machine=machine, back=target)
         return render(request, "manage/_alerts.html", actor, notice=message, **context)
     flash(request, message)
     return done(request, target)
@@ -258,7 +254,7 @@ def add_plan(
         )
     except ValidationError as exc:  # the checks above should leave nothing for it; never a 500
         raise InvalidRequest(f"this plan is not valid: {exc.errors()[0]['msg']}") from exc
-    service.add_plan(session, actor, target.id, data, now)
+    maintenance.add_plan(session, actor, target.id, data, now)
     session.commit()
     flash(request, text(request, actor, "Maintenance plan %(name)s added.", name=data.name))
     return done(request, safe_next(back, "/manage/maintenance"))
@@ -268,17 +264,15 @@ def add_plan(
 def mark_done(
     request: Request,
     plan_id: int,
-    session: SessionDep,
+    unit: MachineUnitDep,
     now: NowDep,
     actor: ManagerActor,
     note: Annotated[str, Form(max_length=1000)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/manage/maintenance",
 ) -> Response:
     """Record that the maintenance was done: its counters restart and the block it caused lifts."""
-    link = OutboxLink()
-    plan = service.mark_done(session, link, actor, plan_id, note.strip(), now)
-    session.commit()
-    _send(request, link)
+    plan = maintenance.mark_done(unit.session, unit.link, actor, plan_id, note.strip(), now)
+    unit.commit()
     flash(request, text(request, actor, "Maintenance %(name)s recorded as done.", name=plan.name))
     return done(request, safe_next(back, "/manage/maintenance"))
 
@@ -303,7 +297,7 @@ def machine_page(
     assert site is not None  # a machine's site is a foreign key
     tz = zone(site.timezone)
     usage = reports.daily_usage(session, machine.id, tz, local_today(now, tz), days, now)
-    sessions = service.list_sessions(session, actor, machine.id, limit=50)
+    used = sessions.list_sessions(session, actor, machine.id, limit=50)
     back = f"/manage/machines/{machine.id}"
     return render(
         request,
@@ -316,8 +310,8 @@ def machine_page(
         days=days,
         chart_days=CHART_DAYS,
         chart=usage_chart(usage),
-        sessions=sessions,
-        names=reports.member_names(session, (s.member for s in sessions)),
+        sessions=used,
+        names=reports.member_names(session, (s.member for s in used)),
         plans=reports.plan_rows(session, now, machine_id=machine.id),
         log=reports.maintenance_log(session, machine_id=machine.id),
         back=back,

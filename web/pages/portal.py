@@ -30,7 +30,7 @@ from booking.series import service as series
 from booking.series.rules import weekly_rrule
 from booking.spans import zone
 from booking.waitlist import service as waitlist
-from devices import repository as devices_repo
+from devices.registry import repository as devices_repo
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import (

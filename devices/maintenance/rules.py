@@ -1,39 +1,14 @@
-"""Pure rules of the machines: how long an unlock may last, when maintenance is due, sane times."""
+"""Pure rules of maintenance: how far a plan is through its interval, and when it is due or overdue."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 # A plan is `due` (service soon) from this share of its interval, `overdue` (blocked) from 100 %.
 DUE_RATIO = 0.9
-# Warn the member at this share of their runtime quota, and this long before the booking ends.
-QUOTA_WARN_RATIO = 0.9
-END_WARN = timedelta(minutes=5)
-# An event time further from the center's clock than this is not believed.
-MAX_CLOCK_AHEAD = timedelta(minutes=5)
-MAX_EVENT_AGE = timedelta(days=30)
-
-
-def max_duration_s(
-    now: datetime,
-    *,
-    booking_end: datetime | None,
-    grace_s: int,
-    runtime_left_s: float | None,
-    closes_at: datetime | None,
-) -> int:
-    """The least of: time to the booking's end plus grace, the runtime quota left, time to closing."""
-    limits: list[float] = []
-    if booking_end is not None:
-        limits.append((booking_end - now).total_seconds() + grace_s)
-    if runtime_left_s is not None:
-        limits.append(runtime_left_s)
-    if closes_at is not None:
-        limits.append((closes_at - now).total_seconds())
-    if not limits:
-        return 8 * 3600
-    return max(0, int(min(limits)))
+# The order a plan's status sorts in when the worst of several is wanted.
+SEVERITY = {"ok": 0, "due": 1, "overdue": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +55,6 @@ def plan_progress(
     return max(candidates, key=lambda p: p.ratio, default=PlanProgress(0.0, "no interval set"))
 
 
-def sane_event_time(ts: datetime, now: datetime) -> bool:
-    """Whether a gateway's time stamp is believable: not ahead of the center, not ancient."""
-    return now - MAX_EVENT_AGE <= ts <= now + MAX_CLOCK_AHEAD
+def worst_status(statuses: list[str]) -> str:
+    """The most urgent of these plan statuses (`ok` for none)."""
+    return max(statuses, key=SEVERITY.__getitem__, default="ok")

@@ -1,0 +1,1 @@
+"""Alerts, and the conditions that open and close them by themselves: offline and faults."""

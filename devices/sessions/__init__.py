@@ -1,0 +1,1 @@
+"""What machines report: events stored once, usage sessions, activity, and their enforcement."""

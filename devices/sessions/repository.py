@@ -1,0 +1,73 @@
+"""Every query of usage sessions and of the events they come from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from devices.models import DeviceEvent, SeqCursor, UsageSession
+
+
+def insert_event(session: Session, event: DeviceEvent) -> bool:
+    """Store the event; False if an event with its id is already stored (a redelivery)."""
+    if session.get(DeviceEvent, event.event_id) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError:
+        return False
+    return True
+
+
+def advance_seq(session: Session, gateway_id: str, machine_id: str, boot_id: str, seq: int) -> int:
+    """Record the event's seq; returns how many seqs were skipped since the last one (0: none)."""
+    cursor = session.get(SeqCursor, (gateway_id, machine_id, boot_id))
+    if cursor is None:
+        session.add(SeqCursor(gateway_id=gateway_id, machine_id=machine_id, boot_id=boot_id, last_seq=seq))
+        return 0
+    gap = max(0, seq - cursor.last_seq - 1)
+    if seq > cursor.last_seq:
+        cursor.last_seq = seq
+        session.add(cursor)
+    return gap
+
+
+def get_session_by_external(session: Session, machine_id: str, external_id: str) -> UsageSession | None:
+    """The usage session with this wire id on the machine, or None."""
+    return session.exec(
+        select(UsageSession).where(
+            UsageSession.machine_id == machine_id, UsageSession.external_id == external_id
+        )
+    ).first()
+
+
+def open_sessions(session: Session) -> Sequence[UsageSession]:
+    """Usage sessions not ended yet."""
+    return session.exec(select(UsageSession).where(col(UsageSession.ended_at).is_(None))).all()
+
+
+def list_sessions(session: Session, machine_id: str, limit: int = 100) -> Sequence[UsageSession]:
+    """The machine's usage sessions, newest first."""
+    return session.exec(
+        select(UsageSession)
+        .where(UsageSession.machine_id == machine_id)
+        .order_by(col(UsageSession.started_at).desc())
+        .limit(limit)
+    ).all()
+
+
+def sessions_started_between(
+    session: Session, machine_id: str, start: datetime, end: datetime
+) -> Sequence[UsageSession]:
+    """The machine's usage sessions that started in [start, end), in no particular order."""
+    return session.exec(
+        select(UsageSession).where(
+            UsageSession.machine_id == machine_id,
+            col(UsageSession.started_at) >= start,
+            col(UsageSession.started_at) < end,
+        )
+    ).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du_rrule
@@ -109,3 +109,41 @@ def series_refusal(refused: Sequence[tuple[Span, DomainError]], total: int, tz: 
     kinds = {type(exc) for _, exc in refused}
     error_type: type[DomainError] = kinds.pop() if len(kinds) == 1 else Conflict
     return error_type(f"{len(refused)} of {total} dates cannot be booked — {listed}")
+
+
+def moved_occurrence(
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    *,
+    start_time: str | None,
+    end_time: str | None,
+    weekday: int | None,
+) -> Span:
+    """Where one occurrence of a series goes when the series is changed, in the site's local time.
+
+    `start_time`/`end_time` ("HH:MM") replace its local wall-clock times; `weekday` (0 = Monday) moves
+    it to that day of its own week (Monday to Sunday); what is not given stays. An end at or before
+    the start means the next day only when the occurrence already ran past midnight.
+    """
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    day = local_start.date()
+    if weekday is not None:
+        day += timedelta(days=weekday - day.weekday())
+    days_long = (local_end.date() - local_start.date()).days
+    new_start_time = _hhmm(start_time) if start_time else local_start.time()
+    new_end_time = _hhmm(end_time) if end_time else local_end.time()
+    new_start = datetime.combine(day, new_start_time, tz)
+    new_end = datetime.combine(day + timedelta(days=days_long), new_end_time, tz)
+    if new_end <= new_start:
+        raise InvalidRequest(
+            f"the new times {new_start_time:%H:%M}–{new_end_time:%H:%M} end before they start"
+        )
+    return Span(new_start.astimezone(UTC), new_end.astimezone(UTC))
+
+
+def _hhmm(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"'{value}' is not a time of day like 14:30") from exc

@@ -62,6 +62,7 @@ class BookingView:
     tz: ZoneInfo
     can_cancel: bool
     can_check_in: bool
+    can_change: bool = False
 
 
 def booking_views(
@@ -87,6 +88,7 @@ def booking_views(
                 can_cancel=active,
                 can_check_in=can_move(b.status, Move.check_in)
                 and check_in_is_open(b.start_at, b.end_at, now, opens_min),
+                can_change=can_move(b.status, Move.move) and b.start_at > now,
             )
         )
     return views

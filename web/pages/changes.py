@@ -15,6 +15,7 @@ from sqlmodel import Session
 from booking.bookings import changes
 from booking.bookings import service as bookings
 from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
 from booking.engine.status import Move, can_move
 from booking.errors import DomainError
 from booking.members.actors import Actor
@@ -68,9 +69,8 @@ def _page(
     series_error: str = "",
     status: int = 200,
 ) -> Response:
-    resource = catalogue_repo.get_resource(session, booking.resource_id)
-    site = catalogue_repo.get_site(session, booking.site_id)
-    assert resource is not None and site is not None
+    resource = catalogue.get_resource_or_raise(session, booking.resource_id)
+    site = catalogue.get_site_or_raise(session, booking.site_id)
     tz = zone(site.timezone)
     alternatives = [
         r for r in catalogue_repo.list_resources(session, site_id=site.id, kind=resource.kind) if r.active

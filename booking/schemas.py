@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -75,6 +75,9 @@ class ClosureCreate(_In):
     start: When
     end: When
     reason: str = Field(min_length=1, max_length=200)
+    # What becomes of the active bookings the closure covers: kept (the default) or cancelled; their
+    # members are told either way.
+    on_bookings: Literal["keep", "cancel"] = "keep"
 
 
 class ClosureRead(_Out):
@@ -83,6 +86,8 @@ class ClosureRead(_Out):
     start: Timestamp
     end: Timestamp
     reason: str
+    cancelled_bookings: list[str] = []
+    kept_bookings: list[str] = []
 
 
 class ResourceRules(BaseModel):

@@ -188,3 +188,64 @@ class TestOnBehalf:
             response.json()["detail"] == "only the site's managers and its kiosk can book for another member"
         )
         assert session.exec(select(Booking)).first() is None
+
+
+class TestClosureOverBookings:
+    def _booking(self, client: TestClient, session: Session, site: Site, auth: Auth) -> tuple[str, Member]:
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None, name="Room A")
+        member = make_member(session)
+        booking_id = client.post(
+            "/api/v1/bookings",
+            json=_body(room.id, "2027-03-02 10:00", "2027-03-02 11:00"),
+            headers=auth(member),
+        ).json()["id"]
+        return booking_id, member
+
+    def test_preview_lists_the_bookings_hit(
+        self, client: TestClient, session: Session, site: Site, auth: Auth
+    ) -> None:
+        booking_id, _member = self._booking(client, session, site, auth)
+        manager = make_member(session, role=Role.manager, manages=(site,))
+        response = client.get(
+            f"/api/v1/sites/{site.id}/closures/preview",
+            params={"start": at("2027-03-02 00:00").isoformat(), "end": at("2027-03-03 00:00").isoformat()},
+            headers=auth(manager),
+        )
+        assert response.status_code == 200
+        assert [b["id"] for b in response.json()] == [booking_id]
+
+    def test_cancel_on_save(self, client: TestClient, session: Session, site: Site, auth: Auth) -> None:
+        booking_id, member = self._booking(client, session, site, auth)
+        manager = make_member(session, role=Role.manager, manages=(site,))
+        response = client.post(
+            f"/api/v1/sites/{site.id}/closures",
+            json={
+                "start": at("2027-03-02 00:00").isoformat(),
+                "end": at("2027-03-03 00:00").isoformat(),
+                "reason": "floods",
+                "on_bookings": "cancel",
+            },
+            headers=auth(manager),
+        )
+        assert response.status_code == 201
+        assert response.json()["cancelled_bookings"] == [booking_id]
+        assert _stored(session, booking_id).status.value == "cancelled"
+        told = session.exec(select(Notification).where(Notification.member_id == member.id)).one()
+        assert "(floods)" in told.message
+
+    def test_kept_by_default(self, client: TestClient, session: Session, site: Site, auth: Auth) -> None:
+        booking_id, member = self._booking(client, session, site, auth)
+        manager = make_member(session, role=Role.manager, manages=(site,))
+        response = client.post(
+            f"/api/v1/sites/{site.id}/closures",
+            json={
+                "start": at("2027-03-02 00:00").isoformat(),
+                "end": at("2027-03-03 00:00").isoformat(),
+                "reason": "x",
+            },
+            headers=auth(manager),
+        )
+        assert response.status_code == 201
+        assert response.json()["kept_bookings"] == [booking_id]
+        assert _stored(session, booking_id).status.value == "confirmed"
+        assert session.exec(select(Notification).where(Notification.member_id == member.id)).one()

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from booking.bookings import service as bookings
-from booking.models import Booking, BookingStatus, Notification
+from booking.models import Booking, BookingStatus, Closure, Notification
 from booking.schemas import BookingCreate
 from booking.series import service as series
 from tests.conftest import NOW
@@ -159,3 +159,33 @@ class TestManagerCancel:
         assert _stored(session, booking.id).status is BookingStatus.cancelled
         told = session.exec(select(Notification).where(Notification.member_id == center.member.id)).one()
         assert told.message.endswith(": the projector is broken")
+
+
+class TestClosureConfirmation:
+    def test_lists_the_bookings_then_cancels_them_on_the_admins_word(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        booking = _booked(session, center, "2027-03-02 10:00", "2027-03-02 11:00")
+        sign_in(client, app, center.admin)
+        fields = {"start_day": "2027-03-02", "end_day": "2027-03-02", "reason": "Sửa điện"}
+        first = client.post(f"/admin/sites/{center.site.id}/closures", data=form(**fields), headers=HTML)
+        assert first.status_code == 200
+        assert "Lịch đóng cửa này trùng với 1 lượt đặt" in first.text
+        assert center.member.name in first.text
+        assert session.exec(select(Closure)).first() is None
+        second = client.post(
+            f"/admin/sites/{center.site.id}/closures", data=form(**fields, on_bookings="cancel"), headers=HTML
+        )
+        assert second.status_code == 200
+        assert "Đã hủy 1 lượt đặt và báo cho các thành viên." in second.text
+        assert _stored(session, booking.id).status is BookingStatus.cancelled
+        assert session.exec(select(Closure)).one().reason == "Sửa điện"
+
+    def test_without_bookings_it_is_saved_at_once(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        sign_in(client, app, center.admin)
+        fields = {"start_day": "2027-03-09", "end_day": "2027-03-09", "reason": "Tổng vệ sinh"}
+        response = client.post(f"/admin/sites/{center.site.id}/closures", data=form(**fields), headers=HTML)
+        assert response.status_code == 200
+        assert session.exec(select(Closure)).one().reason == "Tổng vệ sinh"

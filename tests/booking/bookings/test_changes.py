@@ -5,13 +5,22 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from booking.bookings import changes
+from booking.bookings import changes, closures
 from booking.bookings import service as bookings
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted, QuotaExceeded
 from booking.ledger import service as ledger
 from booking.members.actors import Actor, MemberInfo
-from booking.models import Booking, BookingStatus, Notification, ResourceKind, Role, Site, WaitlistEntry
-from booking.schemas import BookingUpdate, SeriesUpdate, WaitlistCreate
+from booking.models import (
+    Booking,
+    BookingStatus,
+    Closure,
+    Notification,
+    ResourceKind,
+    Role,
+    Site,
+    WaitlistEntry,
+)
+from booking.schemas import BookingUpdate, ClosureCreate, SeriesUpdate, WaitlistCreate
 from booking.series import service as series
 from booking.waitlist import service as waitlist
 from tests.booking.helpers import ask, count_rows
@@ -328,3 +337,61 @@ class TestMoveSeries:
         made, who = weekly(session, site)
         with pytest.raises(InvalidRequest, match="say what to change"):
             series.move_series(session, who, made.series.id, SeriesUpdate(), NOW)
+
+
+class TestCloseSite:
+    def _closure(self, on_bookings: str = "keep") -> ClosureCreate:
+        return ClosureCreate.model_validate(
+            {
+                "start": at("2027-03-02 00:00"),
+                "end": at("2027-03-03 00:00"),
+                "reason": "power works",
+                "on_bookings": on_bookings,
+            }
+        )
+
+    def test_lists_the_bookings_a_closure_would_hit(self, session: Session, site: Site) -> None:
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None)
+        manager = actor(session, make_member(session, role=Role.manager, manages=(site,)))
+        who = actor(session, make_member(session))
+        inside = bookings.book(session, who, ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00"), NOW)
+        bookings.book(session, who, ask(room.id, "2027-03-03 10:00", "2027-03-03 11:00"), NOW)
+        hit = closures.bookings_hit(
+            session, manager, site.id, at("2027-03-02 00:00"), at("2027-03-03 00:00"), NOW
+        )
+        assert [b.id for b in hit] == [inside.id]
+        assert count_rows(session, Closure) == 0
+
+    def test_cancels_them_and_tells_the_members_why(self, session: Session, site: Site) -> None:
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None, name="Room A")
+        manager = actor(session, make_member(session, role=Role.manager, manages=(site,)))
+        member = make_member(session)
+        booking = bookings.book(
+            session, actor(session, member), ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00"), NOW
+        )
+        outcome = closures.close_site(session, manager, site.id, self._closure("cancel"), NOW)
+        assert [b.id for b in outcome.cancelled] == [booking.id]
+        assert stored(session, booking.id).status is BookingStatus.cancelled
+        told = session.exec(select(Notification).where(Notification.member_id == member.id)).one()
+        assert "cancelled your booking of Room A" in told.message
+        assert "(power works)" in told.message
+
+    def test_keeps_them_and_tells_the_members(self, session: Session, site: Site) -> None:
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None, name="Room A")
+        manager = actor(session, make_member(session, role=Role.manager, manages=(site,)))
+        member = make_member(session)
+        booking = bookings.book(
+            session, actor(session, member), ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00"), NOW
+        )
+        outcome = closures.close_site(session, manager, site.id, self._closure(), NOW)
+        assert [b.id for b in outcome.kept] == [booking.id]
+        assert stored(session, booking.id).status is BookingStatus.confirmed
+        told = session.exec(select(Notification).where(Notification.member_id == member.id)).one()
+        assert "your booking of Room A" in told.message
+        assert "stands" in told.message
+        assert count_rows(session, Closure) == 1
+
+    def test_only_the_sites_managers(self, session: Session, site: Site) -> None:
+        with pytest.raises(NotPermitted, match="only the site's managers can close it"):
+            closures.close_site(session, actor(session, make_member(session)), site.id, self._closure(), NOW)
+        assert count_rows(session, Closure) == 0

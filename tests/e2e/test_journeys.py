@@ -342,3 +342,25 @@ class TestChangeJourney:
             moved = session.get(Booking, booking_id)
             assert moved is not None
             assert (moved.start_at, moved.end_at) == (at("2027-03-05 13:00"), at("2027-03-05 14:30"))
+
+    def test_one_tick_repeats_the_booking_weekly(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        sign_in(page, center, "lan@fablab.local")
+        page.goto(f"{center.url}/resources/meeting-2?day=2027-03-04")
+        page.click(slot("2027-03-04 16:00"))
+        expect(page.locator("#panel form#booking-form")).to_be_visible()
+        # The weekly options stay hidden until the one box is ticked; ticking it is enough.
+        expect(page.locator("#booking-form input[name=count]")).to_be_hidden()
+        page.click("label[for=bk-repeat]")
+        expect(page.locator("#booking-form input[name=count]")).to_be_visible()
+        page.fill("#booking-form input[name=count]", "3")
+        page.click("#booking-form button[type=submit]")
+        expect(page.locator("#panel .notice")).to_be_visible()
+        with Session(center.engine) as session:
+            starts = sorted(
+                b.start_at
+                for b in session.exec(select(Booking).where(Booking.resource_id == "meeting-2"))
+                if b.series_id is not None
+            )
+        assert starts == [at("2027-03-04 16:00"), at("2027-03-11 16:00"), at("2027-03-18 16:00")]

@@ -189,3 +189,56 @@ class TestClosureConfirmation:
         response = client.post(f"/admin/sites/{center.site.id}/closures", data=form(**fields), headers=HTML)
         assert response.status_code == 200
         assert session.exec(select(Closure)).one().reason == "Tổng vệ sinh"
+
+
+class TestBookingForm:
+    def _fields(self, center: Center, **extra: object) -> dict[str, object]:
+        return form(resource_id=center.room.id, day="2027-03-02", start="10:00", minutes=60, **extra)
+
+    def test_a_refused_series_keeps_what_was_typed(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        other = BookingCreate(
+            resource_id=center.room.id, start=at("2027-03-09 10:00"), end=at("2027-03-09 11:00")
+        )
+        bookings.book(session, actor(session, center.other_member), other, NOW)
+        sign_in(client, app, center.member)
+        response = client.post(
+            "/bookings",
+            data=self._fields(center, repeat="weekly", weekdays=[1], ends="count", count=3, note="Họp nhóm"),
+            headers={"Accept": "text/html", "HX-Request": "true"},
+        )
+        assert response.status_code == 409
+        assert 'id="bk-repeat" name="repeat" value="weekly" checked' in response.text
+        assert 'name="count" value="3"' in response.text
+        assert 'value="Họp nhóm"' in response.text
+        assert session.exec(select(Booking).where(Booking.member_id == center.member.id)).first() is None
+
+    def test_a_manager_books_for_a_member_by_email(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        sign_in(client, app, center.manager)
+        response = client.post(
+            "/bookings",
+            data=self._fields(center, member=center.member.email),
+            headers={"Accept": "text/html", "HX-Request": "true"},
+        )
+        assert response.status_code == 201
+        made = session.exec(select(Booking)).one()
+        assert (made.member_id, made.booked_by) == (center.member.id, center.manager.id)
+
+    def test_a_member_cannot_book_for_another(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        sign_in(client, app, center.other_member)
+        page = client.get(
+            f"/resources/{center.room.id}/slot", params={"start": at("2027-03-02 10:00").isoformat()}
+        )
+        assert 'name="member"' not in page.text
+        response = client.post(
+            "/bookings",
+            data=self._fields(center, member=center.member.email),
+            headers={"Accept": "text/html", "HX-Request": "true"},
+        )
+        assert response.status_code == 403
+        assert session.exec(select(Booking)).first() is None

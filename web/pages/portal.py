@@ -241,6 +241,8 @@ def _panel_context(
         "error": None,
         "error_kind": None,
         "end": start + timedelta(minutes=default),
+        "typed": None,
+        "for_members": actor.manages(site.id),
     }
 
 
@@ -279,15 +281,29 @@ def book(
     until: Annotated[str, Form(max_length=10)] = "",
     count: Annotated[int, Form(ge=1, le=200)] = 4,
     skip_conflicts: Annotated[bool, Form()] = False,
+    member: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words."""
+    """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words,
+    with what was typed kept. A site's manager may book for a member (by e-mail), charged to them."""
     resource = catalogue.get_resource_or_raise(session, resource_id)
     site = catalogue.get_site_or_raise(session, resource.site_id)
     tz = zone(site.timezone)
     first_day = parse_day(day, local_today(now, tz))
     begin = local_instant(first_day, start, tz)
     end = begin + timedelta(minutes=minutes)
+    typed = {
+        "seats": seats,
+        "note": note,
+        "repeat": repeat,
+        "weekdays": weekdays or [],
+        "ends": ends,
+        "until": until,
+        "count": count,
+        "skip_conflicts": skip_conflicts,
+        "member": member,
+    }
     try:
+        member_id = members.find_member(session, member.strip()).id if member.strip() else None
         if repeat == "weekly":
             rrule = weekly_rrule(
                 weekdays or [first_day.weekday()],
@@ -302,11 +318,14 @@ def book(
                 note=note,
                 rrule=rrule,
                 skip_conflicts=skip_conflicts,
+                member=member_id,
             )
             result = series.book_series(session, actor, data, now)
             made, skipped = result.bookings, result.skipped
         else:
-            data = BookingCreate(resource_id=resource.id, start=begin, end=end, seats=seats, note=note)
+            data = BookingCreate(
+                resource_id=resource.id, start=begin, end=end, seats=seats, note=note, member=member_id
+            )
             made, skipped = [bookings.book(session, actor, data, now)], []
         session.commit()
     except DomainError as exc:
@@ -319,6 +338,7 @@ def book(
             error_kind=exc.kind,
             # A taken slot can still be waited for (one slot, not a series).
             taken=isinstance(exc, Conflict) and repeat == "none",
+            typed=typed,
         )
         status = status_of(exc)
         if is_htmx(request):

@@ -23,6 +23,7 @@ from booking.engine.status import Move, moved_status, transition
 from booking.errors import Conflict, InvalidRequest, NotPermitted
 from booking.ledger import service as ledger
 from booking.members.actors import Actor
+from booking.messages import Slot, message
 from booking.models import Booking, BookingStatus
 from booking.notifications import notify
 from booking.schemas import BookingUpdate
@@ -64,11 +65,13 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
     ledger.hold_balance(session, booking.member_id)
     booking = bookings_repo.lock_booking(session, booking.id) or booking
     old = CATALOGUE.resource(session, booking.resource_id)
+    tz_name = old.site.timezone
     old_span = format_span(booking.start_at, booking.end_at, old.site.tz)
     transition(booking.status, Move.move, old_span)
     if booking.start_at <= now:
         raise InvalidRequest(
-            f"the booking {old_span} has begun; it can no longer be moved (cancel the rest of it instead)"
+            "the booking {slot} has begun; it can no longer be moved (cancel the rest of it instead)",
+            slot=Slot(booking.start_at, booking.end_at, tz_name),
         )
     if (slot.resource_id, slot.start, slot.end) == (booking.resource_id, booking.start_at, booking.end_at):
         return booking
@@ -76,8 +79,10 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
     target = engine.load_target(session, actor, slot.resource_id, member_id, now)
     if target.resource.kind is not old.kind:
         raise InvalidRequest(
-            f"a booking of {old.name} can move only to another {old.kind.value.replace('_', ' ')}; "
-            f"{target.resource.name} is a {target.resource.kind.value.replace('_', ' ')}"
+            "{resource} and {other} are not the same kind of place; a booking moves only to one of "
+            "the same kind",
+            resource=old.name,
+            other=target.resource.name,
         )
     engine.with_closures(session, target, slot.start, slot.end)
     engine.check_slot_rules(target, slot.start, slot.end, booking.seats, now)
@@ -92,6 +97,7 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
     )
     engine.check_free(session, target, slot.start, slot.end, booking.seats, moving=booking.id)
     freed = (booking.resource_id, booking.start_at, booking.block_end)
+    freed_end = booking.end_at
     resource = target.resource
     booking.resource_id = resource.id
     booking.site_id = resource.site_id
@@ -108,8 +114,9 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
         engine_repo.update_booking(session, booking)
     except engine_repo.OverlapRace as exc:
         raise Conflict(
-            f"{resource.name} was booked {format_span(slot.start, slot.end, target.tz)} by someone else "
-            "a moment ago; your booking stays where it was"
+            "{resource} was booked {slot} by someone else a moment ago; your booking stays where it was",
+            resource=resource.name,
+            slot=Slot(slot.start, slot.end, resource.site.timezone),
         ) from exc
     ledger.reserve(session, booking, now)
     waitlist.promote(session, freed[0], freed[1], freed[2], now)
@@ -118,8 +125,13 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
             session,
             booking.member_id,
             "moved",
-            f"A manager moved your booking of {old.name} {old_span} to {resource.name} "
-            f"{format_span(slot.start, slot.end, target.tz)}",
+            message(
+                "A manager moved your booking of {resource} {old} to {new_resource} {new}",
+                resource=old.name,
+                old=Slot(freed[1], freed_end, tz_name),
+                new_resource=resource.name,
+                new=Slot(slot.start, slot.end, resource.site.timezone),
+            ),
             booking=booking,
             now=now,
         )

@@ -17,10 +17,10 @@ from booking.catalogue import service as catalogue
 from booking.catalogue.rules import Acting, check_closure_span
 from booking.errors import NotPermitted
 from booking.members.actors import Actor
+from booking.messages import Slot, message
 from booking.models import ACTIVE_STATUSES, Booking, Closure
 from booking.notifications import notify
 from booking.schemas import ClosureCreate
-from booking.spans import format_span, zone
 
 
 @dataclass(slots=True)
@@ -60,23 +60,26 @@ def close_site(
     closure = catalogue.add_closure(session, actor, site_id, data)
     outcome = ClosureOutcome(closure=closure)
     site = catalogue.get_site_or_raise(session, site_id)
-    tz = zone(site.timezone)
-    closed = format_span(closure.start_at, closure.end_at, tz)
     for booking in hit:
         resource = catalogue_repo.get_resource(session, booking.resource_id)
         name = resource.name if resource else booking.resource_id
-        span = format_span(booking.start_at, booking.end_at, tz)
         if data.on_bookings == "cancel":
-            reason = f"{site.name} is closed {closed} ({data.reason})"
-            outcome.cancelled.append(bookings.cancel(session, actor, booking.id, now, reason=reason))
+            outcome.cancelled.append(bookings.cancel(session, actor, booking.id, now, reason=data.reason))
             continue
         outcome.kept.append(booking)
         notify(
             session,
             booking.member_id,
             "closure",
-            f"{site.name} is closed {closed} ({data.reason}); your booking of {name} {span} "
-            "stands: the site's managers kept it",
+            message(
+                "{site} is closed {closed} ({reason}); your booking of {resource} {slot} stands: the "
+                "site's managers kept it",
+                site=site.name,
+                closed=Slot(closure.start_at, closure.end_at, site.timezone),
+                reason=data.reason,
+                resource=name,
+                slot=Slot(booking.start_at, booking.end_at, site.timezone),
+            ),
             booking=booking,
             now=now,
         )

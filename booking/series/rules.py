@@ -137,7 +137,9 @@ def moved_occurrence(
     new_end = datetime.combine(day + timedelta(days=days_long), new_end_time, tz)
     if new_end <= new_start:
         raise InvalidRequest(
-            f"the new times {new_start_time:%H:%M}–{new_end_time:%H:%M} end before they start"
+            "the new times {start}–{end} end before they start",
+            start=f"{new_start_time:%H:%M}",
+            end=f"{new_end_time:%H:%M}",
         )
     return Span(new_start.astimezone(UTC), new_end.astimezone(UTC))
 
@@ -146,4 +148,4 @@ def _hhmm(value: str) -> time:
     try:
         return time.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequest(f"'{value}' is not a time of day like 14:30") from exc
+        raise InvalidRequest("'{value}' is not a time of day like 14:30", value=value) from exc

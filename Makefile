@@ -48,10 +48,13 @@ system-packages:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Front-end packages come from the npm registry, pinned in package.json / package-lock.json.
+# Front-end packages come from the npm registry, pinned in package.json / package-lock.json;
+# npm ci runs again when the lock file is newer than what node_modules/ was installed from.
 assets:
 	@if [ -f package.json ]; then \
-		test -d node_modules || npm ci --silent --no-audit --no-fund; \
+		if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+			npm ci --silent --no-audit --no-fund; \
+		fi; \
 		$(BIN)/python -m web.assets; \
 	fi
 

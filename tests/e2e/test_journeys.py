@@ -1,124 +1,26 @@
 """Journeys in real headless Chromium against a real server on the demo center.
 
-Debian's Chromium at /usr/bin/chromium, driven by Playwright's Python package (no downloaded browser).
-The app runs under uvicorn in a thread on a fresh, migrated SQLite database seeded with the demo data;
-its clock is pinned to a Monday morning so the journeys' bookings are valid. Screenshots of every page
+The demo center and the browser are fixtures of tests/e2e/conftest.py; screenshots of every page
 visited go to test-output/screenshots/ for review.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from booking.bookings import service
 from booking.members import service as members
 from booking.models import Booking, BookingStatus
 from booking.schemas import BookingCreate
-from tests.clock import FakeClock
+from tests.e2e.support import TIMEOUT_MS, Center, shot, sign_in, slot
 from tests.factories import at
-from tests.servers import running_server
-from tests.services import require_chromium
-from web import demo
-from web.app import create_app
-from web.db import make_engine, session_scope
-from web.migrate import upgrade
-from web.settings import Settings
+from web.db import session_scope
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-# Monday 1 March 2027, 09:00 in Hồ Chí Minh City: the demo center is open and no holiday is near.
-MONDAY_MORNING = at("2027-03-01 09:00")
-TIMEOUT_MS = 10_000
-
-
-@dataclass
-class Center:
-    url: str
-    engine: Engine
-    clock: FakeClock
-
-
-@pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
-    """The demo center served by uvicorn on a free port."""
-    database = tmp_path_factory.mktemp("e2e") / "fablab.db"
-    url = f"sqlite:///{database}"
-    engine = make_engine(url)
-    upgrade(engine)
-    clock = FakeClock(MONDAY_MORNING)
-    with session_scope(engine) as session:
-        demo.seed_demo(session, clock())
-    settings = Settings(
-        environment="test", secret_key="e2e-secret-key-of-enough-length-0123456789", database_url=url
-    )
-    app = create_app(settings, engine=engine, clock=clock)
-    try:
-        with running_server(app) as base_url:
-            yield Center(url=base_url, engine=engine, clock=clock)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium; the journeys are skipped, loudly, only when it is not installed."""
-    chromium_binary = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(chromium_binary), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (its own cookies) and page, at a laptop's size."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    """Save a full-page screenshot for review."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, center: Center, email: str) -> None:
-    page.goto(f"{center.url}/signin")
-    page.fill("#email", email)
-    page.fill("#password", demo.DEMO_PASSWORD)
-    page.click("form.signin button[type=submit]")
-
-
-def slot(start: str) -> str:
-    """The grid cell of a slot starting at a local time."""
-    return f'[data-start="{at(start).isoformat()}"]'
 
 
 class TestMemberJourney:

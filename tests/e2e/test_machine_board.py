@@ -25,7 +25,7 @@ from booking.models import Role
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
 from tests.brokers import unique
-from tests.e2e.test_journeys import CHROMIUM_ARGS, TIMEOUT_MS, shot
+from tests.e2e.support import CHROMIUM_ARGS, TIMEOUT_MS, shot
 from tests.factories import PASSWORD, make_machine, make_member, make_site
 from tests.servers import running_server
 from tests.services import require_chromium

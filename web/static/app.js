@@ -63,8 +63,76 @@
     if (navigator.clipboard) { navigator.clipboard.writeText(input.value); }
   });
 
+  // --- the availability grid: a day view on a phone, the chosen slot, the booking sheet ----------
+  var PHONE = "(max-width: 600px)";
+
+  // A phone opening a resource without asking for a view gets one day of large slots, not a week of
+  // seven narrow columns (the server cannot know the screen; the links still say view=week/day).
+  function dayViewOnPhones() {
+    var grid = document.getElementById("grid");
+    if (!grid || grid.getAttribute("data-view") !== "week" || !window.matchMedia(PHONE).matches) { return; }
+    var asked = new URLSearchParams(window.location.search);
+    if (asked.has("view") || !window.htmx) { return; }
+    var url = grid.getAttribute("data-grid") + "?view=day";
+    if (asked.get("day")) { url += "&day=" + encodeURIComponent(asked.get("day")); }
+    window.htmx.ajax("GET", url, { target: "#grid", swap: "outerHTML" });
+  }
+
+  function markChosen(slot) {
+    document.querySelectorAll("#grid .slot[aria-current]").forEach(function (s) { s.removeAttribute("aria-current"); });
+    if (slot) { slot.setAttribute("aria-current", "true"); }
+  }
+
+  var sheetOpener = null;
+
+  function closeSheet() {
+    var sheet = document.querySelector("[data-sheet].is-open");
+    if (!sheet) { return; }
+    sheet.classList.remove("is-open");
+    document.body.style.paddingBottom = "";
+    markChosen(null);
+    if (sheetOpener && document.body.contains(sheetOpener)) { sheetOpener.focus(); }
+    sheetOpener = null;
+  }
+
+  // A slot's answer has arrived in the panel: open it (a bottom sheet on a narrow screen), keep the
+  // tapped slot in sight just above it, and move the focus into the form so Tab and a screen reader
+  // continue there rather than in the grid.
+  function openSheet(sheet, slot) {
+    sheet.classList.add("is-open");
+    sheetOpener = slot;
+    if (window.getComputedStyle(sheet).position === "fixed") {
+      var height = sheet.offsetHeight;
+      document.body.style.paddingBottom = height + "px";
+      var below = slot.getBoundingClientRect().bottom - (window.innerHeight - height) + 8;
+      if (below > 0) { window.scrollBy(0, below); }
+    }
+    var first = sheet.querySelector("#panel form input:not([type=hidden]), #panel form select, #panel form button");
+    if (first) { first.focus({ preventScroll: true }); }
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var detail = event.detail || {};
+    var source = detail.requestConfig && detail.requestConfig.elt;
+    if (!detail.target || detail.target.id !== "panel" || !source || !source.matches(".slot")) { return; }
+    var sheet = detail.target.closest("[data-sheet]");
+    if (!sheet) { return; }
+    // The grid may have been redrawn meanwhile: mark the slot of the same time in the grid shown now.
+    var slot = document.querySelector('#grid .slot[data-start="' + source.getAttribute("data-start") + '"]') || source;
+    markChosen(slot);
+    openSheet(sheet, slot);
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-sheet-close]")) { closeSheet(); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.querySelector("[data-sheet].is-open")) { closeSheet(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     startClock();
     expireToasts(document);
+    dayViewOnPhones();
   });
 })();

@@ -1,11 +1,11 @@
 """Admin pages: set a center up without the command line (sites, hours, closures, resources, trainings,
-plans and quota rules, members and roles, kiosk accounts)."""
+plans and quota rules); the people (members, roles, kiosk accounts) are in `admin_members`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
@@ -17,11 +17,9 @@ from booking.catalogue.rules import parse_opening_hours
 from booking.errors import InvalidRequest, NotFound
 from booking.members import repository as members_repo
 from booking.members import service as members_service
-from booking.models import QuotaPeriod, ResourceKind, Role
+from booking.models import QuotaPeriod, ResourceKind
 from booking.schemas import (
     ClosureCreate,
-    MemberCreate,
-    MemberUpdate,
     PlanCreate,
     PlanUpdate,
     QuotaRuleCreate,
@@ -34,7 +32,7 @@ from booking.schemas import (
 from booking.spans import WEEKDAYS, zone
 from web.deps import NowDep, SessionDep
 from web.pages.common import AdminActor, flash, local_instant, parse_day, render, see_other, text
-from web.pages.portal import booking_views
+from web.pages.mine import booking_views
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Model = TypeVar("Model", bound=BaseModel)
@@ -439,107 +437,3 @@ def delete_rule(request: Request, rule_id: int, session: SessionDep, actor: Admi
     session.commit()
     flash(request, text(request, actor, "Quota rule removed."))
     return see_other("/admin/plans")
-
-
-# --- members, roles, kiosk accounts ---------------------------------------------------------------
-
-
-@router.get("/members")
-def members(
-    request: Request, session: SessionDep, actor: AdminActor, q: Annotated[str, Query(max_length=200)] = ""
-) -> Response:
-    """Members (search by e-mail or name) and a form for a new account, kiosks included."""
-    return render(
-        request,
-        "admin/members.html",
-        actor,
-        q=q,
-        members=members_service.list_members(session, q),
-        plans=list(catalogue_repo.list_plans(session)),
-        sites=list(catalogue_repo.list_sites(session)),
-        roles=list(Role),
-    )
-
-
-@router.post("/members")
-def create_member(
-    request: Request, session: SessionDep, now: NowDep, actor: AdminActor, form: Fields
-) -> Response:
-    """Open an account (member, manager, admin, or a kiosk bound to one site)."""
-    data = validated(
-        MemberCreate,
-        {
-            "email": _value(form, "email"),
-            "name": _value(form, "name"),
-            "password": _value(form, "password"),
-            "role": _value(form, "role") or "member",
-            "plan_id": _optional(form, "plan_id"),
-            "card_uid": _optional(form, "card_uid"),
-            "language": _value(form, "language") or "vi",
-            "sites": _values(form, "sites"),
-        },
-    )
-    member = members_service.create_member(session, actor, data, now)
-    session.commit()
-    flash(request, text(request, actor, "Account %(email)s created.", email=member.email))
-    return see_other(f"/admin/members/{member.id}")
-
-
-@router.get("/members/{member_id}")
-def member_page(
-    request: Request, member_id: str, session: SessionDep, now: NowDep, actor: AdminActor
-) -> Response:
-    """A member's role, sites, plan, card, language and state; a new password."""
-    member = members_service.get_member_or_raise(session, member_id)
-    return render(
-        request,
-        "admin/member.html",
-        actor,
-        member=member,
-        managed=members_repo.managed_sites(session, member.id),
-        plans=list(catalogue_repo.list_plans(session)),
-        sites=list(catalogue_repo.list_sites(session)),
-        roles=list(Role),
-        grants=list(members_repo.list_member_trainings(session, member.id)),
-        now=now,
-    )
-
-
-@router.post("/members/{member_id}")
-def update_member(
-    request: Request, member_id: str, session: SessionDep, actor: AdminActor, form: Fields
-) -> Response:
-    """Save a member's role, sites, plan, card, language and state."""
-    data = validated(
-        MemberUpdate,
-        {
-            "name": _value(form, "name"),
-            "role": _value(form, "role"),
-            "plan_id": _optional(form, "plan_id"),
-            "card_uid": _optional(form, "card_uid"),
-            "language": _value(form, "language") or "vi",
-            "active": _checked(form, "active"),
-            "sites": _values(form, "sites"),
-        },
-    )
-    member = members_service.update_member(session, actor, member_id, data)
-    session.commit()
-    flash(request, text(request, actor, "Saved."))
-    return see_other(f"/admin/members/{member.id}")
-
-
-@router.post("/members/{member_id}/password")
-def reset_password(
-    request: Request,
-    member_id: str,
-    session: SessionDep,
-    actor: AdminActor,
-    password: Annotated[str, Form(max_length=1024)] = "",
-) -> Response:
-    """Set a new password; the member's sessions and tokens end."""
-    member = members_service.reset_password(session, actor, member_id, password)
-    session.commit()
-    flash(
-        request, text(request, actor, "Password changed; %(email)s must sign in again.", email=member.email)
-    )
-    return see_other(f"/admin/members/{member.id}")

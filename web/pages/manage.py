@@ -37,7 +37,7 @@ from web.pages.common import (
     text,
 )
 from web.pages.machines import alerts_context, board_context
-from web.pages.portal import booking_views
+from web.pages.mine import booking_views
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
 

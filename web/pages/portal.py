@@ -1,30 +1,25 @@
-"""The member portal: catalogue, availability grid, booking in two clicks, my bookings, my account, iCal."""
+"""The member portal: the catalogue, a resource's availability grid, booking in two clicks, joining a
+waitlist. My bookings and account are in `mine`, finding a free room in `search`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from booking.bookings import availability as bookings_availability
-from booking.bookings import grid, ical
+from booking.bookings import grid
 from booking.bookings import service as bookings
-from booking.bookings.rules import check_in_is_open
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
-from booking.engine.status import Move, can_move
-from booking.errors import Conflict, DomainError, NotFound
-from booking.ledger import service as ledger
+from booking.errors import Conflict, DomainError
 from booking.members import repository as members_repo
 from booking.members import service as members
 from booking.members.actors import Actor
-from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, ResourceKind, Role, Site
+from booking.models import Resource, ResourceKind, Role, Site
 from booking.schemas import BookingCreate, WaitlistCreate
 from booking.series import service as series
 from booking.series.rules import weekly_rrule
@@ -47,51 +42,10 @@ from web.pages.common import (
     see_other,
     text,
 )
+from web.pages.mine import booking_views
 
 router = APIRouter(include_in_schema=False)
 KIND_ORDER: tuple[ResourceKind, ...] = tuple(ResourceKind)
-
-
-@dataclass(frozen=True, slots=True)
-class BookingView:
-    """A booking with what a page needs to show it: its resource, site, zone and allowed actions."""
-
-    booking: Booking
-    resource: Resource
-    site: Site
-    tz: ZoneInfo
-    can_cancel: bool
-    can_check_in: bool
-    can_change: bool = False
-
-
-def booking_views(
-    session: Session, bookings: Sequence[Booking], now: datetime, opens_min: int
-) -> list[BookingView]:
-    """Views of the bookings, loading each resource and site once."""
-    resources: dict[str, Resource] = {}
-    sites: dict[str, Site] = {}
-    views = []
-    for b in bookings:
-        resource = resources.get(b.resource_id) or catalogue_repo.get_resource(session, b.resource_id)
-        site = sites.get(b.site_id) or catalogue_repo.get_site(session, b.site_id)
-        if resource is None or site is None:
-            continue
-        resources[resource.id], sites[site.id] = resource, site
-        active = b.status in ACTIVE_STATUSES and b.end_at > now
-        views.append(
-            BookingView(
-                booking=b,
-                resource=resource,
-                site=site,
-                tz=zone(site.timezone),
-                can_cancel=active,
-                can_check_in=can_move(b.status, Move.check_in)
-                and check_in_is_open(b.start_at, b.end_at, now, opens_min),
-                can_change=can_move(b.status, Move.move) and b.start_at > now,
-            )
-        )
-    return views
 
 
 # --- catalogue ------------------------------------------------------------------------------------
@@ -401,251 +355,3 @@ def join_waitlist(
         tz=zone(site.timezone),
     )
     return done(request, "/bookings", fragment)
-
-
-# --- my bookings ----------------------------------------------------------------------------------
-
-
-def _my_bookings_context(session: Session, actor: Actor, now: datetime, opens_min: int) -> dict[str, Any]:
-    mine = bookings.split_bookings(session, actor.id, now)
-    waiting = waitlist.waiting_entries(session, actor.id, now)
-    resources = {r.id: r for r in catalogue_repo.list_resources(session)}
-    sites = {s.id: s for s in catalogue_repo.list_sites(session)}
-    return {
-        "now": now,
-        "upcoming": booking_views(session, mine.upcoming, now, opens_min),
-        "past": booking_views(session, mine.past, now, opens_min),
-        "waiting": [
-            (
-                e,
-                resources.get(e.resource_id),
-                zone(sites[resources[e.resource_id].site_id].timezone)
-                if e.resource_id in resources
-                else None,
-                waitlist.waitlist_read(session, e).position,
-            )
-            for e in waiting
-        ],
-    }
-
-
-@router.get("/bookings")
-def my_bookings(
-    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, actor: PersonActor
-) -> Response:
-    """My bookings: upcoming with cancel and check-in, the past, and my waitlist places."""
-    context = _my_bookings_context(session, actor, now, settings.check_in_opens_min)
-    template = "portal/_bookings.html" if is_htmx(request) else "portal/bookings.html"
-    return render(request, template, actor, **context)
-
-
-def _after_booking_action(
-    request: Request, session: Session, actor: Actor, now: datetime, opens_min: int, message: str
-) -> Response:
-    if is_htmx(request):
-        context = _my_bookings_context(session, actor, now, opens_min)
-        return render(request, "portal/_bookings.html", actor, notice=message, **context)
-    flash(request, message)
-    return see_other("/bookings")
-
-
-@router.get("/bookings/{booking_id}")
-def booking_page(
-    request: Request,
-    booking_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    actor: PersonActor,
-) -> Response:
-    """One booking: its slot, code and status (404 for anyone but its member and its site's managers)."""
-    booking = bookings.get_booking_or_raise(session, actor, booking_id)
-    view = booking_views(session, [booking], now, settings.check_in_opens_min)[0]
-    return render(request, "portal/booking.html", actor, view=view)
-
-
-@router.post("/bookings/{booking_id}/cancel")
-def cancel(
-    request: Request,
-    booking_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    actor: PersonActor,
-) -> Response:
-    """Cancel before the start, or release the rest once it has begun."""
-    booking = bookings.cancel(session, actor, booking_id, now)
-    session.commit()
-    message = (
-        text(request, actor, "The rest of the booking was released.")
-        if booking.status is BookingStatus.released
-        else text(request, actor, "The booking was cancelled.")
-    )
-    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
-
-
-@router.post("/bookings/{booking_id}/check-in")
-def check_in(
-    request: Request,
-    booking_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    actor: PersonActor,
-) -> Response:
-    """Check in (from a little before the start until the end)."""
-    bookings.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
-    session.commit()
-    message = text(request, actor, "You are checked in.")
-    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
-
-
-@router.post("/series/{series_id}/cancel")
-def cancel_series(
-    request: Request,
-    series_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    actor: PersonActor,
-) -> Response:
-    """Cancel every booking of a series that has not started yet."""
-    cancelled = series.cancel_series(session, actor, series_id, now)
-    session.commit()
-    message = text(request, actor, "%(count)s booking(s) of the series were cancelled.", count=len(cancelled))
-    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
-
-
-@router.post("/waitlist/{entry_id}/leave")
-def leave_waitlist(
-    request: Request,
-    entry_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    actor: PersonActor,
-) -> Response:
-    """Stop waiting for a slot."""
-    waitlist.leave(session, actor, entry_id)
-    session.commit()
-    message = text(request, actor, "You left the waitlist.")
-    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
-
-
-# --- find a free room -----------------------------------------------------------------------------
-
-
-@router.get("/search")
-def find_room(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    actor: PersonActor,
-    site: Annotated[str, Query(max_length=64)] = "",
-    people: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    day: Annotated[str, Query(max_length=10)] = "",
-    start: Annotated[str, Query(max_length=5)] = "",
-    end: Annotated[str, Query(max_length=5)] = "",
-) -> Response:
-    """Find me a free room for N people on a date from–to: the rooms that fit and are free."""
-    sites = list(catalogue_repo.list_sites(session))
-    tz = zone(next((s.timezone for s in sites if s.id == site), settings.timezone))
-    today = local_today(now, tz)
-    searched = bool(day and start and end)
-    results: list[bookings_availability.FreeRoom] = []
-    error = None
-    if searched:
-        try:
-            shown = parse_day(day, today)
-            begin, finish = local_instant(shown, start, tz), local_instant(shown, end, tz)
-            results = bookings_availability.find_free_rooms(
-                session, start=begin, end=finish, people=people, now=now, site_id=site or None
-            )
-        except DomainError as exc:
-            error = exc.detail
-    next_hour = (now.astimezone(tz) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    form: dict[str, Any] = {
-        "site": site,
-        "people": people,
-        "day": day or next_hour.date().isoformat(),
-        "start": start or f"{next_hour:%H:%M}",
-        "end": end or f"{next_hour + timedelta(hours=2):%H:%M}",
-    }
-    template = "portal/_results.html" if is_htmx(request) else "portal/search.html"
-    return render(
-        request,
-        template,
-        actor,
-        sites=sites,
-        form=form,
-        searched=searched,
-        results=results,
-        error=error,
-        minutes=_minutes_between(form["start"], form["end"]),
-    )
-
-
-def _minutes_between(start: str, end: str) -> int:
-    try:
-        sh, sm = (int(p) for p in start.split(":"))
-        eh, em = (int(p) for p in end.split(":"))
-    except ValueError:
-        return 0
-    return (eh * 60 + em) - (sh * 60 + sm)
-
-
-# --- my account: quotas, trainings, calendar feed, language ---------------------------------------
-
-
-@router.get("/me")
-def my_account(
-    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, actor: PersonActor
-) -> Response:
-    """Quota meters per quota group (booked and really used), my trainings, my calendar feed."""
-    member = members.get_member_or_raise(session, actor.id)
-    plan = catalogue_repo.get_plan(session, member.plan_id) if member.plan_id else None
-    feed = str(request.url_for("ical_feed", token=member.ical_token)) if member.ical_token else None
-    return render(
-        request,
-        "portal/me.html",
-        actor,
-        member=member,
-        plan=plan,
-        quotas=ledger.my_quotas(session, actor.member, now, settings.timezone),
-        trainings=members.list_member_trainings(session, actor.member, now),
-        feed=feed,
-        webcal=feed.replace("https://", "webcal://").replace("http://", "webcal://") if feed else None,
-        tz=zone(settings.timezone),
-    )
-
-
-@router.post("/me/ical")
-def regenerate_feed(request: Request, session: SessionDep, actor: PersonActor) -> Response:
-    """A new secret feed address; calendars subscribed to the old one stop receiving updates."""
-    member = members.get_member_or_raise(session, actor.id)
-    members.regenerate_ical_token(session, member)
-    session.commit()
-    flash(
-        request, text(request, actor, "Your calendar address was changed; subscribe again with the new one.")
-    )
-    return see_other("/me")
-
-
-@router.get("/ical/{token}.ics", name="ical_feed")
-def ical_feed(token: str, session: SessionDep, now: NowDep) -> Response:
-    """The member's bookings as iCalendar; the secret token in the address is the only key."""
-    try:
-        member = members.member_by_ical_token(session, token)
-    except NotFound:
-        return Response("not found\n", status_code=404, media_type="text/plain")
-    return Response(
-        ical.member_calendar(session, member, now),
-        media_type="text/calendar; charset=utf-8",
-        headers={
-            "Content-Disposition": 'inline; filename="fablab-hub.ics"',
-            "Cache-Control": "private, max-age=300",
-            "X-Robots-Tag": "noindex",
-            "Referrer-Policy": "no-referrer",
-        },
-    )

@@ -1,0 +1,266 @@
+"""My bookings and my account: upcoming and past bookings with cancel and check-in, one booking's
+page, my waitlist places, my quotas and trainings, my calendar feed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from booking.bookings import ical
+from booking.bookings import service as bookings
+from booking.bookings.rules import check_in_is_open
+from booking.catalogue import repository as catalogue_repo
+from booking.engine.status import Move, can_move
+from booking.errors import NotFound
+from booking.ledger import service as ledger
+from booking.members import service as members
+from booking.members.actors import Actor
+from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, Site
+from booking.series import service as series
+from booking.spans import zone
+from booking.waitlist import service as waitlist
+from web.deps import NowDep, SessionDep, SettingsDep
+from web.pages.common import (
+    PersonActor,
+    flash,
+    is_htmx,
+    render,
+    see_other,
+    text,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingView:
+    """A booking with what a page needs to show it: its resource, site, zone and allowed actions."""
+
+    booking: Booking
+    resource: Resource
+    site: Site
+    tz: ZoneInfo
+    can_cancel: bool
+    can_check_in: bool
+    can_change: bool = False
+
+
+def booking_views(
+    session: Session, bookings: Sequence[Booking], now: datetime, opens_min: int
+) -> list[BookingView]:
+    """Views of the bookings, loading each resource and site once."""
+    resources: dict[str, Resource] = {}
+    sites: dict[str, Site] = {}
+    views = []
+    for b in bookings:
+        resource = resources.get(b.resource_id) or catalogue_repo.get_resource(session, b.resource_id)
+        site = sites.get(b.site_id) or catalogue_repo.get_site(session, b.site_id)
+        if resource is None or site is None:
+            continue
+        resources[resource.id], sites[site.id] = resource, site
+        active = b.status in ACTIVE_STATUSES and b.end_at > now
+        views.append(
+            BookingView(
+                booking=b,
+                resource=resource,
+                site=site,
+                tz=zone(site.timezone),
+                can_cancel=active,
+                can_check_in=can_move(b.status, Move.check_in)
+                and check_in_is_open(b.start_at, b.end_at, now, opens_min),
+                can_change=can_move(b.status, Move.move) and b.start_at > now,
+            )
+        )
+    return views
+
+
+# --- my bookings ----------------------------------------------------------------------------------
+
+
+def _my_bookings_context(session: Session, actor: Actor, now: datetime, opens_min: int) -> dict[str, Any]:
+    mine = bookings.split_bookings(session, actor.id, now)
+    waiting = waitlist.waiting_entries(session, actor.id, now)
+    resources = {r.id: r for r in catalogue_repo.list_resources(session)}
+    sites = {s.id: s for s in catalogue_repo.list_sites(session)}
+    return {
+        "now": now,
+        "upcoming": booking_views(session, mine.upcoming, now, opens_min),
+        "past": booking_views(session, mine.past, now, opens_min),
+        "waiting": [
+            (
+                e,
+                resources.get(e.resource_id),
+                zone(sites[resources[e.resource_id].site_id].timezone)
+                if e.resource_id in resources
+                else None,
+                waitlist.waitlist_read(session, e).position,
+            )
+            for e in waiting
+        ],
+    }
+
+
+@router.get("/bookings")
+def my_bookings(
+    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, actor: PersonActor
+) -> Response:
+    """My bookings: upcoming with cancel and check-in, the past, and my waitlist places."""
+    context = _my_bookings_context(session, actor, now, settings.check_in_opens_min)
+    template = "portal/_bookings.html" if is_htmx(request) else "portal/bookings.html"
+    return render(request, template, actor, **context)
+
+
+def _after_booking_action(
+    request: Request, session: Session, actor: Actor, now: datetime, opens_min: int, message: str
+) -> Response:
+    if is_htmx(request):
+        context = _my_bookings_context(session, actor, now, opens_min)
+        return render(request, "portal/_bookings.html", actor, notice=message, **context)
+    flash(request, message)
+    return see_other("/bookings")
+
+
+@router.get("/bookings/{booking_id}")
+def booking_page(
+    request: Request,
+    booking_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: PersonActor,
+) -> Response:
+    """One booking: its slot, code and status (404 for anyone but its member and its site's managers)."""
+    booking = bookings.get_booking_or_raise(session, actor, booking_id)
+    view = booking_views(session, [booking], now, settings.check_in_opens_min)[0]
+    return render(request, "portal/booking.html", actor, view=view)
+
+
+@router.post("/bookings/{booking_id}/cancel")
+def cancel(
+    request: Request,
+    booking_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: PersonActor,
+) -> Response:
+    """Cancel before the start, or release the rest once it has begun."""
+    booking = bookings.cancel(session, actor, booking_id, now)
+    session.commit()
+    message = (
+        text(request, actor, "The rest of the booking was released.")
+        if booking.status is BookingStatus.released
+        else text(request, actor, "The booking was cancelled.")
+    )
+    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
+
+
+@router.post("/bookings/{booking_id}/check-in")
+def check_in(
+    request: Request,
+    booking_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: PersonActor,
+) -> Response:
+    """Check in (from a little before the start until the end)."""
+    bookings.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
+    session.commit()
+    message = text(request, actor, "You are checked in.")
+    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
+
+
+@router.post("/series/{series_id}/cancel")
+def cancel_series(
+    request: Request,
+    series_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: PersonActor,
+) -> Response:
+    """Cancel every booking of a series that has not started yet."""
+    cancelled = series.cancel_series(session, actor, series_id, now)
+    session.commit()
+    message = text(request, actor, "%(count)s booking(s) of the series were cancelled.", count=len(cancelled))
+    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
+
+
+@router.post("/waitlist/{entry_id}/leave")
+def leave_waitlist(
+    request: Request,
+    entry_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: PersonActor,
+) -> Response:
+    """Stop waiting for a slot."""
+    waitlist.leave(session, actor, entry_id)
+    session.commit()
+    message = text(request, actor, "You left the waitlist.")
+    return _after_booking_action(request, session, actor, now, settings.check_in_opens_min, message)
+
+
+# --- my account: quotas, trainings, calendar feed, language ---------------------------------------
+
+
+@router.get("/me")
+def my_account(
+    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, actor: PersonActor
+) -> Response:
+    """Quota meters per quota group (booked and really used), my trainings, my calendar feed."""
+    member = members.get_member_or_raise(session, actor.id)
+    plan = catalogue_repo.get_plan(session, member.plan_id) if member.plan_id else None
+    feed = str(request.url_for("ical_feed", token=member.ical_token)) if member.ical_token else None
+    return render(
+        request,
+        "portal/me.html",
+        actor,
+        member=member,
+        plan=plan,
+        quotas=ledger.my_quotas(session, actor.member, now, settings.timezone),
+        trainings=members.list_member_trainings(session, actor.member, now),
+        feed=feed,
+        webcal=feed.replace("https://", "webcal://").replace("http://", "webcal://") if feed else None,
+        tz=zone(settings.timezone),
+    )
+
+
+@router.post("/me/ical")
+def regenerate_feed(request: Request, session: SessionDep, actor: PersonActor) -> Response:
+    """A new secret feed address; calendars subscribed to the old one stop receiving updates."""
+    member = members.get_member_or_raise(session, actor.id)
+    members.regenerate_ical_token(session, member)
+    session.commit()
+    flash(
+        request, text(request, actor, "Your calendar address was changed; subscribe again with the new one.")
+    )
+    return see_other("/me")
+
+
+@router.get("/ical/{token}.ics", name="ical_feed")
+def ical_feed(token: str, session: SessionDep, now: NowDep) -> Response:
+    """The member's bookings as iCalendar; the secret token in the address is the only key."""
+    try:
+        member = members.member_by_ical_token(session, token)
+    except NotFound:
+        return Response("not found\n", status_code=404, media_type="text/plain")
+    return Response(
+        ical.member_calendar(session, member, now),
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": 'inline; filename="fablab-hub.ics"',
+            "Cache-Control": "private, max-age=300",
+            "X-Robots-Tag": "noindex",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

@@ -155,7 +155,16 @@ def axe_findings(page: Any, axe_source: str) -> list[dict[str, Any]]:
         page.add_script_tag(content=axe_source)
     findings: list[dict[str, Any]] = page.evaluate(
         """async (blocking) => {
-            const result = await axe.run(document, {resultTypes: ["violations"]});
+            // The live boards poll every few seconds: hold their requests while axe reads the page,
+            // so that nothing is swapped under it.
+            const hold = (event) => event.preventDefault();
+            document.body.addEventListener("htmx:beforeRequest", hold);
+            let result;
+            try {
+                result = await axe.run(document, {resultTypes: ["violations"]});
+            } finally {
+                document.body.removeEventListener("htmx:beforeRequest", hold);
+            }
             return result.violations
                 .filter((v) => blocking.includes(v.impact))
                 .map((v) => ({

@@ -31,7 +31,7 @@ from booking.series.rules import weekly_rrule
 from booking.spans import zone
 from booking.waitlist import service as waitlist
 from devices.registry import repository as devices_repo
-from web.deps import NowDep, SessionDep, SettingsDep
+from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import (
     AnyActor,
@@ -261,6 +261,7 @@ def slot_panel(
 @router.post("/bookings")
 def book(
     request: Request,
+    reader: ReadSessionDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -279,8 +280,9 @@ def book(
     skip_conflicts: Annotated[bool, Form()] = False,
 ) -> Response:
     """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words."""
-    resource = catalogue.get_resource_or_raise(session, resource_id)
-    site = catalogue.get_site_or_raise(session, resource.site_id)
+    # What the booking needs is read, and a series expanded, before the write transaction begins.
+    resource = catalogue.get_resource_or_raise(reader, resource_id)
+    site = catalogue.get_site_or_raise(reader, resource.site_id)
     tz = zone(site.timezone)
     first_day = parse_day(day, local_today(now, tz))
     begin = local_instant(first_day, start, tz)
@@ -301,7 +303,8 @@ def book(
                 rrule=rrule,
                 skip_conflicts=skip_conflicts,
             )
-            result = series.book_series(session, actor, data, now)
+            occurrences = series.expand(reader, data, now)
+            result = series.book_series(session, actor, data, now, occurrences)
             made, skipped = result.bookings, result.skipped
         else:
             data = BookingCreate(resource_id=resource.id, start=begin, end=end, seats=seats, note=note)

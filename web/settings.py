@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Comma-separated sites whose gateways this center listens to; empty: every site.
     bridge_sites: str = ""
     bridge_enabled: bool = True
+    # Readings (telemetry, heartbeats) one gateway may send: per second on average, and at once;
+    # what is over is dropped and counted (fablab_mqtt_messages_dropped_total{reason="rate"}). 0: no limit.
+    bridge_gateway_rate: float = Field(default=200.0, ge=0)
+    bridge_gateway_burst: float = Field(default=500.0, ge=1)
     scheduler_enabled: bool = True
     # How often the scheduled jobs run, in seconds.
     offline_check_s: float = Field(default=15, gt=0)

@@ -283,6 +283,7 @@ class Dispatcher:
             rest = parsed
         if first:
             self._handle_group(first, client, now, result, self.urgent_engine)
+        rest = self._latest_readings(rest, result)
         if rest:
             self._handle_group(rest, client, now, result, self.engine)
         done = time.perf_counter()
@@ -290,6 +291,25 @@ class Dispatcher:
             DECISION_LATENCY.observe(done - one.arrived)
             result.decisions.append(done - one.arrived)
         return result
+
+    def _latest_readings(self, group: list[_Parsed], result: BatchResult) -> list[_Parsed]:
+        """The group with only the last reading of each machine: an earlier one is superseded.
+
+        Readings are samples and the gateway debounces activity before it sends them; a gateway that
+        flips busy/idle faster than a batch (a flood) costs one pass through the domain per machine
+        and batch, not one per message.
+        """
+        last: dict[str, int] = {}
+        for i, one in enumerate(group):
+            if one.topic.kind is TopicKind.telemetry:
+                last[str(one.topic.machine)] = i
+        kept = [
+            one
+            for i, one in enumerate(group)
+            if one.topic.kind is not TopicKind.telemetry or last[str(one.topic.machine)] == i
+        ]
+        result.handled += len(group) - len(kept)
+        return kept
 
     def _handle_group(
         self,

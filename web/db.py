@@ -25,7 +25,6 @@ READ_ONLY = "fablab_read_only"
 URGENT = "fablab_urgent"
 WRITER_WAIT_S = 30
 _HOLDS_WRITER = "fablab_holds_writer"
-_NO_SLOT = f"database is locked: no write slot within {WRITER_WAIT_S} s"
 
 
 class WriteSlot:
@@ -72,10 +71,13 @@ class WriteSlot:
             self._turns.notify_all()
 
 
-def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
-    """An engine for the URL, with the settings each database needs to keep our guarantees."""
+def make_engine(
+    url: str, *, pool_size: int = 20, echo: bool = False, writer_wait_s: float = WRITER_WAIT_S
+) -> Engine:
+    """An engine for the URL, with the settings each database needs to keep our guarantees; on
+    SQLite a writer that gets no write slot within `writer_wait_s` fails (503 on the web)."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, pool_size=pool_size, echo=echo)
+        return _sqlite_engine(url, pool_size=pool_size, echo=echo, writer_wait_s=writer_wait_s)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(
@@ -88,7 +90,7 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
+def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float) -> Engine:
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -126,9 +128,10 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
         if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
             return
-        if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=WRITER_WAIT_S):
+        if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=writer_wait_s):
             # An OperationalError the web answers with 503 and Retry-After, and the bridge retries.
-            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(_NO_SLOT))
+            no_slot = sqlite3.OperationalError(f"database is locked: no write slot within {writer_wait_s:g} s")
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, no_slot)
         connection.info[_HOLDS_WRITER] = True
         try:
             # Takes the database's write lock now: the whole check-then-insert is serialised.

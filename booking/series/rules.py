@@ -76,33 +76,35 @@ class _PastHorizon(Exception):
 
 
 class _HorizonBoundRule(du_rrule.rrule):
-    """A parsed rule whose walk stops in the year after the horizon's, match or no match.
+    """A parsed rule whose walk stops a year or so after the horizon, match or no match.
 
     dateutil walks a rule period by period and checks UNTIL only on a date that matches, so a rule
     that never matches again (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) walks every day to the year 9999:
-    seconds of CPU for one request. Its walk reads `_byweekno` once when it sets out and once for
-    every new year it enters (`_iterinfo.rebuild`, python-dateutil 2.9, pinned); counting those reads
-    bounds the walk to the years the horizon spans. `tests/booking/series/test_rules.py` checks the
-    dates against dateutil's own walk, so a dateutil that reads differently fails there, not here.
+    seconds of CPU for one request. Its walk rebuilds its masks (`_iterinfo.rebuild`, python-dateutil
+    2.9, pinned) once per month it enters (once per year for YEARLY) and reads `_byeaster` there at
+    most twice; counting those reads bounds the walk. `tests/booking/series/test_rules.py` checks the
+    dates against dateutil's own unbounded walk, so a dateutil that reads differently fails there.
     """
 
-    _years_left: int
+    _reads_left: int
 
     @property
-    def _byweekno(self) -> Any:
-        self._years_left -= 1
-        if self._years_left < 0:
+    def _byeaster(self) -> Any:
+        self._reads_left -= 1
+        if self._reads_left < 0:
             raise _PastHorizon
-        return self.__dict__["_byweekno"]
+        return self.__dict__["_byeaster"]
 
 
 def _walk_until(rule: du_rrule.rrule, local_horizon: datetime) -> Iterator[datetime]:
-    """The rule's dates in order, the walk stopping in the year after `local_horizon`'s at the latest."""
-    start = rule._dtstart  # type: ignore[attr-defined]
+    """The rule's dates in order, the walk stopping a year or so after `local_horizon`."""
+    start: datetime = rule._dtstart  # type: ignore[attr-defined]
+    yearly = rule._freq == du_rrule.YEARLY  # type: ignore[attr-defined]
+    years = max(0, local_horizon.year - start.year) + 2
+    rebuilds = years if yearly else 12 * years
     rule.__class__ = _HorizonBoundRule
     assert isinstance(rule, _HorizonBoundRule)
-    # One read to set out, one per year entered: the start's year to the one after the horizon's.
-    rule._years_left = 1 + max(0, local_horizon.year - start.year) + 2
+    rule._reads_left = 2 * (rebuilds + 1) + 1
     try:
         yield from iter(rule)
     except _PastHorizon:

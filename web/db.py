@@ -130,7 +130,9 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
             return
         if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=writer_wait_s):
             # An OperationalError the web answers with 503 and Retry-After, and the bridge retries.
-            no_slot = sqlite3.OperationalError(f"database is locked: no write slot within {writer_wait_s:g} s")
+            no_slot = sqlite3.OperationalError(
+                f"database is locked: no write slot within {writer_wait_s:g} s"
+            )
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, no_slot)
         connection.info[_HOLDS_WRITER] = True
         try:

@@ -71,8 +71,8 @@ def book_series(
     """
     if occurrences is None:
         occurrences = expand(session, data, now)
-    if not data.rrule or not occurrences:
-        raise InvalidRequest("a recurring booking needs an rrule that gives at least one date")
+    if not occurrences:
+        raise InvalidRequest("the rrule gives no occurrence")
     target = engine.load_target(session, actor, data.resource_id, data.member, now)
     engine.with_closures(session, target, occurrences[0].start, occurrences[-1].end)
     series = Series(

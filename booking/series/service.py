@@ -69,6 +69,8 @@ def book_series(
     Without `skip_conflicts` the series is refused as a whole if any occurrence cannot be booked,
     listing every such date and why; with it, the others are booked and those are listed as skipped.
     """
+    if not data.rrule:
+        raise InvalidRequest("a recurring booking needs an rrule")
     if occurrences is None:
         occurrences = expand(session, data, now)
     if not occurrences:

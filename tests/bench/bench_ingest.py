@@ -7,9 +7,10 @@
     blast; then the bridge does, parsing, validating and storing it. Printed: both rates and the ratio.
     The bridge's window ends when the last reading is in the database: the readings it keeps in
     memory (written every few seconds in one statement) are flushed inside the window.
-(b) While a publisher keeps 2,000 telemetry messages per second flowing, card taps are published one
-    by one and the time to the unlock command's arrival is measured end to end (through the broker and
-    back): p50 and p99. Not collected by pytest; prints figures, asserts nothing about speed.
+(b) Card taps are published one by one and the time to the unlock command's arrival is measured end
+    to end (through the broker and back): at rest, then while a publisher keeps 2,000 telemetry
+    messages per second flowing; p50 and p99 of each.
+    Not collected by pytest; prints figures, asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -166,9 +167,16 @@ def _bridge_rate(
 
 
 def _latency(
-    bridge: CenterBridge, url: str, site: str, gw: str, machines: list[str], card: str, taps: int
+    bridge: CenterBridge,
+    url: str,
+    site: str,
+    gw: str,
+    machines: list[str],
+    card: str,
+    taps: int,
+    load_rate: float,
 ) -> list[float]:
-    load = _publisher(url, site, gw, machines[1:], 10**7, 2000, 0)
+    load = _publisher(url, site, gw, machines[1:], 10**7, load_rate, 0) if load_rate else None
     watcher = MqttClient(
         url, unique("watch"), subscriptions=[(topics.command(site, gw, machines[0]), 1)], clean_start=True
     )
@@ -197,10 +205,11 @@ def _latency(
                 latencies.append((time.perf_counter() - sent) * 1000)
                 break
         time.sleep(0.05)
-    load.kill()
-    load.wait(10)
-    if load.stdout:
-        load.stdout.close()
+    if load is not None:
+        load.kill()
+        load.wait(10)
+        if load.stdout:
+            load.stdout.close()
     watcher.stop()
     tapper.stop()
     return latencies
@@ -246,14 +255,19 @@ def run(backend: str, args: argparse.Namespace) -> None:
                 engine, broker.url, site_id, gw, machines, args.messages, args.event_share
             )
             print(f"    bridge (parse, validate, store; {args.event_share:.1%} events): {rate:,.0f} msg/s")
-            print(f"    ratio bridge / null = {rate / null:.2f}")
+            print(f"    ratio bridge / null = {rate / null:.2f}   [goal >= 0.5 at 2 % events]")
             try:
-                latencies = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps)
-                print(
-                    "(b) tap -> unlock, end to end through the broker, with 2,000 msg/s of telemetry "
-                    f"flowing, {len(latencies)} taps: p50 {_pct(latencies, 50):.1f} ms, "
-                    f"p99 {_pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
-                )
+                at_rest = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps, 0)
+                loaded = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps, 2000)
+                print("(b) tap -> unlock, end to end through the broker, same run:")
+                for name, values, goal in (
+                    ("at rest", at_rest, 20),
+                    ("with 2,000 msg/s of telemetry flowing", loaded, 50),
+                ):
+                    print(
+                        f"    {name}, {len(values)} taps: p50 {_pct(values, 50):.1f} ms, "
+                        f"p99 {_pct(values, 99):.1f} ms [goal < {goal} ms], max {max(values):.1f} ms"
+                    )
             finally:
                 bridge.stop()
         finally:

@@ -33,6 +33,8 @@ class MachineRuntime:
                 sites=[site.strip() for site in settings.bridge_sites.split(",") if site.strip()],
                 clock=clock,
                 urgent_engine=urgent(engine),
+                readings_url=settings.bridge_readings_url
+                or (settings.broker_url if settings.broker_url.startswith("mqtt://") else None),
                 gateway_rate_per_s=settings.bridge_gateway_rate,
                 gateway_burst=settings.bridge_gateway_burst,
             )

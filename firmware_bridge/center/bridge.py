@@ -72,13 +72,24 @@ class CenterBridge:
         batch_max: int = 500,
         clock: Callable[[], datetime] = messages.now_utc,
         urgent_engine: Engine | None = None,
+        readings_url: str | None = None,
         gateway_rate_per_s: float = GATEWAY_RATE_PER_S,
         gateway_burst: float = GATEWAY_BURST,
     ) -> None:
         # Every site's gateways, or only the given sites' (a partner lab may run its own center).
-        filters = [topics.edge_filter(site) for site in sites] or [topics.edge_filter()]
+        scopes = list(sites) or ["+"]
+        wide = [topics.edge_filter(site) for site in scopes]
+        if readings_url:
+            filters = [f for site in scopes for f in topics.lifecycle_filters(site)]
+            readings = [f for site in scopes for f in topics.readings_filters(site)]
+        else:
+            filters, readings = wide, []
         if shared_group:
             filters = [topics.shared(shared_group, f) for f in filters]
+            readings = [topics.shared(shared_group, f) for f in readings]
+            wide = [topics.shared(shared_group, f) for f in wide]
+        # What an earlier run's persistent session subscribed to and this one does not.
+        self._stale_filters = [f for f in wide if f not in filters]
         self.client = MqttClient(
             broker_url,
             client_id,
@@ -87,6 +98,22 @@ class CenterBridge:
             manual_ack=True,
             max_inflight=100,
             protocol=protocol,
+        )
+        # Readings on a connection of their own: a flood of them never stands in front of a card
+        # tap on the wire (a broker delivers one connection's messages in order, and reading
+        # thousands of them off the socket takes the client a good part of a second).
+        self.readings_client = (
+            MqttClient(
+                readings_url,
+                f"{client_id}-readings",
+                subscriptions=[(f, 0) for f in readings],
+                clean_start=True,
+                session_expiry_s=0,
+                protocol=protocol,
+                sink=self._take_reading,
+            )
+            if readings_url
+            else None
         )
         self.dispatcher = Dispatcher(
             engine, clock=clock, registry=Registry(engine), urgent_engine=urgent_engine
@@ -104,6 +131,8 @@ class CenterBridge:
     def start(self) -> None:
         """Connect (in the background) and start the worker."""
         self.client.start()
+        if self.readings_client is not None:
+            self.readings_client.start()
         self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -112,10 +141,17 @@ class CenterBridge:
             self.client.publish(topics.center_state(), OFFLINE, qos=1, retain=True).wait(2.0)
         self._stop.set()
         self._worker.join(timeout)
+        if self.readings_client is not None:
+            self.readings_client.stop()
         self.client.stop()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self.client.wait_connected(timeout)
+        """Connected, and the readings connection (if any) subscribed: a reading sent now arrives."""
+        deadline = time.monotonic() + timeout
+        if not self.client.wait_connected(timeout):
+            return False
+        readings = self.readings_client
+        return readings is None or readings.wait_subscribed(max(0.0, deadline - time.monotonic()))
 
     def send(self, link: OutboxLink) -> None:
         """Publish what a scheduled job decided (after its commit)."""
@@ -164,10 +200,19 @@ class CenterBridge:
         elif isinstance(event, Connected):
             log.info("bridge connected to the broker (session kept: %s)", event.session_present)
             self.client.publish(topics.center_state(), ONLINE, qos=1, retain=True)
+            for stale in self._stale_filters:
+                self.client.unsubscribe(stale)
         elif isinstance(event, ConnectFailed | Disconnected):
             log.warning("bridge lost the broker: %s", event.reason)
         elif isinstance(event, Published) and not event.ok:
             log.warning("the broker refused a message the bridge published: %s", event.reason)
+
+    def _take_reading(self, event: object) -> None:
+        """The readings connection's sink (its network thread): only messages go to the worker."""
+        if isinstance(event, Received):
+            self.client.inbox.put(event)
+        elif isinstance(event, ConnectFailed | Disconnected):
+            log.warning("the bridge's readings connection lost the broker: %s", event.reason)
 
     def _within_rate(self, parts: list[str], now: float) -> bool:
         """Whether the gateway of this reading (fablab/v1/{site}/edge/{gw}/…) is within its rate."""

@@ -211,7 +211,7 @@ class CenterBridge:
         """The readings connection's sink (its network thread): only messages go to the worker."""
         if isinstance(event, Received):
             self.client.inbox.put(event)
-        elif isinstance(event, ConnectFailed | Disconnected):
+        elif isinstance(event, ConnectFailed | Disconnected) and not self._stop.is_set():
             log.warning("the bridge's readings connection lost the broker: %s", event.reason)
 
     def _within_rate(self, parts: list[str], now: float) -> bool:

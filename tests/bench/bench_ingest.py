@@ -41,6 +41,7 @@ from firmware_bridge.contract import topics  # noqa: E402
 from tests.brokers import Mosquitto  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
 from tests.factories import actor, make_machine, make_member, make_site, unique  # noqa: E402
+from web.db import urgent  # noqa: E402
 
 OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
@@ -124,8 +125,15 @@ def _bridge_rate(
     engine_url_engine: Engine, url: str, site: str, gw: str, machines: list[str], count: int, share: float
 ) -> tuple[float, CenterBridge]:
     # No per-gateway rate limit: the benchmark measures how fast one gateway's stream is stored.
+    # Readings on their own connection, as `fablab serve` does on the loopback listener.
     bridge = CenterBridge(
-        engine_url_engine, url, client_id=unique("center"), sites=[site], gateway_rate_per_s=0
+        engine_url_engine,
+        url,
+        client_id=unique("center"),
+        sites=[site],
+        gateway_rate_per_s=0,
+        readings_url=url,
+        urgent_engine=urgent(engine_url_engine),
     )
     seen = {"n": 0, "first": 0.0, "last": 0.0}
     original = bridge.dispatcher.handle

@@ -275,6 +275,8 @@ class Booking(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column())
     checked_in_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     decided_by: str | None = Field(default=None, max_length=64)
+    # The manager (or kiosk) who booked on the member's behalf; None when the member booked.
+    booked_by: str | None = Field(default=None, max_length=64)
 
 
 class LedgerEntry(SQLModel, table=True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -27,6 +27,8 @@ def _reasonable(value: datetime) -> datetime:
 # A time a person may book or ask about: aware (with an offset), and within two centuries.
 When = Annotated[AwareDatetime, AfterValidator(_reasonable)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
+# A local wall-clock time, HH:MM (24 h).
+LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
 class _In(BaseModel):
@@ -73,6 +75,9 @@ class ClosureCreate(_In):
     start: When
     end: When
     reason: str = Field(min_length=1, max_length=200)
+    # What becomes of the active bookings the closure covers: kept (the default) or cancelled; their
+    # members are told either way.
+    on_bookings: Literal["keep", "cancel"] = "keep"
 
 
 class ClosureRead(_Out):
@@ -81,6 +86,8 @@ class ClosureRead(_Out):
     start: Timestamp
     end: Timestamp
     reason: str
+    cancelled_bookings: list[str] = []
+    kept_bookings: list[str] = []
 
 
 class ResourceRules(BaseModel):
@@ -289,6 +296,30 @@ class BookingRead(BaseModel):
     note: str
     created_at: Timestamp
     checked_in_at: Timestamp | None
+    booked_by: str | None = None
+
+
+class BookingUpdate(_In):
+    """Move a booking: another time, another resource of the same kind, or both (omitted = unchanged)."""
+
+    start: When | None = None
+    end: When | None = None
+    resource_id: Slug | None = None
+
+
+class SeriesUpdate(_In):
+    """Move the occurrences of a series that have not started: to other local times, another weekday."""
+
+    start_time: LocalTime | None = None
+    end_time: LocalTime | None = None
+    # 0 = Monday … 6 = Sunday: each occurrence moves to that weekday of its own week.
+    weekday: int | None = Field(default=None, ge=0, le=6)
+    # Move the free occurrences and list the others (they keep their time), instead of refusing all.
+    skip_conflicts: bool = False
+
+
+class CancelReason(_In):
+    reason: str = Field(default="", max_length=500)
 
 
 class SkippedOccurrence(BaseModel):
@@ -300,6 +331,12 @@ class SkippedOccurrence(BaseModel):
 class SeriesRead(BaseModel):
     series_id: str
     rrule: str
+    bookings: list[BookingRead]
+    skipped: list[SkippedOccurrence]
+
+
+class SeriesChangeRead(BaseModel):
+    series_id: str
     bookings: list[BookingRead]
     skipped: list[SkippedOccurrence]
 

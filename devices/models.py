@@ -41,6 +41,8 @@ class AlertKind(enum.StrEnum):
     offline = "offline"
     unbooked_use = "unbooked_use"
     quota = "quota"
+    # A member reported a problem with a machine or a room (one alert per report).
+    reported = "reported"
 
 
 class Machine(SQLModel, table=True):
@@ -191,6 +193,24 @@ class Alert(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     resolved_by: str | None = Field(default=None, max_length=64)
     note: str = Field(default="", max_length=1000)
+
+
+class ProblemReport(SQLModel, table=True):
+    """A problem a member (or a passer-by at the kiosk) reported with a machine or a room, with an
+    optional photo; it opens an alert for the site's managers, whose handling is the report's state."""
+
+    __table_args__ = (sa.Index("ix_problemreport_member", "member_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    site_id: str = Field(foreign_key="site.id", max_length=64)
+    resource_id: str = Field(foreign_key="resource.id", max_length=64)
+    member_id: str | None = Field(default=None, max_length=64)
+    description: str = Field(max_length=1000)
+    # The photo lives with the rest of the center's data (backed up with it); at most a few MiB.
+    photo: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+    photo_type: str | None = Field(default=None, max_length=32)
+    alert_id: str = Field(foreign_key="alert.id", max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class JobRun(SQLModel, table=True):

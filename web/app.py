@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from web import errors, pages
 from web.api import auth, bookings, catalogue, me
 from web.api import machines as machines_api
+from web.api import problems as problems_api
 from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
@@ -80,7 +81,14 @@ def create_app(
     # Added last, so it is outermost: it times the whole request and sees the status finally sent.
     app.add_middleware(MetricsMiddleware)
     errors.install(app)
-    for router in (auth.router, catalogue.router, bookings.router, me.router, machines_api.router):
+    for router in (
+        auth.router,
+        catalogue.router,
+        bookings.router,
+        me.router,
+        machines_api.router,
+        problems_api.router,
+    ):
         app.include_router(router)
     pages.install(app)
 

@@ -18,6 +18,13 @@ def get_booking(session: Session, booking_id: str) -> Booking | None:
     return session.get(Booking, booking_id)
 
 
+def lock_booking(session: Session, booking_id: str) -> Booking | None:
+    """The booking re-read and locked until the transaction ends (PostgreSQL; SQLite's writer holds
+    the whole database already): two changes of one booking queue instead of both acting on what
+    they read before."""
+    return session.get(Booking, booking_id, with_for_update=True, populate_existing=True)
+
+
 def get_booking_by_code(session: Session, code: str) -> Booking | None:
     """The booking with this check-in code, or None."""
     return session.exec(select(Booking).where(Booking.code == code.strip().upper())).first()

@@ -56,6 +56,7 @@ def booking_read(booking: Booking) -> BookingRead:
         note=booking.note,
         created_at=booking.created_at,
         checked_in_at=booking.checked_in_at,
+        booked_by=booking.booked_by,
     )
 
 
@@ -145,14 +146,17 @@ def _name_of(session: Session, booking: Booking) -> str:
 # --- cancel and release -------------------------------------------------------------------------
 
 
-def cancel(session: Session, actor: Actor, booking_id: str, now: datetime) -> Booking:
+def cancel(session: Session, actor: Actor, booking_id: str, now: datetime, *, reason: str = "") -> Booking:
     """Cancel a booking before it starts; once it has begun, release the rest of it.
 
-    Either way the freed time goes back to the member's quota and to the waitlist.
+    Either way the freed time goes back to the member's quota and to the waitlist; a member whose
+    booking a manager cancels is told, with the manager's reason.
     """
     booking = get_booking_or_raise(session, actor, booking_id)
     if booking.member_id != actor.id and not actor.manages(booking.site_id):
         raise NotPermitted("only the member who booked and the site's managers can cancel a booking")
+    # Two cancellations of one booking queue here, so its time is given back once.
+    booking = repo.lock_booking(session, booking.id) or booking
     span_text = _span_of(session, booking)
     move = Move.cancel if now < booking.start_at else Move.release
     after = transition(booking.status, move, span_text)
@@ -178,7 +182,8 @@ def cancel(session: Session, actor: Actor, booking_id: str, now: datetime) -> Bo
             session,
             booking.member_id,
             "cancelled",
-            f"A manager cancelled your booking of {_name_of(session, booking)} {span_text}",
+            f"A manager cancelled your booking of {_name_of(session, booking)} {span_text}"
+            + (f": {reason.strip()}" if reason.strip() else ""),
             booking=booking,
             now=now,
         )

@@ -144,6 +144,19 @@ def insert_booking(session: Session, booking: Booking) -> None:
     session.add(booking)
 
 
+def update_booking(session: Session, booking: Booking) -> None:
+    """Write a booking whose slot changed; the database's overlap guard turns a lost race into
+    OverlapRace. The write runs in a savepoint so the transaction can still name the winner."""
+    try:
+        with session.begin_nested():
+            session.add(booking)
+            session.flush()
+    except (IntegrityError, OperationalError) as exc:
+        if _is_overlap_violation(exc):
+            raise OverlapRace() from exc
+        raise
+
+
 def _is_overlap_violation(exc: DBAPIError) -> bool:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     # exclusion_violation of no_overlapping_bookings; or a deadlock between two conflicting inserts,

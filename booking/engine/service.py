@@ -40,6 +40,8 @@ class Target:
     quota_limits: list[QuotaLimits]
     by_manager: bool
     closures: list[ClosureSpan] = field(default_factory=list)
+    # The manager or kiosk booking on the member's behalf, None when members book for themselves.
+    booked_by: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -74,7 +76,13 @@ def load_target(
             resource.training_name or resource.training_id,
             resource.name,
         )
-    return Target(member=member, resource=resource, quota_limits=limits, by_manager=actor.manages(site_id))
+    return Target(
+        member=member,
+        resource=resource,
+        quota_limits=limits,
+        by_manager=actor.manages(site_id),
+        booked_by=actor.id if member.id != actor.id else None,
+    )
 
 
 def with_closures(session: Session, target: Target, start: datetime, end: datetime) -> Target:
@@ -95,8 +103,11 @@ def check_slot_rules(
     check_closures(start, end, target.closures, target.tz, place)
 
 
-def check_free(session: Session, target: Target, start: datetime, end: datetime, seats: int) -> None:
-    """Refuse a taken slot, naming the booking or the seats that hold it."""
+def check_free(
+    session: Session, target: Target, start: datetime, end: datetime, seats: int, *, moving: str | None = None
+) -> None:
+    """Refuse a taken slot, naming the booking or the seats that hold it; `moving` is a booking being
+    moved, which does not stand in its own way."""
     resource = target.resource
     # Bookings of one resource queue here (PostgreSQL): a pool's seats are counted one booking at a
     # time, and the loser of a race on an exclusive resource reads the winner's committed row; without
@@ -107,13 +118,17 @@ def check_free(session: Session, target: Target, start: datetime, end: datetime,
         taken = [
             SeatSpan(b.start_at, b.end_at, b.seats)
             for b in repo.active_bookings_touching(session, resource.id, start, end)
+            if b.id != moving
         ]
         in_use = peak_seats(taken, start, end)
         check_free_seats(in_use, seats, resource.capacity, resource.name, format_span(start, end, target.tz))
         return
-    holder = repo.first_exclusive_conflict(
-        session, resource.id, start, block_end(end, resource.buffer_minutes)
-    )
+    blocked_until = block_end(end, resource.buffer_minutes)
+    if moving is None:
+        holder = repo.first_exclusive_conflict(session, resource.id, start, blocked_until)
+    else:
+        others = repo.active_bookings_touching(session, resource.id, start, blocked_until)
+        holder = next((b for b in others if b.id != moving), None)
     if holder is not None:
         raise Conflict(_taken(target, holder, start, end))
 
@@ -184,6 +199,7 @@ def book_one(
         updated_at=now,
         checked_in_at=None,
         decided_by=None,
+        booked_by=target.booked_by,
     )
     _insert(session, target, booking, new_code)
     ledger_service.reserve(session, booking, now)

@@ -7,6 +7,7 @@ each status, and why a refused move is refused.
 
     pending, confirmed, checked_in ──cancel (before the start)──► cancelled
                                    ──release (once it began)───► released
+    pending, confirmed ──move (before the start)──► pending (awaits approval again) or confirmed
 
 Every change of a booking's status goes through `transition`; asking for a move already made (a
 second check-in, a second cancel) changes nothing.
@@ -31,6 +32,7 @@ class Move(enum.StrEnum):
     release = "release"
     no_show = "no_show"
     complete = "complete"
+    move = "move"
 
 
 TRANSITIONS: Mapping[tuple[BookingStatus, Move], BookingStatus] = {
@@ -41,6 +43,9 @@ TRANSITIONS: Mapping[tuple[BookingStatus, Move], BookingStatus] = {
     (S.checked_in, Move.complete): S.completed,
     **{(status, Move.cancel): S.cancelled for status in ACTIVE_STATUSES},
     **{(status, Move.release): S.released for status in ACTIVE_STATUSES},
+    # Moving keeps the status; `moved_status` says when the new slot needs a manager's approval again.
+    (S.pending, Move.move): S.pending,
+    (S.confirmed, Move.move): S.confirmed,
 }
 # Moves already made: asking for them again leaves the booking as it is.
 SETTLED: frozenset[tuple[BookingStatus, Move]] = frozenset(
@@ -57,6 +62,11 @@ SETTLED: frozenset[tuple[BookingStatus, Move]] = frozenset(
 def initial_status(requires_approval: bool, by_manager: bool) -> BookingStatus:
     """A new booking awaits a manager where the resource asks for approval, unless a manager made it."""
     return S.pending if requires_approval and not by_manager else S.confirmed
+
+
+def moved_status(requires_approval: bool, by_manager: bool) -> BookingStatus:
+    """A moved booking is a new request for its new slot: it awaits approval where a new one would."""
+    return initial_status(requires_approval, by_manager)
 
 
 def can_move(status: BookingStatus, move: Move) -> bool:
@@ -84,6 +94,8 @@ def _why_not(status: BookingStatus, move: Move, span: str) -> str:
         return f"the booking {span} is {status.value}; it cannot be checked in"
     if move in (Move.cancel, Move.release):
         return f"the booking {span} is {status.value} and cannot be cancelled"
+    if move is Move.move:
+        return f"the booking {span} is {status.value}; only a booking that has not begun can be moved"
     if move is Move.no_show:
         return f"the booking {span} is {status.value}; only a confirmed booking can be a no-show"
     return f"the booking {span} is {status.value}; only a checked-in booking completes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -150,3 +150,43 @@ def series_refusal(refused: Sequence[tuple[Span, DomainError]], total: int, tz: 
     kinds = {type(exc) for _, exc in refused}
     error_type: type[DomainError] = kinds.pop() if len(kinds) == 1 else Conflict
     return error_type(f"{len(refused)} of {total} dates cannot be booked — {listed}")
+
+
+def moved_occurrence(
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    *,
+    start_time: str | None,
+    end_time: str | None,
+    weekday: int | None,
+) -> Span:
+    """Where one occurrence of a series goes when the series is changed, in the site's local time.
+
+    `start_time`/`end_time` ("HH:MM") replace its local wall-clock times; `weekday` (0 = Monday) moves
+    it to that day of its own week (Monday to Sunday); what is not given stays. An end at or before
+    the start means the next day only when the occurrence already ran past midnight.
+    """
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    day = local_start.date()
+    if weekday is not None:
+        day += timedelta(days=weekday - day.weekday())
+    days_long = (local_end.date() - local_start.date()).days
+    new_start_time = _hhmm(start_time) if start_time else local_start.time()
+    new_end_time = _hhmm(end_time) if end_time else local_end.time()
+    new_start = datetime.combine(day, new_start_time, tz)
+    new_end = datetime.combine(day + timedelta(days=days_long), new_end_time, tz)
+    if new_end <= new_start:
+        raise InvalidRequest(
+            "the new times {start}–{end} end before they start",
+            start=f"{new_start_time:%H:%M}",
+            end=f"{new_end_time:%H:%M}",
+        )
+    return Span(new_start.astimezone(UTC), new_end.astimezone(UTC))
+
+
+def _hhmm(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequest("'{value}' is not a time of day like 14:30", value=value) from exc

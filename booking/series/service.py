@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from booking.bookings import changes
 from booking.bookings import service as bookings
 from booking.bookings.rules import can_see
 from booking.catalogue.cache import CATALOGUE
@@ -16,10 +17,10 @@ from booking.engine import service as engine
 from booking.errors import DomainError, InvalidRequest, NotFound
 from booking.members.actors import Actor
 from booking.models import Booking, BookingStatus, Series
-from booking.schemas import BookingCreate, SeriesRead, SkippedOccurrence
+from booking.schemas import BookingCreate, SeriesRead, SeriesUpdate, SkippedOccurrence
 from booking.security import new_id
 from booking.series import repository as repo
-from booking.series.rules import expand_rrule, expansion_horizon, series_refusal
+from booking.series.rules import expand_rrule, expansion_horizon, moved_occurrence, series_refusal
 from booking.spans import Span
 
 
@@ -128,3 +129,68 @@ def cancel_series(session: Session, actor: Actor, series_id: str, now: datetime)
         if booking.status in (BookingStatus.pending, BookingStatus.confirmed) and booking.start_at > now:
             cancelled.append(bookings.cancel(session, actor, booking.id, now))
     return cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesChange:
+    """The occurrences a change moved, and those it could not move (they keep their time), with why."""
+
+    moved: list[Booking]
+    skipped: list[SkippedOccurrence]
+
+
+def move_series(
+    session: Session, actor: Actor, series_id: str, data: SeriesUpdate, now: datetime
+) -> SeriesChange:
+    """Move every occurrence of a series that has not begun to new local times and/or another weekday.
+
+    Each occurrence is re-checked as a new booking would be. Without `skip_conflicts` the change is
+    refused as a whole if any occurrence cannot move, listing every such date and why; with it, the
+    others move and those are listed, keeping their old time.
+    """
+    if data.start_time is None and data.end_time is None and data.weekday is None:
+        raise InvalidRequest("say what to change: a new start time, end time or weekday")
+    ahead = [
+        b
+        for b in list_series_bookings(session, actor, series_id)
+        if b.status in (BookingStatus.pending, BookingStatus.confirmed) and b.start_at > now
+    ]
+    if not ahead:
+        raise InvalidRequest("the series has no booking ahead that could be changed")
+    tz = CATALOGUE.resource(session, ahead[0].resource_id).site.tz
+    plan = [
+        (
+            booking,
+            moved_occurrence(
+                booking.start_at,
+                booking.end_at,
+                tz,
+                start_time=data.start_time,
+                end_time=data.end_time,
+                weekday=data.weekday,
+            ),
+        )
+        for booking in ahead
+    ]
+    # Occurrences moving later are moved last-first (and earlier ones first-first), so one occurrence
+    # does not stand in the way of its neighbour's new slot while that neighbour still holds its old one.
+    if plan and plan[0][1].start > plan[0][0].start_at:
+        plan.reverse()
+    moved: list[Booking] = []
+    refused: list[tuple[Span, DomainError]] = []
+    with session.begin_nested():
+        for booking, span in plan:
+            slot = changes.NewSlot(booking.resource_id, span.start, span.end)
+            try:
+                with session.begin_nested():
+                    moved.append(changes.move_booking(session, actor, booking, slot, now))
+            except DomainError as exc:
+                refused.append((span, exc))
+        if refused and (not data.skip_conflicts or not moved):
+            raise series_refusal(sorted(refused, key=lambda r: r[0].start), len(plan), tz)
+    moved.sort(key=lambda b: b.start_at)
+    skipped = [
+        SkippedOccurrence(start=span.start, end=span.end, reason=exc.detail)
+        for span, exc in sorted(refused, key=lambda r: r[0].start)
+    ]
+    return SeriesChange(moved=moved, skipped=skipped)

@@ -160,7 +160,12 @@ class TestMemberJourney:
         shot(page, "06-conflict")
 
         page.goto(f"{center.url}/bookings")
-        page.click(f"#my-bookings article:has-text('{code}') button.danger")
+        # Cancelling asks first: the button opens a confirmation, which does it.
+        page.click(f"#my-bookings article:has-text('{code}') summary.danger")
+        expect(page.locator(f"#my-bookings article:has-text('{code}') details.confirm form")).to_contain_text(
+            "Hủy lượt đặt này?"
+        )
+        page.click(f"#my-bookings article:has-text('{code}') details.confirm button.danger")
         expect(page.locator("#my-bookings .notice")).to_contain_text("Đã hủy lượt đặt.")
         expect(page.locator("#my-bookings")).to_contain_text("Không có lượt đặt sắp tới.")
         shot(page, "07-cancelled")
@@ -295,3 +300,67 @@ class TestManagerAndAdminPages:
             shot(phone, "27-phone-day-grid")
         finally:
             context.close()
+
+
+class TestChangeJourney:
+    def test_moves_a_booking_and_keeps_the_form_when_the_slot_is_taken(
+        self, page: Any, center: Center
+    ) -> None:
+        from playwright.sync_api import expect
+
+        with session_scope(center.engine) as session:
+            lan = members.find_member(session, "lan@fablab.local")
+            minh = members.find_member(session, "minh@fablab.local")
+            ask = BookingCreate(
+                resource_id="meeting-2", start=at("2027-03-05 09:00"), end=at("2027-03-05 10:00")
+            )
+            booking = service.book(session, members.load_actor(session, lan), ask, center.clock())
+            taken = BookingCreate(
+                resource_id="meeting-2", start=at("2027-03-05 15:00"), end=at("2027-03-05 16:00")
+            )
+            service.book(session, members.load_actor(session, minh), taken, center.clock())
+            booking_id = booking.id
+
+        sign_in(page, center, "lan@fablab.local")
+        page.goto(f"{center.url}/bookings/{booking_id}")
+        page.click("a:has-text('Đổi lịch')")
+        expect(page.locator("h1")).to_have_text("Đổi lịch đặt")
+        # The slot at 15:00 is someone else's: the move is refused and what was typed stays.
+        page.fill("#mv-start", "15:00")
+        page.fill("#mv-end", "16:00")
+        page.click("#move-form button[type=submit]")
+        expect(page.locator("#move-error")).to_contain_text("Chưa đổi được")
+        expect(page.locator("#mv-start")).to_have_value("15:00")
+        shot(page, "20-move-refused")
+        page.fill("#mv-start", "13:00")
+        page.fill("#mv-end", "14:30")
+        page.click("#move-form button[type=submit]")
+        expect(page.locator("main")).to_contain_text("Đã đổi lịch cho lượt đặt.")
+        expect(page.locator(".big")).to_contain_text("13:00–14:30")
+        shot(page, "21-moved")
+        with Session(center.engine) as session:
+            moved = session.get(Booking, booking_id)
+            assert moved is not None
+            assert (moved.start_at, moved.end_at) == (at("2027-03-05 13:00"), at("2027-03-05 14:30"))
+
+    def test_one_tick_repeats_the_booking_weekly(self, page: Any, center: Center) -> None:
+        from playwright.sync_api import expect
+
+        sign_in(page, center, "lan@fablab.local")
+        page.goto(f"{center.url}/resources/meeting-2?day=2027-03-04")
+        page.click(slot("2027-03-04 16:00"))
+        expect(page.locator("#panel form#booking-form")).to_be_visible()
+        # The weekly options stay hidden until the one box is ticked; ticking it is enough.
+        expect(page.locator("#booking-form input[name=count]")).to_be_hidden()
+        page.click("label[for=bk-repeat]")
+        expect(page.locator("#booking-form input[name=count]")).to_be_visible()
+        page.fill("#booking-form input[name=count]", "3")
+        page.click("#booking-form button[type=submit]")
+        expect(page.locator("#panel .notice")).to_be_visible()
+        with Session(center.engine) as session:
+            starts = sorted(
+                b.start_at
+                for b in session.exec(select(Booking).where(Booking.resource_id == "meeting-2"))
+                if b.series_id is not None
+            )
+        assert starts == [at("2027-03-04 16:00"), at("2027-03-11 16:00"), at("2027-03-18 16:00")]

@@ -9,13 +9,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from booking import idempotency
+from booking.bookings import changes
 from booking.bookings import service as bookings
 from booking.models import BookingStatus
 from booking.schemas import (
     BookingCreate,
     BookingRead,
+    BookingUpdate,
     DecisionCreate,
+    SeriesChangeRead,
     SeriesRead,
+    SeriesUpdate,
     WaitlistCreate,
     WaitlistRead,
     When,
@@ -81,10 +85,28 @@ def get_booking(booking_id: str, session: SessionDep, actor: ActorDep) -> Bookin
     return bookings.booking_read(bookings.get_booking_or_raise(session, actor, booking_id))
 
 
+@router.patch("/bookings/{booking_id}")
+def move_booking(
+    booking_id: str, data: BookingUpdate, session: SessionDep, actor: ActorDep, now: NowDep
+) -> BookingRead:
+    """Move a booking that has not begun to another time or resource of the same kind, in one step:
+    the old slot is given up only if the new one is won."""
+    booking = changes.move(session, actor, booking_id, data, now)
+    session.commit()
+    return bookings.booking_read(booking)
+
+
 @router.delete("/bookings/{booking_id}")
-def cancel_booking(booking_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -> BookingRead:
-    """Cancel before the start, or release the rest of a booking under way."""
-    booking = bookings.cancel(session, actor, booking_id, now)
+def cancel_booking(
+    booking_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    reason: Annotated[str, Query(max_length=500)] = "",
+) -> BookingRead:
+    """Cancel before the start, or release the rest of a booking under way; a manager's `reason` is
+    told to the member."""
+    booking = bookings.cancel(session, actor, booking_id, now, reason=reason)
     session.commit()
     return bookings.booking_read(booking)
 
@@ -142,6 +164,20 @@ def get_series(series_id: str, session: SessionDep, actor: ActorDep) -> list[Boo
     """The bookings of a series."""
     found = series.list_series_bookings(session, actor, series_id)
     return [bookings.booking_read(b) for b in found]
+
+
+@router.patch("/series/{series_id}")
+def move_series(
+    series_id: str, data: SeriesUpdate, session: SessionDep, actor: ActorDep, now: NowDep
+) -> SeriesChangeRead:
+    """Move the occurrences of a series that have not begun to new times or another weekday."""
+    change = series.move_series(session, actor, series_id, data, now)
+    session.commit()
+    return SeriesChangeRead(
+        series_id=series_id,
+        bookings=[bookings.booking_read(b) for b in change.moved],
+        skipped=change.skipped,
+    )
 
 
 @router.delete("/series/{series_id}")

@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from booking.bookings import availability as bookings_availability
+from booking.bookings import closures
+from booking.bookings.service import booking_read
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.models import ResourceKind
 from booking.schemas import (
     AvailabilityRead,
+    BookingRead,
     ClosureCreate,
     ClosureRead,
     PlanRead,
@@ -37,17 +40,31 @@ def get_site(site_id: str, session: SessionDep, _actor: ActorDep) -> SiteRead:
     return SiteRead.model_validate(catalogue.get_site_or_raise(session, site_id))
 
 
+@router.get("/sites/{site_id}/closures/preview")
+def preview_closure(
+    site_id: str, start: When, end: When, session: SessionDep, actor: ActorDep, now: NowDep
+) -> list[BookingRead]:
+    """The active bookings a closure over [start, end) would cover, before it is saved."""
+    return [booking_read(b) for b in closures.bookings_hit(session, actor, site_id, start, end, now)]
+
+
 @router.post("/sites/{site_id}/closures", status_code=201)
-def add_closure(site_id: str, data: ClosureCreate, session: SessionDep, actor: ActorDep) -> ClosureRead:
-    """Close a site for a span (managers of the site)."""
-    closure = catalogue.add_closure(session, actor, site_id, data)
+def add_closure(
+    site_id: str, data: ClosureCreate, session: SessionDep, actor: ActorDep, now: NowDep
+) -> ClosureRead:
+    """Close a site for a span (managers of the site); the bookings it covers are kept or cancelled
+    (`on_bookings`), their members told either way."""
+    outcome = closures.close_site(session, actor, site_id, data, now)
     session.commit()
+    closure = outcome.closure
     return ClosureRead(
         id=closure.id or 0,
         site_id=closure.site_id,
         start=closure.start_at,
         end=closure.end_at,
         reason=closure.reason,
+        cancelled_bookings=[b.id for b in outcome.cancelled],
+        kept_bookings=[b.id for b in outcome.kept],
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from web.assets import missing_assets
-from web.pages import admin, auth, kiosk, machines, manage, portal
+from web.pages import admin, auth, changes, kiosk, machines, manage, portal, problems
 from web.pages.common import SignInRequired, is_htmx, sign_in_url
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def install(app: FastAPI) -> None:
     if missing:
         log.warning("front-end assets missing (%s): run `make assets`; pages work without htmx", missing)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, portal, kiosk, manage, machines, admin):
+    for module in (auth, portal, changes, problems, kiosk, manage, machines, admin):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

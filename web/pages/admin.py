@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from booking.bookings import closures
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.catalogue.rules import parse_opening_hours
@@ -33,6 +34,7 @@ from booking.schemas import (
 from booking.spans import WEEKDAYS, zone
 from web.deps import NowDep, SessionDep
 from web.pages.common import AdminActor, flash, local_instant, parse_day, render, see_other, text
+from web.pages.portal import booking_views
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Model = TypeVar("Model", bound=BaseModel)
@@ -193,17 +195,53 @@ def add_closure(
     reason: Annotated[str, Form(min_length=1, max_length=200)],
     start_time: Annotated[str, Form(max_length=5)] = "00:00",
     end_time: Annotated[str, Form(max_length=5)] = "24:00",
+    on_bookings: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
-    """Close the site from a local date and time to another (whole days by default)."""
+    """Close the site from a local date and time to another (whole days by default). When the closure
+    covers bookings, they are listed first and the closure is saved only once the admin says whether
+    to cancel or keep them (their members are told either way)."""
     site = catalogue.get_site_or_raise(session, site_id)
     tz = zone(site.timezone)
     first = parse_day(start_day, now.astimezone(tz).date())
     last = parse_day(end_day, first)
     start = local_instant(first, start_time or "00:00", tz)
     end = local_instant(last, end_time or "24:00", tz)
-    catalogue.add_closure(session, actor, site.id, ClosureCreate(start=start, end=end, reason=reason))
+    hit = closures.bookings_hit(session, actor, site.id, start, end, now)
+    if hit and on_bookings not in ("cancel", "keep"):
+        return render(
+            request,
+            "admin/closure_confirm.html",
+            actor,
+            site=site,
+            tz=tz,
+            views=booking_views(session, hit, now, 0),
+            members={m.id: m for m in (members_repo.get_member(session, b.member_id) for b in hit) if m},
+            typed={
+                "start_day": start_day,
+                "end_day": end_day,
+                "start_time": start_time,
+                "end_time": end_time,
+                "reason": reason,
+            },
+        )
+    data = ClosureCreate(
+        start=start, end=end, reason=reason, on_bookings="cancel" if on_bookings == "cancel" else "keep"
+    )
+    outcome = closures.close_site(session, actor, site.id, data, now)
     session.commit()
-    flash(request, text(request, actor, "Closure added."))
+    message = text(request, actor, "Closure added.")
+    if outcome.cancelled:
+        message += " " + text(
+            request,
+            actor,
+            "%(num)s bookings were cancelled and their members told.",
+            num=len(outcome.cancelled),
+        )
+    if outcome.kept:
+        message += " " + text(
+            request, actor, "%(num)s bookings were kept and their members told.", num=len(outcome.kept)
+        )
+    flash(request, message)
     return see_other(f"/admin/sites/{site.id}")
 
 

@@ -60,6 +60,8 @@ def kiosk_page(
         actor,
         **_rooms_context(session, site_id, now),
         **_machines_context(session, site_id, now),
+        site_id=site_id,
+        problem_resources=catalogue_repo.list_resources(session, site_id=site_id),
     )
 
 

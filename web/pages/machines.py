@@ -28,6 +28,7 @@ from booking.spans import zone
 from devices import reports
 from devices.alerts import service as alerts
 from devices.maintenance import service as maintenance
+from devices.problems import service as problems
 from devices.schemas import MaintenancePlanCreate
 from devices.sessions import service as sessions
 from web.deps import MachineUnitDep, NowDep, SessionDep
@@ -121,6 +122,7 @@ def alerts_context(
         found = [a for a in found if a.machine == machine]
     return {
         "alerts": reports.alert_rows(session, found),
+        "photo_alerts": problems.alerts_with_photos(session, [a.id for a in found]),
         "alert_zones": _zones(sites),
         "show": show,
         "alert_site": site,

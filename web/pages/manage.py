@@ -146,7 +146,7 @@ def decide(
         bookings.reject(session, actor, booking_id, now, note)
         message = text(request, actor, "Declined.")
     elif decision == "cancel":
-        bookings.cancel(session, actor, booking_id, now)
+        bookings.cancel(session, actor, booking_id, now, reason=note)
         message = text(request, actor, "The booking was cancelled.")
     elif decision == "check-in":
         bookings.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)

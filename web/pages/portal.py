@@ -62,6 +62,7 @@ class BookingView:
     tz: ZoneInfo
     can_cancel: bool
     can_check_in: bool
+    can_change: bool = False
 
 
 def booking_views(
@@ -87,6 +88,7 @@ def booking_views(
                 can_cancel=active,
                 can_check_in=can_move(b.status, Move.check_in)
                 and check_in_is_open(b.start_at, b.end_at, now, opens_min),
+                can_change=can_move(b.status, Move.move) and b.start_at > now,
             )
         )
     return views
@@ -239,6 +241,8 @@ def _panel_context(
         "error": None,
         "error_kind": None,
         "end": start + timedelta(minutes=default),
+        "typed": None,
+        "for_members": actor.manages(site.id),
     }
 
 
@@ -278,8 +282,10 @@ def book(
     until: Annotated[str, Form(max_length=10)] = "",
     count: Annotated[int, Form(ge=1, le=200)] = 4,
     skip_conflicts: Annotated[bool, Form()] = False,
+    member: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words."""
+    """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words,
+    with what was typed kept. A site's manager may book for a member (by e-mail), charged to them."""
     # What the booking needs is read, and a series expanded, before the write transaction begins.
     resource = catalogue.get_resource_or_raise(reader, resource_id)
     site = catalogue.get_site_or_raise(reader, resource.site_id)
@@ -287,7 +293,19 @@ def book(
     first_day = parse_day(day, local_today(now, tz))
     begin = local_instant(first_day, start, tz)
     end = begin + timedelta(minutes=minutes)
+    typed = {
+        "seats": seats,
+        "note": note,
+        "repeat": repeat,
+        "weekdays": weekdays or [],
+        "ends": ends,
+        "until": until,
+        "count": count,
+        "skip_conflicts": skip_conflicts,
+        "member": member,
+    }
     try:
+        member_id = members.find_member(reader, member.strip()).id if member.strip() else None
         if repeat == "weekly":
             rrule = weekly_rrule(
                 weekdays or [first_day.weekday()],
@@ -302,12 +320,15 @@ def book(
                 note=note,
                 rrule=rrule,
                 skip_conflicts=skip_conflicts,
+                member=member_id,
             )
             occurrences = series.expand(reader, data, now)
             result = series.book_series(session, actor, data, now, occurrences)
             made, skipped = result.bookings, result.skipped
         else:
-            data = BookingCreate(resource_id=resource.id, start=begin, end=end, seats=seats, note=note)
+            data = BookingCreate(
+                resource_id=resource.id, start=begin, end=end, seats=seats, note=note, member=member_id
+            )
             made, skipped = [bookings.book(session, actor, data, now)], []
         session.commit()
     except DomainError as exc:
@@ -320,6 +341,7 @@ def book(
             error_kind=exc.kind,
             # A taken slot can still be waited for (one slot, not a series).
             taken=isinstance(exc, Conflict) and repeat == "none",
+            typed=typed,
         )
         status = status_of(exc)
         if is_htmx(request):

@@ -56,6 +56,12 @@ for _status in (S.completed, S.cancelled, S.no_show, S.released, S.rejected):
     TABLE[(_status, Move.complete)] = (
         f"the booking {SPAN} is {_status.value}; only a checked-in booking completes"
     )
+TABLE[(S.pending, Move.move)] = S.pending
+TABLE[(S.confirmed, Move.move)] = S.confirmed
+for _status in (S.checked_in, S.completed, S.cancelled, S.no_show, S.released, S.rejected):
+    TABLE[(_status, Move.move)] = (
+        f"the booking {SPAN} is {_status.value}; only a booking that has not begun can be moved"
+    )
 
 
 def test_the_table_covers_every_status_and_move() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from booking.members.actors import Actor
 from booking.models import IdempotencyKey
 from booking.schemas import BookingCreate
 from booking.series import service as series
+from booking.spans import Span
 
 _key_table: sa.Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
@@ -33,9 +35,15 @@ class BookOutcome:
 
 
 def book_idempotent(
-    session: Session, actor: Actor, data: BookingCreate, now: datetime, key: str | None
+    session: Session,
+    actor: Actor,
+    data: BookingCreate,
+    now: datetime,
+    key: str | None,
+    occurrences: Sequence[Span] | None = None,
 ) -> BookOutcome:
-    """Book (one slot or a series); with a key, the same key from the same member gives the first result."""
+    """Book (one slot or a series, whose dates `series.expand` gave before the transaction); with a
+    key, the same key from the same member gives the first result."""
     if key is not None:
         if not 1 <= len(key) <= 200:
             raise InvalidRequest("an Idempotency-Key has 1 to 200 characters")
@@ -48,7 +56,7 @@ def book_idempotent(
                 raise InvalidRequest("this Idempotency-Key was already used for a different booking request")
             return BookOutcome(body=earlier.response, replayed=True)
     if data.rrule:
-        body = series.book_series(session, actor, data, now).read().model_dump(mode="json")
+        body = series.book_series(session, actor, data, now, occurrences).read().model_dump(mode="json")
     else:
         body = bookings.booking_read(bookings.book(session, actor, data, now)).model_dump(mode="json")
     if key is not None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -28,6 +32,30 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+# Argon2 is memory-hard CPU work (~0.16 s, ~1.4 cores here). Sign-ins from the web check their
+# passwords in this one thread, one after another: a burst of sign-ins queues here instead of taking
+# every worker thread from the other requests. The thread runs at a lower CPU priority (and so do
+# the threads Argon2 starts for its lanes, which inherit it): a card tap or a booking that needs the
+# CPU gets it first, and the hashing takes what is left.
+PASSWORD_THREAD_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    if hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_THREAD_NICENESS)
+
+
+_password_thread = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="fablab-password", initializer=_lower_priority
+)
+
+
+def verify_password_queued(password_hash: str, password: str) -> Future[bool]:
+    """`verify_password`, run in the password thread after those queued before it."""
+    return _password_thread.submit(verify_password, password_hash, password)
 
 
 def new_booking_code() -> str:

@@ -311,6 +311,14 @@ class MqttClient:
         if self.connected.is_set():
             self._paho.subscribe([(topic, self._options(qos, first=True))])
 
+    def unsubscribe(self, topic: str) -> None:
+        """Drop a subscription, here and (if connected) at the broker, where a persistent session
+        may still hold it from an earlier run."""
+        with self._lock:
+            self._subscriptions.pop(topic, None)
+        if self.connected.is_set():
+            self._paho.unsubscribe(topic)
+
     def ack(self, message: Received) -> None:
         """Acknowledge a QoS 1 message received with `manual_ack` on; no-op otherwise."""
         if self._manual_ack and message.qos > 0:

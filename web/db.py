@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +21,63 @@ from sqlmodel import Session
 
 # A read-only transaction on SQLite begins DEFERRED, so readers never wait for the write lock.
 READ_ONLY = "fablab_read_only"
+# Transactions that answer a card tap: on SQLite they take the write slot before any request waiting.
+URGENT = "fablab_urgent"
 WRITER_WAIT_S = 30
 _HOLDS_WRITER = "fablab_holds_writer"
 
 
-def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
-    """An engine for the URL, with the settings each database needs to keep our guarantees."""
+class WriteSlot:
+    """SQLite's one write slot, as the threads of this process take turns at it.
+
+    Two lanes: a card tap's transaction (`urgent`) goes before every request waiting; within a lane,
+    first come, first served. A tap then waits at most for the one transaction under way, which holds
+    the slot only for database work (STYLE), so no burst of requests pushes a tap past its second.
+    """
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition(threading.Lock())
+        self._queue: list[tuple[int, int]] = []
+        self._tickets = itertools.count()
+        self._held = False
+
+    def acquire(self, *, urgent: bool, timeout: float) -> bool:
+        """Wait for the slot, at most `timeout` seconds; True once it is this thread's."""
+        deadline = time.monotonic() + timeout
+        ticket = (0 if urgent else 1, next(self._tickets))
+        with self._turns:
+            heapq.heappush(self._queue, ticket)
+            try:
+                while self._held or self._queue[0] != ticket:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError
+                    self._turns.wait(left)
+            except BaseException:
+                self._queue.remove(ticket)
+                heapq.heapify(self._queue)
+                self._turns.notify_all()  # whoever is next in line now may go
+                if isinstance(sys.exc_info()[1], TimeoutError):
+                    return False
+                raise
+            heapq.heappop(self._queue)
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        """Hand the slot to the next in line."""
+        with self._turns:
+            self._held = False
+            self._turns.notify_all()
+
+
+def make_engine(
+    url: str, *, pool_size: int = 20, echo: bool = False, writer_wait_s: float = WRITER_WAIT_S
+) -> Engine:
+    """An engine for the URL, with the settings each database needs to keep our guarantees; on
+    SQLite a writer that gets no write slot within `writer_wait_s` fails (503 on the web)."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, pool_size=pool_size, echo=echo)
+        return _sqlite_engine(url, pool_size=pool_size, echo=echo, writer_wait_s=writer_wait_s)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(
@@ -38,7 +90,7 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
+def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float) -> Engine:
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -68,19 +120,27 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
     # SQLite lets one writer in at a time. Threads of this process queue for it here, in order and
     # without delay, instead of in SQLite's busy handler, which sleeps in growing steps (up to 100 ms)
     # and so turns a queue of writers into idle time. Other processes still meet at BEGIN IMMEDIATE.
-    writer = threading.Lock()
+    writer = WriteSlot()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
             return
-        if not writer.acquire(timeout=WRITER_WAIT_S):
-            raise sqlite3.OperationalError("database is locked: no write slot within 30 s")
+        if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=writer_wait_s):
+            # An OperationalError the web answers with 503 and Retry-After, and the bridge retries.
+            no_slot = sqlite3.OperationalError(
+                f"database is locked: no write slot within {writer_wait_s:g} s"
+            )
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, no_slot)
         connection.info[_HOLDS_WRITER] = True
         try:
             # Takes the database's write lock now: the whole check-then-insert is serialised.
             _begin_immediate(connection.connection.dbapi_connection)
+        except sqlite3.OperationalError as exc:
+            _release(connection.info)
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
         except BaseException:
             _release(connection.info)
             raise
@@ -131,6 +191,11 @@ def _begin_immediate(dbapi_connection: Any) -> None:
                 time.sleep(random.uniform(0.0001, 0.0005))
     finally:
         dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+
+def urgent(engine: Engine) -> Engine:
+    """The same engine, whose transactions go first for SQLite's write slot (a card tap's)."""
+    return engine.execution_options(**{URGENT: True})
 
 
 def read_only(engine: Engine) -> Engine:

@@ -140,7 +140,11 @@ def install(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: OperationalError) -> Response:
         log.error("database unavailable: %s", exc.orig)
         return render_error(
-            request, 503, "Unavailable", "the database is not reachable right now; try again shortly"
+            request,
+            503,
+            "Unavailable",
+            "the database is not reachable right now; try again shortly",
+            {"Retry-After": "1"},
         )
 
     @app.exception_handler(DBAPIError)

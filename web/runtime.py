@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from firmware_bridge.center.bridge import CenterBridge, NoBridge, Publisher
 from firmware_bridge.center.commands import OutboxLink
+from web.db import urgent
 from web.scheduler import Jobs
 from web.settings import Settings
 
@@ -31,6 +32,11 @@ class MachineRuntime:
                 protocol=settings.mqtt_protocol,
                 sites=[site.strip() for site in settings.bridge_sites.split(",") if site.strip()],
                 clock=clock,
+                urgent_engine=urgent(engine),
+                readings_url=settings.bridge_readings_url
+                or (settings.broker_url if settings.broker_url.startswith("mqtt://") else None),
+                gateway_rate_per_s=settings.bridge_gateway_rate,
+                gateway_burst=settings.bridge_gateway_burst,
             )
         elif settings.mqtt_url:
             self.publisher = Publisher(settings.broker_url, protocol=settings.mqtt_protocol)

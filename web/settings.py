@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     # Comma-separated sites whose gateways this center listens to; empty: every site.
     bridge_sites: str = ""
     bridge_enabled: bool = True
+    # Readings (telemetry, heartbeats) one gateway may send: per second on average, and at once;
+    # what is over is dropped and counted (fablab_mqtt_messages_dropped_total{reason="rate"}). 0: no limit.
+    bridge_gateway_rate: float = Field(default=200.0, ge=0)
+    bridge_gateway_burst: float = Field(default=500.0, ge=1)
+    # Readings (telemetry, heartbeats) come in on a second connection of the bridge, so a flood of
+    # them never queues ahead of a card tap. Its broker URL: empty, the broker URL itself where that
+    # is plain mqtt:// (the loopback listener); over mqtts:// (8883, where the username is the client
+    # id) give it a user of its own (read on fablab/v1/+/edge/#), or readings share the one connection.
+    bridge_readings_url: str = ""
     scheduler_enabled: bool = True
     # How often the scheduled jobs run, in seconds.
     offline_check_s: float = Field(default=15, gt=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -169,7 +170,58 @@ def _set_managed_sites(session: Session, member_id: str, sites: Sequence[str]) -
 # --- sign-in and passwords ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """What a sign-in needs from the database, read before the password is checked."""
+
+    email: str
+    member: Member | None
+    failures: int
+
+    @property
+    def password_hash(self) -> str:
+        """The hash to check the password against (empty, which never matches, for no account)."""
+        member = self.member
+        return member.password_hash if member is not None and member.active else ""
+
+
+def begin_sign_in(
+    reader: Session,
+    email: str,
+    now: datetime,
+    *,
+    max_failures: int = 5,
+    window: timedelta = timedelta(minutes=5),
+) -> SignIn:
+    """Read what a sign-in needs (a read-only session: no write slot is taken); refuses after too
+    many failures. The password is checked next, by `security.verify_password`, outside any write
+    transaction (STYLE: no hashing while a write slot or a row lock is held)."""
+    email = normal_email(email)
+    since = now - window
+    failures = repo.count_login_failures(reader, email, since)
+    if failures >= max_failures:
+        oldest = repo.oldest_login_failure(reader, email, since)
+        check_sign_in_attempts(email, failures, oldest, now, max_failures=max_failures, window=window)
+    return SignIn(email=email, member=repo.get_member_by_email(reader, email), failures=failures)
+
+
+def finish_sign_in(
+    session: Session, attempt: SignIn, password_matches: bool, now: datetime, *, address: str = ""
+) -> Member:
+    """Record the outcome of a sign-in whose password was checked: the member, or Unauthenticated
+    with the failure written (the caller commits either way: the failures are what rate-limits)."""
+    member = attempt.member
+    if member is None or not member.active or not password_matches:
+        repo.add_login_failure(session, LoginFailure(email=attempt.email, address=address[:64], at=now))
+        session.flush()
+        raise Unauthenticated("the e-mail or the password is wrong")
+    if attempt.failures:
+        repo.clear_login_failures(session, attempt.email)
+    return member
+
+
 def authenticate(
+    reader: Session,
     session: Session,
     email: str,
     password: str,
@@ -179,36 +231,38 @@ def authenticate(
     max_failures: int = 5,
     window: timedelta = timedelta(minutes=5),
 ) -> Member:
-    """The member whose e-mail and password these are; refuses after too many failures."""
-    email = normal_email(email)
-    since = now - window
-    failures = repo.count_login_failures(session, email, since)
-    if failures >= max_failures:
-        oldest = repo.oldest_login_failure(session, email, since)
-        check_sign_in_attempts(email, failures, oldest, now, max_failures=max_failures, window=window)
-    member = repo.get_member_by_email(session, email)
-    if member is None or not member.active or not verify_password(member.password_hash, password):
-        repo.add_login_failure(session, LoginFailure(email=email, address=address[:64], at=now))
-        session.flush()
-        raise Unauthenticated("the e-mail or the password is wrong")
-    repo.clear_login_failures(session, email)
-    return member
+    """The member whose e-mail and password these are; refuses after too many failures. Reads with
+    `reader`, checks the password with no transaction of `session` begun, then writes with `session`."""
+    attempt = begin_sign_in(reader, email, now, max_failures=max_failures, window=window)
+    matches = verify_password(attempt.password_hash, password)
+    return finish_sign_in(session, attempt, matches, now, address=address)
 
 
-def set_password(session: Session, member: Member, password: str) -> None:
-    """Set a new password; every token and session the member held stops working."""
+def new_password_hash(password: str) -> str:
+    """The hash of an acceptable new password (refuses a weak one first); CPU work for before the
+    write transaction begins."""
     check_password(password)
-    member.password_hash = hash_password(password)
+    return hash_password(password)
+
+
+def set_password(
+    session: Session, member: Member, password: str, *, password_hash: str | None = None
+) -> None:
+    """Set a new password (`password_hash`, from `new_password_hash` before the transaction; hashed
+    here when not given); every token and session the member held stops working."""
+    member.password_hash = password_hash or new_password_hash(password)
     member.token_version += 1
     session.add(member)
     session.flush()
 
 
-def reset_password(session: Session, actor: Actor, member_id: str, password: str) -> Member:
+def reset_password(
+    session: Session, actor: Actor, member_id: str, password: str, *, password_hash: str | None = None
+) -> Member:
     """Give a member a new password; their sessions and tokens stop working."""
     require_admin(actor)
     member = get_member_or_raise(session, member_id)
-    set_password(session, member, password)
+    set_password(session, member, password, password_hash=password_hash)
     return member
 
 

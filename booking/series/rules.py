@@ -4,8 +4,9 @@ an open-ended series reaches, and the refusal that lists every date that cannot 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du_rrule
@@ -58,7 +59,7 @@ def expand_rrule(
         raise InvalidRequest("rrule INTERVAL must be 1 or more")
     local_horizon = horizon.astimezone(tz).replace(tzinfo=None)
     occurrences: list[Span] = []
-    for occurrence in rule:
+    for occurrence in _walk_until(rule, local_horizon):
         if occurrence > local_horizon or len(occurrences) >= MAX_OCCURRENCES:
             break
         occurrences.append(
@@ -68,6 +69,46 @@ def expand_rrule(
             )
         )
     return occurrences
+
+
+class _PastHorizon(Exception):
+    """dateutil's walk entered a year after the horizon's."""
+
+
+class _HorizonBoundRule(du_rrule.rrule):
+    """A parsed rule whose walk stops a year or so after the horizon, match or no match.
+
+    dateutil walks a rule period by period and checks UNTIL only on a date that matches, so a rule
+    that never matches again (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) walks every day to the year 9999:
+    seconds of CPU for one request. Its walk rebuilds its masks (`_iterinfo.rebuild`, python-dateutil
+    2.9, pinned) once per month it enters (once per year for YEARLY) and reads `_byeaster` there at
+    most twice; counting those reads bounds the walk. `tests/booking/series/test_rules.py` checks the
+    dates against dateutil's own unbounded walk, so a dateutil that reads differently fails there.
+    """
+
+    _reads_left: int
+
+    @property
+    def _byeaster(self) -> Any:
+        self._reads_left -= 1
+        if self._reads_left < 0:
+            raise _PastHorizon
+        return self.__dict__["_byeaster"]
+
+
+def _walk_until(rule: du_rrule.rrule, local_horizon: datetime) -> Iterator[datetime]:
+    """The rule's dates in order, the walk stopping a year or so after `local_horizon`."""
+    start: datetime = rule._dtstart  # type: ignore[attr-defined]
+    yearly = rule._freq == du_rrule.YEARLY  # type: ignore[attr-defined]
+    years = max(0, local_horizon.year - start.year) + 2
+    rebuilds = years if yearly else 12 * years
+    rule.__class__ = _HorizonBoundRule
+    assert isinstance(rule, _HorizonBoundRule)
+    rule._reads_left = 2 * (rebuilds + 1) + 1
+    try:
+        yield from iter(rule)
+    except _PastHorizon:
+        return
 
 
 _UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)

@@ -126,6 +126,24 @@ def edge_filter(site: str = "+", gateway: str = "+") -> str:
     return f"{ROOT}/{site_part}/edge/{gw_part}/#"
 
 
+def readings_filters(site: str = "+") -> list[str]:
+    """The filters for gateways' readings (heartbeats, telemetry): sampled, QoS 0, the bulk of it."""
+    base = _edge_any(site)
+    return [f"{base}/heartbeat", f"{base}/machine/+/telemetry"]
+
+
+def lifecycle_filters(site: str = "+") -> list[str]:
+    """The filters for the rest of what gateways publish: births and wills, availability, events
+    (card taps among them) and acks. With `readings_filters` they cover every topic of `edge_filter`."""
+    base = _edge_any(site)
+    return [f"{base}/state", *(f"{base}/machine/+/{leaf}" for leaf in ("availability", "event", "ack"))]
+
+
+def _edge_any(site: str) -> str:
+    site_part = site if site == "+" else check_slug(site, "site")
+    return f"{ROOT}/{site_part}/edge/+"
+
+
 def machine_status_filter(site: str = "+") -> str:
     """The filter for the retained machine statuses of one site (or every site)."""
     site_part = site if site == "+" else check_slug(site, "site")

@@ -210,6 +210,60 @@ def _raw_insert_rate(
     return count / (time.perf_counter() - started)
 
 
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of the server process and its worker processes (Linux /proc)."""
+    stats: dict[int, tuple[int, float, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, …, utime (12th), stime (13th), in clock ticks.
+        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) / tick, int(fields[12]) / tick)
+    family, user, system = {pid}, 0.0, 0.0
+    grew = True
+    while grew:
+        grew = False
+        for child, (parent, _u, _s) in stats.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grew = True
+    for member in family:
+        if member in stats:
+            user += stats[member][1]
+            system += stats[member][2]
+    return user, system
+
+
+def _plain_sqlite_rate(path: Path, seconds: float) -> float:
+    """INSERT + COMMIT with the sqlite3 module alone, in the journal mode the center uses."""
+    import sqlite3
+
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(
+        "CREATE TABLE booking (id TEXT PRIMARY KEY, resource_id TEXT, start_at TEXT, end_at TEXT, code TEXT)"
+    )
+    done = 0
+    started = time.perf_counter()
+    stop = started + seconds
+    while time.perf_counter() < stop:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(
+            "INSERT INTO booking VALUES (?, ?, ?, ?, ?)",
+            (uuid.uuid4().hex, "r", "2027-01-01 10:00:00", "2027-01-01 11:00:00", uuid.uuid4().hex[:8]),
+        )
+        connection.execute("COMMIT")
+        done += 1
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return done / elapsed
+
+
 def _bind(value: datetime, backend: str) -> datetime | str:
     if backend == "sqlite":
         return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -334,18 +388,37 @@ def run(backend: str, args: argparse.Namespace) -> None:
             base = f"http://127.0.0.1:{port}"
             tokens = [_token(base, email) for email in emails]
             asyncio.run(_book_load(port, tokens, rooms, 1.0, 1))  # warm up
+            cpu_before = _cpu_seconds(server.pid)
             ok, failed, elapsed = asyncio.run(_book_load(port, tokens, rooms, args.seconds, 60))
+            cpu_after = _cpu_seconds(server.pid)
+            user_s, system_s = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
             api_rate = ok / elapsed
             print(
                 f"(a) API ({args.workers} worker process(es)): {ok} bookings in {elapsed:.1f} s with "
                 f"{args.clients} clients = {api_rate:,.0f} bookings/s ({failed} not 201)"
+                + ("   [goal >= 1,000/s]" if backend == "sqlite" else "")
+            )
+            per_booking = (user_s + system_s) * 1000 / max(ok, 1)
+            print(
+                f"    server CPU {per_booking:.2f} ms per booking ({user_s * 1000 / max(ok, 1):.2f} user, "
+                f"{system_s * 1000 / max(ok, 1):.2f} system) [goal <= 2 ms]; "
+                f"cores busy {(user_s + system_s) / elapsed:.2f} of {os.cpu_count()}"
             )
             raw_threads = args.clients if backend == "postgresql" else 1
             raw_rate = _raw_insert_rate(
                 engine, backend, rooms[0], member_id, site_id, args.seconds, raw_threads
             )
-            print(f"    raw INSERT+COMMIT ({raw_threads} connection(s)): {raw_rate:,.0f} rows/s")
-            print(f"    ratio API / raw = {api_rate / raw_rate:.2f}")
+            print(
+                f"    raw INSERT+COMMIT through SQLAlchemy ({raw_threads} connection(s)): "
+                f"{raw_rate:,.0f} rows/s"
+            )
+            print(f"    ratio API / raw = {api_rate / raw_rate:.2f}   [goal >= 0.25]")
+            if backend == "sqlite":
+                plain = _plain_sqlite_rate(Path(tmp) / "plain.db", args.seconds)
+                print(
+                    f"    plain sqlite3, WAL, synchronous=NORMAL, same disk: {plain:,.0f} rows/s "
+                    f"(API / plain = {api_rate / plain:.3f})"
+                )
             if args.bookings:
                 per = args.bookings // args.resources
                 took = _fill(engine, backend, site_id, member_id, args.resources, per)

@@ -5,9 +5,12 @@
 (a) A publisher process blasts telemetry (QoS 0) with a share of events (QoS 1) for many machines at a
     test-owned Mosquitto. First a null subscriber (a bare MqttClient that only counts) receives the
     blast; then the bridge does, parsing, validating and storing it. Printed: both rates and the ratio.
-(b) While a publisher keeps 2,000 telemetry messages per second flowing, card taps are published one
-    by one and the time to the unlock command's arrival is measured end to end (through the broker and
-    back): p50 and p99. Not collected by pytest; prints figures, asserts nothing about speed.
+    The bridge's window ends when the last reading is in the database: the readings it keeps in
+    memory (written every few seconds in one statement) are flushed inside the window.
+(b) Card taps are published one by one and the time to the unlock command's arrival is measured end
+    to end (through the broker and back): at rest, then while a publisher keeps 2,000 telemetry
+    messages per second flowing; p50 and p99 of each.
+    Not collected by pytest; prints figures, asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from firmware_bridge.contract import topics  # noqa: E402
 from tests.brokers import Mosquitto  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
 from tests.factories import actor, make_machine, make_member, make_site, unique  # noqa: E402
+from web.db import urgent  # noqa: E402
 
 OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
@@ -120,12 +124,26 @@ def _null_rate(url: str, site: str, gw: str, machines: list[str], count: int, sh
 def _bridge_rate(
     engine_url_engine: Engine, url: str, site: str, gw: str, machines: list[str], count: int, share: float
 ) -> tuple[float, CenterBridge]:
-    bridge = CenterBridge(engine_url_engine, url, client_id=unique("center"), sites=[site])
+    # No per-gateway rate limit: the benchmark measures how fast one gateway's stream is stored.
+    # Readings on their own connection, as `fablab serve` does on the loopback listener.
+    bridge = CenterBridge(
+        engine_url_engine,
+        url,
+        client_id=unique("center"),
+        sites=[site],
+        gateway_rate_per_s=0,
+        readings_url=url,
+        urgent_engine=urgent(engine_url_engine),
+    )
     seen = {"n": 0, "first": 0.0, "last": 0.0}
     original = bridge.dispatcher.handle
 
     def counting(batch, client):  # type: ignore[no-untyped-def]
         result = original(batch, client)
+        if seen["n"] + len(batch) >= count:
+            # Readings kept in memory are written by the next flush: the last batch's window ends
+            # only once they are in the database (in the worker's own thread, as the bridge does).
+            bridge.dispatcher.flush_live(client, force=True)
         now = time.perf_counter()
         if seen["n"] == 0:
             seen["first"] = batch[0][1]
@@ -157,9 +175,16 @@ def _bridge_rate(
 
 
 def _latency(
-    bridge: CenterBridge, url: str, site: str, gw: str, machines: list[str], card: str, taps: int
+    bridge: CenterBridge,
+    url: str,
+    site: str,
+    gw: str,
+    machines: list[str],
+    card: str,
+    taps: int,
+    load_rate: float,
 ) -> list[float]:
-    load = _publisher(url, site, gw, machines[1:], 10**7, 2000, 0)
+    load = _publisher(url, site, gw, machines[1:], 10**7, load_rate, 0) if load_rate else None
     watcher = MqttClient(
         url, unique("watch"), subscriptions=[(topics.command(site, gw, machines[0]), 1)], clean_start=True
     )
@@ -188,10 +213,11 @@ def _latency(
                 latencies.append((time.perf_counter() - sent) * 1000)
                 break
         time.sleep(0.05)
-    load.kill()
-    load.wait(10)
-    if load.stdout:
-        load.stdout.close()
+    if load is not None:
+        load.kill()
+        load.wait(10)
+        if load.stdout:
+            load.stdout.close()
     watcher.stop()
     tapper.stop()
     return latencies
@@ -237,14 +263,19 @@ def run(backend: str, args: argparse.Namespace) -> None:
                 engine, broker.url, site_id, gw, machines, args.messages, args.event_share
             )
             print(f"    bridge (parse, validate, store; {args.event_share:.1%} events): {rate:,.0f} msg/s")
-            print(f"    ratio bridge / null = {rate / null:.2f}")
+            print(f"    ratio bridge / null = {rate / null:.2f}   [goal >= 0.5 at 2 % events]")
             try:
-                latencies = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps)
-                print(
-                    "(b) tap -> unlock, end to end through the broker, with 2,000 msg/s of telemetry "
-                    f"flowing, {len(latencies)} taps: p50 {_pct(latencies, 50):.1f} ms, "
-                    f"p99 {_pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
-                )
+                at_rest = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps, 0)
+                loaded = _latency(bridge, broker.url, site_id, gw, machines, card, args.taps, 2000)
+                print("(b) tap -> unlock, end to end through the broker, same run:")
+                for name, values, goal in (
+                    ("at rest", at_rest, 20),
+                    ("with 2,000 msg/s of telemetry flowing", loaded, 50),
+                ):
+                    print(
+                        f"    {name}, {len(values)} taps: p50 {_pct(values, 50):.1f} ms, "
+                        f"p99 {_pct(values, 99):.1f} ms [goal < {goal} ms], max {max(values):.1f} ms"
+                    )
             finally:
                 bridge.stop()
         finally:

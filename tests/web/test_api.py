@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from booking.models import Booking, BookingStatus, Member, QuotaPeriod, ResourceKind, Role, Site
+from booking.models import Booking, BookingStatus, Member, QuotaPeriod, ResourceKind, Role, Series, Site
 from tests.clock import FakeClock
 from tests.conftest import NOW as NOW_API
 from tests.factories import PASSWORD, at, make_member, make_plan, make_resource, make_site, quota
@@ -291,6 +291,28 @@ class TestCreateBooking:
         assert series["skipped"] == []
         cancelled = client.delete(f"/api/v1/series/{series['series_id']}", headers=headers)
         assert len(cancelled.json()) == 3
+
+    @pytest.mark.parametrize(
+        "rrule",
+        [
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=3",
+            "FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31",
+        ],
+    )
+    def test_an_rrule_with_no_date_in_the_horizon_is_422_and_writes_nothing(
+        self, client: TestClient, session: Session, site: Site, auth: Auth, rrule: str
+    ) -> None:
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None)
+        response = client.post(
+            "/api/v1/bookings",
+            json=_body(room.id, "2027-03-02 14:00", "2027-03-02 15:00", rrule=rrule),
+            headers=auth(make_member(session)),
+        )
+        assert response.status_code == 422
+        assert response.json() == {"error": "InvalidRequest", "detail": "the rrule gives no occurrence"}
+        assert _bookings(session) == 0
+        assert session.exec(select(Series)).all() == []
 
 
 class TestBookingAccess:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from booking.members import service as members
-from web.deps import NowDep, SessionDep, SettingsDep
+from booking.models import Member
+from booking.security import verify_password_queued
+from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
 from web.tokens import TokenCodec
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -23,8 +28,9 @@ class TokenRead(BaseModel):
 
 
 @router.post("/token")
-def issue_token(
+async def issue_token(
     request: Request,
+    reader: ReadSessionDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -32,20 +38,28 @@ def issue_token(
     password: Annotated[str, Form(max_length=1024)],
 ) -> TokenRead:
     """Exchange an e-mail and password for a bearer token (429 after repeated failures)."""
-    try:
-        member = members.authenticate(
-            session,
-            username,
-            password,
-            now,
-            address=request.client.host if request.client else "",
-            max_failures=settings.login_max_failures,
-            window=timedelta(seconds=settings.login_window_s),
-        )
-    finally:
-        # A failed attempt is recorded even though the request fails: that is what rate-limits.
-        session.commit()
+    attempt = await run_in_threadpool(
+        members.begin_sign_in,
+        reader,
+        username,
+        now,
+        max_failures=settings.login_max_failures,
+        window=timedelta(seconds=settings.login_window_s),
+    )
+    # The password is checked between the read and the write, holding no transaction and no worker
+    # thread: a burst of sign-ins waits for the password thread, not for the database.
+    matches = await asyncio.wrap_future(verify_password_queued(attempt.password_hash, password))
+    address = request.client.host if request.client else ""
+    member = await run_in_threadpool(_finish, session, attempt, matches, now, address)
     codec: TokenCodec = request.app.state.tokens
     return TokenRead(
         access_token=codec.issue(member.id, member.token_version), member=member.id, role=member.role
     )
+
+
+def _finish(session: Session, attempt: members.SignIn, matches: bool, now: datetime, address: str) -> Member:
+    try:
+        return members.finish_sign_in(session, attempt, matches, now, address=address)
+    finally:
+        # A failed attempt is recorded even though the request fails: that is what rate-limits.
+        session.commit()

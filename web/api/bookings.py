@@ -26,7 +26,7 @@ from booking.schemas import (
 )
 from booking.series import service as series
 from booking.waitlist import service as waitlist
-from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
+from web.deps import ActorDep, NowDep, ReadSessionDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
@@ -39,13 +39,16 @@ router = APIRouter(prefix="/api/v1", tags=["bookings"])
 )
 def create_booking(
     data: BookingCreate,
+    reader: ReadSessionDep,
     session: SessionDep,
     actor: ActorDep,
     now: NowDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Book a slot, or with `rrule` a series; the same Idempotency-Key gives back the first result."""
-    outcome = idempotency.book_idempotent(session, actor, data, now, idempotency_key)
+    # A series is expanded before the write transaction begins: rule expansion holds no write slot.
+    occurrences = series.expand(reader, data, now) if data.rrule else None
+    outcome = idempotency.book_idempotent(session, actor, data, now, idempotency_key, occurrences)
     session.commit()
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=201, headers=headers)

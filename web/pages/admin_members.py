@@ -60,7 +60,9 @@ def create_member(
             "sites": _values(form, "sites"),
         },
     )
-    member = members_service.create_member(session, actor, data, now)
+    # Hashed before the write transaction begins: no hashing while the write slot is held.
+    password_hash = members_service.new_password_hash(data.password)
+    member = members_service.create_member(session, actor, data, now, password_hash=password_hash)
     session.commit()
     flash(request, text(request, actor, "Account %(email)s created.", email=member.email))
     return see_other(f"/admin/members/{member.id}")
@@ -118,7 +120,8 @@ def reset_password(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Set a new password; the member's sessions and tokens end."""
-    member = members_service.reset_password(session, actor, member_id, password)
+    password_hash = members_service.new_password_hash(password)  # before the write transaction
+    member = members_service.reset_password(session, actor, member_id, password, password_hash=password_hash)
     session.commit()
     flash(
         request, text(request, actor, "Password changed; %(email)s must sign in again.", email=member.email)

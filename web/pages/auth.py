@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from booking.errors import TooManyAttempts, Unauthenticated
 from booking.members import service as members
+from booking.members.actors import Actor
+from booking.models import Member
+from booking.security import verify_password_queued
 from web.csrf import rotate
-from web.deps import NowDep, SessionDep, SettingsDep
+from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
 from web.i18n import normalise
 from web.pages.common import (
     AnyActor,
@@ -35,8 +41,9 @@ def signin_page(request: Request, actor: MaybeActor, next: str = "") -> Response
 
 
 @router.post("/signin")
-def signin(
+async def signin(
     request: Request,
+    reader: ReadSessionDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -46,18 +53,19 @@ def signin(
 ) -> Response:
     """Check the e-mail and password (rate-limited by the service) and start a session."""
     try:
-        member = members.authenticate(
-            session,
+        attempt = await run_in_threadpool(
+            members.begin_sign_in,
+            reader,
             email,
-            password,
             now,
-            address=request.client.host if request.client else "",
             max_failures=settings.login_max_failures,
             window=timedelta(seconds=settings.login_window_s),
         )
+        # Checked holding no transaction and no worker thread (see api/auth.py).
+        matches = await asyncio.wrap_future(verify_password_queued(attempt.password_hash, password))
+        address = request.client.host if request.client else ""
+        member, actor = await run_in_threadpool(_finish, session, attempt, matches, now, address)
     except (Unauthenticated, TooManyAttempts) as exc:
-        # The failure is recorded even though sign-in fails: that is what rate-limits.
-        session.commit()
         status = 429 if isinstance(exc, TooManyAttempts) else 401
         return render(
             request,
@@ -68,13 +76,22 @@ def signin(
             email=email,
             error=exc.detail,
         )
-    session.commit()
     # A fresh session: nothing a visitor had before signing in (or a planted cookie) carries over.
     request.session.clear()
     request.session.update({"member": member.id, "v": member.token_version, "lang": member.language})
     rotate(request.session)
-    actor = members.load_actor(session, member)
     return see_other(safe_next(next, home_of(actor)))
+
+
+def _finish(
+    session: Session, attempt: members.SignIn, matches: bool, now: datetime, address: str
+) -> tuple[Member, Actor]:
+    try:
+        member = members.finish_sign_in(session, attempt, matches, now, address=address)
+    finally:
+        # The failure is recorded even though sign-in fails: that is what rate-limits.
+        session.commit()
+    return member, members.load_actor(session, member)
 
 
 @router.post("/signout")

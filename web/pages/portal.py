@@ -26,7 +26,7 @@ from booking.series.rules import weekly_rrule
 from booking.spans import zone
 from booking.waitlist import service as waitlist
 from devices.registry import repository as devices_repo
-from web.deps import NowDep, SessionDep, SettingsDep
+from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
 from web.errors import status_of
 from web.pages.common import (
     AnyActor,
@@ -219,6 +219,7 @@ def slot_panel(
 @router.post("/bookings")
 def book(
     request: Request,
+    reader: ReadSessionDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -239,8 +240,9 @@ def book(
 ) -> Response:
     """Click two: book the slot (or a weekly series); every refusal is shown in the panel, in words,
     with what was typed kept. A site's manager may book for a member (by e-mail), charged to them."""
-    resource = catalogue.get_resource_or_raise(session, resource_id)
-    site = catalogue.get_site_or_raise(session, resource.site_id)
+    # What the booking needs is read, and a series expanded, before the write transaction begins.
+    resource = catalogue.get_resource_or_raise(reader, resource_id)
+    site = catalogue.get_site_or_raise(reader, resource.site_id)
     tz = zone(site.timezone)
     first_day = parse_day(day, local_today(now, tz))
     begin = local_instant(first_day, start, tz)
@@ -257,7 +259,7 @@ def book(
         "member": member,
     }
     try:
-        member_id = members.find_member(session, member.strip()).id if member.strip() else None
+        member_id = members.find_member(reader, member.strip()).id if member.strip() else None
         if repeat == "weekly":
             rrule = weekly_rrule(
                 weekdays or [first_day.weekday()],
@@ -274,7 +276,8 @@ def book(
                 skip_conflicts=skip_conflicts,
                 member=member_id,
             )
-            result = series.book_series(session, actor, data, now)
+            occurrences = series.expand(reader, data, now)
+            result = series.book_series(session, actor, data, now, occurrences)
             made, skipped = result.bookings, result.skipped
         else:
             data = BookingCreate(

@@ -23,16 +23,16 @@ class TestMembers:
         from tests.factories import PASSWORD
 
         member = make_member(session, email="lan@example.org")
-        assert members.authenticate(session, "LAN@example.org ", PASSWORD, NOW).id == member.id
+        assert members.authenticate(session, session, "LAN@example.org ", PASSWORD, NOW).id == member.id
         for _ in range(5):
             with pytest.raises(Unauthenticated, match="the e-mail or the password is wrong"):
-                members.authenticate(session, "lan@example.org", "wrong", NOW)
+                members.authenticate(session, session, "lan@example.org", "wrong", NOW)
         with pytest.raises(
             TooManyAttempts, match=r"too many failed sign-ins for lan@example\.org; try again in 5 min"
         ):
-            members.authenticate(session, "lan@example.org", PASSWORD, NOW)
+            members.authenticate(session, session, "lan@example.org", PASSWORD, NOW)
         assert (
-            members.authenticate(session, "lan@example.org", PASSWORD, NOW + timedelta(minutes=6)).id
+            members.authenticate(session, session, "lan@example.org", PASSWORD, NOW + timedelta(minutes=6)).id
             == member.id
         )
 

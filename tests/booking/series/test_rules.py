@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from dateutil import rrule as du_rrule
 
 from booking.errors import Conflict, InvalidRequest, QuotaExceeded
 from booking.series import rules
@@ -161,3 +162,50 @@ class TestRefusal:
             [(first, QuotaExceeded("over")), (first, InvalidRequest("closed"))], 2, HCM
         )
         assert type(error) is Conflict
+
+
+class TestBoundedWalk:
+    """dateutil checks UNTIL only on a matching date; the walk is bounded by the horizon's year."""
+
+    @pytest.mark.parametrize(
+        "rrule",
+        [
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=5",
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;UNTIL=20270601T000000Z",
+            "FREQ=WEEKLY;BYMONTH=4;BYMONTHDAY=31",
+            "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=6",
+            "FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1",
+        ],
+    )
+    def test_a_rule_that_never_matches_gives_nothing(self, rrule: str) -> None:
+        start = at("2027-03-02 10:00")
+        horizon = start + rules.FURTHEST_END
+        assert rules.expand_rrule(rrule, start, start + timedelta(hours=1), HCM, horizon) == []
+
+    @pytest.mark.parametrize(
+        "rrule",
+        [
+            "FREQ=DAILY;COUNT=40",
+            "FREQ=DAILY;INTERVAL=3;UNTIL=20280101T000000Z",
+            "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=60",
+            "FREQ=MONTHLY;BYDAY=-1FR;COUNT=30",
+            "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=2;COUNT=24",
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=TU",
+            "FREQ=YEARLY;BYWEEKNO=1,53;BYDAY=TH",
+            "FREQ=YEARLY;BYEASTER=0",
+            "FREQ=MONTHLY;INTERVAL=5;BYMONTHDAY=-1",
+        ],
+    )
+    def test_the_dates_inside_the_horizon_are_dateutils_own(self, rrule: str) -> None:
+        start = at("2027-03-02 10:00")
+        horizon = start + rules.FURTHEST_END
+        spans = rules.expand_rrule(rrule, start, start + timedelta(hours=1), HCM, horizon)
+        local_start = start.astimezone(HCM).replace(tzinfo=None)
+        local_horizon = horizon.astimezone(HCM).replace(tzinfo=None)
+        expected = [
+            d for d in du_rrule.rrulestr(rrule.replace("Z", ""), dtstart=local_start) if d <= local_horizon
+        ][: rules.MAX_OCCURRENCES]
+        assert expected
+        assert [s.start.astimezone(HCM).replace(tzinfo=None) for s in spans] == expected

@@ -70,6 +70,7 @@ bench: install-test
 	$(BIN)/python tests/bench/bench_ingest.py
 	$(BIN)/python tests/bench/bench_gateway.py
 	$(BIN)/python tests/bench/bench_hostile.py
+	$(BIN)/python tests/bench/bench_processes.py
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor .mypy_cache .ruff_cache .pytest_cache

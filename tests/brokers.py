@@ -160,6 +160,10 @@ class Mosquitto:
             f"persistence_location {directory / 'data'}/\n"
             "autosave_on_changes true\n"
             "autosave_interval 1\n"
+            # As deploy/mosquitto/mosquitto.conf: the default queue of 1,000 drops QoS 1 messages
+            # that a busy consumer has not taken yet.
+            "max_queued_messages 100000\n"
+            "max_inflight_messages 100\n"
             f"log_dest file {directory / 'mosquitto.log'}\n" + ("user root\n" if os.geteuid() == 0 else "")
             # Started as root, mosquitto would switch to its own user, who cannot write here.
         )

@@ -71,6 +71,17 @@ def get_command(session: Session, cmd_id: str) -> MachineCommand | None:
     return session.get(MachineCommand, cmd_id)
 
 
+def answer_to_request(session: Session, machine_id: str, request_id: str) -> MachineCommand | None:
+    """The unlock or deny that answered this card tap, if the center sent one."""
+    commands = session.exec(
+        select(MachineCommand)
+        .where(MachineCommand.machine_id == machine_id, col(MachineCommand.cmd).in_(("unlock", "deny")))
+        .order_by(col(MachineCommand.created_at).desc())
+        .limit(50)
+    ).all()
+    return next((c for c in commands if c.payload.get("request_id") == request_id), None)
+
+
 def unlock_for_session(session: Session, machine_id: str, external_id: str) -> MachineCommand | None:
     """The unlock command that minted this session id, if the center sent one."""
     commands = session.exec(

@@ -7,6 +7,7 @@ said through the `MachineLink` port; the bridge sends it once the transaction ha
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlmodel import Session
 
@@ -179,6 +180,30 @@ def refresh_all(session: Session, link: MachineLink, now: datetime) -> int:
 
 
 # --- commands -----------------------------------------------------------------------------------
+
+
+def repeat_answer(session: Session, link: MachineLink, machine: Machine, request_id: str) -> bool:
+    """Send again, under its own cmd_id, the answer this card tap already had; False if it had none.
+
+    A controller that hears nothing within a second sends its tap again (the same event): the first
+    answer may have been lost with a bridge process that died between its commit and its send. The
+    gateway acknowledges a cmd_id it already has as `duplicate` and does not act twice.
+    """
+    command = repo.answer_to_request(session, machine.id, request_id)
+    if command is None:
+        return False
+    link.send(
+        CommandOut(
+            cmd_id=command.cmd_id,
+            site=machine.site_id,
+            gateway=machine.gateway_id,
+            machine=machine.id,
+            cmd=cast("CommandKind", command.cmd),
+            ts=command.created_at,
+            fields=dict(command.payload),
+        )
+    )
+    return True
 
 
 def send_command(

@@ -69,6 +69,12 @@ def record_event(
     return True, repo.advance_seq(session, gateway_id, machine.id, envelope.boot_id, envelope.seq)
 
 
+def handle_repeated_event(session: Session, link: MachineLink, machine: Machine, event: MachineEvent) -> None:
+    """Act on an event stored before: a card tap sent again gets its answer again, nothing else does."""
+    if isinstance(event, AccessRequested):
+        registry.repeat_answer(session, link, machine, event.request_id)
+
+
 def handle_event(
     session: Session, link: MachineLink, machine: Machine, event: MachineEvent, now: datetime
 ) -> None:

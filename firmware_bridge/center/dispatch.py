@@ -383,6 +383,7 @@ class Dispatcher:
         stored, gap = sessions.record_event(session, topic.gateway, machine, event, now)
         if not stored:
             EVENTS_DUPLICATE.inc()
+            sessions.handle_repeated_event(session, link, machine, event)
             return
         if gap:
             SEQ_GAPS.inc(gap)

@@ -77,6 +77,37 @@ class TestRedelivery:
         assert lab.scalar("SELECT sum(seconds) FROM ledgerentry WHERE kind = 'runtime'") == 600
         assert lab.scalar("SELECT runtime_s FROM machine WHERE id = :m", m=lab.machine) == 600
 
+    def test_a_tap_sent_again_gets_the_same_answer_and_nothing_more(self, lab: Lab) -> None:
+        """A controller that heard nothing sends its tap again, the same event: the answer is repeated."""
+        tap = {"request_id": "tap-again", "card_uid": lab.card}
+        lab.event("access.requested", tap, event_id="ev-tap-again", seq=70)
+        first = lab.wait_command(lambda c: c.get("request_id") == "tap-again")
+        lab.event("access.requested", tap, event_id="ev-tap-again", seq=70)
+
+        def answers(_: object) -> bool:
+            return (
+                len([c for c in lab.watch.on(lab.command_topic()) if c.get("request_id") == "tap-again"]) >= 2
+            )
+
+        lab.watch.wait_for(answers, 20, "the answer sent again")
+        again = [c for c in lab.watch.on(lab.command_topic()) if c.get("request_id") == "tap-again"]
+        assert [c["cmd_id"] for c in again] == [first["cmd_id"]] * 2
+        assert [c["session_id"] for c in again] == [first["session_id"]] * 2
+        assert lab.scalar("SELECT count(*) FROM machinecommand WHERE cmd = 'unlock'") == 1
+        assert lab.scalar("SELECT count(*) FROM deviceevent WHERE event_id = 'ev-tap-again'") == 1
+
+    def test_a_repeated_event_that_is_not_a_tap_sends_nothing(self, lab: Lab) -> None:
+        lab.event("access.requested", {"request_id": "tap-4", "card_uid": lab.card})
+        session_id = lab.wait_command(lambda c: c.get("request_id") == "tap-4")["session_id"]
+        for _ in range(2):
+            lab.event(
+                "session.started", {"session_id": session_id, "card_uid": lab.card}, event_id="ev-s", seq=80
+            )
+        wait_until(lambda: metrics.EVENTS_DUPLICATE._value.get() >= 1, what="the duplicate counted")
+        lab.event("access.requested", {"request_id": "tap-5", "card_uid": "DEADBEEF00"})
+        lab.wait_command(lambda c: c.get("request_id") == "tap-5")
+        assert len(lab.watch.on(lab.command_topic())) == 2
+
 
 class TestBadInput:
     def test_dropped_counted_and_the_bridge_keeps_working(self, lab: Lab) -> None:

@@ -277,6 +277,11 @@ class TestManyProcesses:
         assert [lane.error for lane in lanes] == [None] * MACHINES
         latencies = sorted(t for lane in lanes for t in lane.latencies)
         assert len(latencies) == MACHINES * ROUNDS
+        # Figures, not thresholds (shared machines are noisy): the goal is every tap within 2 s.
+        print(
+            f"taps: {len(latencies)}, p50 {latencies[len(latencies) // 2] * 1000:.0f} ms,"
+            f" slowest {latencies[-1] * 1000:.0f} ms, sent again {sum(lane.resent for lane in lanes)}"
+        )
 
         # Every event stored once: the duplicates the gateway re-sent changed nothing.
         published = {event_id for lane in lanes for event_id in lane.event_ids}
@@ -356,22 +361,28 @@ class _Lane:
         self.seq = itertools.count(1)
         self.event_ids: list[str] = []
         self.latencies: list[float] = []
+        self.resent = 0
         self.done = 0
         self.error: str | None = None
 
     def _event(self, kind: str, data: dict[str, Any], event_id: str | None = None) -> str:
-        event_id = event_id or unique("ev")
-        payload = {
-            "event_id": event_id,
+        return str(self._send(self._payload(kind, data, event_id))["event_id"])
+
+    def _payload(self, kind: str, data: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        return {
+            "event_id": event_id or unique("ev"),
             "boot_id": self.boot,
             "seq": next(self.seq),
             "ts": format_ts(datetime.now(UTC)),
             "type": kind,
             "data": data,
         }
+
+    def _send(self, payload: dict[str, Any], again: bool = False) -> dict[str, Any]:
         send(self.client, topics.event(self.floor.site, self.floor.gateway, self.machine.id), payload)
-        self.event_ids.append(event_id)
-        return event_id
+        if not again:
+            self.event_ids.append(payload["event_id"])
+        return payload
 
     def run(self) -> None:
         try:
@@ -384,7 +395,9 @@ class _Lane:
     def _round(self) -> None:
         request = unique("tap")
         began = time.monotonic()
-        self._event("access.requested", {"request_id": request, "card_uid": self.machine.card})
+        tap = self._send(
+            self._payload("access.requested", {"request_id": request, "card_uid": self.machine.card})
+        )
         command_topic = topics.command(self.floor.site, self.floor.gateway, self.machine.id)
         found: list[dict[str, Any]] = []
 
@@ -392,7 +405,18 @@ class _Lane:
             found[:] = [c for c in self.watch.on(command_topic) if c.get("request_id") == request]
             return bool(found)
 
-        self.watch.wait_for(answered, 60, f"the answer to {request}")
+        # As a controller does: a tap not answered within a second is sent again, the same event; the
+        # bridge that took it first may have died with it (a shared subscription does not hand a dead
+        # member's messages to another one), and the center repeats an answer it already gave.
+        for _ in range(60):
+            try:
+                self.watch.wait_for(answered, 1.0, f"the answer to {request}")
+                break
+            except AssertionError:
+                self._send(tap, again=True)
+                self.resent += 1
+        else:
+            raise AssertionError(f"tap {request} never answered")
         self.latencies.append(time.monotonic() - began)
         command = found[0]
         if command["cmd"] != "unlock":

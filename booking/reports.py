@@ -55,7 +55,7 @@ def parse_month(text: str) -> date:
         year, month = (int(part) for part in text.split("-"))
         return date(year, month, 1)
     except ValueError as exc:
-        raise InvalidRequest(f"'{text}' is not a month like 2027-03") from exc
+        raise InvalidRequest("'{text}' is not a month like 2027-03", text=text) from exc
 
 
 def month_span(month: date, tz_name: str) -> Span:

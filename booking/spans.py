@@ -63,7 +63,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return _zone(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidRequest(f"'{name}' is not a known time zone (use e.g. Asia/Ho_Chi_Minh)") from exc
+        raise InvalidRequest(
+            "'{name}' is not a known time zone (use e.g. Asia/Ho_Chi_Minh)", name=name
+        ) from exc
 
 
 @functools.lru_cache(maxsize=64)

@@ -36,7 +36,7 @@ def managed_machine(session: Session, actor: Actor, machine_id: str) -> Machine:
     """The machine if the actor manages its site; NotFound otherwise (another site's is as if absent)."""
     machine = registry_repo.get_machine(session, machine_id)
     if machine is None or not actor.manages(machine.site_id):
-        raise NotFound(f"there is no machine '{machine_id}' among yours")
+        raise NotFound("there is no machine '{machine_id}' among yours", machine_id=machine_id)
     return machine
 
 

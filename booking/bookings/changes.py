@@ -27,7 +27,6 @@ from booking.messages import Slot, message
 from booking.models import Booking, BookingStatus
 from booking.notifications import notify
 from booking.schemas import BookingUpdate
-from booking.spans import format_span
 from booking.waitlist import service as waitlist
 
 
@@ -66,7 +65,7 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
     booking = bookings_repo.lock_booking(session, booking.id) or booking
     old = CATALOGUE.resource(session, booking.resource_id)
     tz_name = old.site.timezone
-    old_span = format_span(booking.start_at, booking.end_at, old.site.tz)
+    old_span = Slot(booking.start_at, booking.end_at, old.site.tz.key)
     transition(booking.status, Move.move, old_span)
     if booking.start_at <= now:
         raise InvalidRequest(

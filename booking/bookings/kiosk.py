@@ -72,7 +72,7 @@ def check_in_by_card(
         session, member.id, site_id, latest_check_in_start(now, opens_min), now
     )
     if not candidates:
-        raise NotFound(f"{member.name} has no booking here to check in to now")
+        raise NotFound("{name} has no booking here to check in to now", name=member.name)
     # A booking already checked in counts as done only if nothing else waits for a check-in.
     booking = next((b for b in candidates if b.status is BookingStatus.confirmed), candidates[0])
     return service.check_in(session, actor, booking.id, now, check_in_opens_min=opens_min)
@@ -108,9 +108,9 @@ def walk_in(
     member = members.member_by_card(session, card_uid)
     resource = catalogue.get_resource_or_raise(session, resource_id)
     if resource.site_id != site_id:
-        raise NotFound(f"there is no resource '{resource_id}' at this site")
+        raise NotFound("there is no resource '{resource_id}' at this site", resource_id=resource_id)
     if not resource.allow_walk_in:
-        raise InvalidRequest(f"{resource.name} is not open to walk-ins; book it ahead")
+        raise InvalidRequest("{name} is not open to walk-ins; book it ahead", name=resource.name)
     site = catalogue.get_site_or_raise(session, site_id)
     span = next_slot(now, zone(site.timezone), resource.slot_minutes, resource.min_minutes)
     booking = service.book(

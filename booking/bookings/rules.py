@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from booking.errors import InvalidRequest
 from booking.members.actors import Actor
+from booking.messages import TimeOfDay, Value
 from booking.models import Booking, ResourceKind
 from booking.schemas import FreeSpan
 from booking.spans import ClosureSpan, Span, overlaps
@@ -38,21 +39,24 @@ def latest_check_in_start(now: datetime, opens_min: int) -> datetime:
 
 
 def check_check_in_time(
-    start: datetime, end: datetime, now: datetime, opens_min: int, tz: ZoneInfo, span: str
+    start: datetime, end: datetime, now: datetime, opens_min: int, tz: ZoneInfo, span: Value
 ) -> None:
     """Refuse a check-in before its window opens or after the booking ended, saying when it opens."""
     opens = check_in_opens_at(start, opens_min)
     if now < opens:
         raise InvalidRequest(
-            f"check-in for {span} opens at {opens.astimezone(tz):%H:%M}, {opens_min} min before the start"
+            "check-in for {span} opens at {opens}, {opens_min} min before the start",
+            span=span,
+            opens=TimeOfDay(opens, tz.key),
+            opens_min=opens_min,
         )
     check_not_ended(end, now, span)
 
 
-def check_not_ended(end: datetime, now: datetime, span: str) -> None:
+def check_not_ended(end: datetime, now: datetime, span: Value) -> None:
     """Refuse acting on a booking that has already ended."""
     if now >= end:
-        raise InvalidRequest(f"the booking {span} has already ended")
+        raise InvalidRequest("the booking {span} has already ended", span=span)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,13 +98,13 @@ def walk_in_span(now: datetime, tz: ZoneInfo, slot_minutes: int, min_minutes: in
 
 
 def release_end(
-    booking_start: datetime, booking_end: datetime, now: datetime, slot_minutes: int, span: str
+    booking_start: datetime, booking_end: datetime, now: datetime, slot_minutes: int, span: Value
 ) -> datetime:
     """Where a booking that has begun ends when its member releases the rest: the end of the slot
     under way. Refuses when that slot is its last (nothing is left to release)."""
     new_end = ceil_to_slot(now, booking_start, slot_minutes)
     if new_end >= booking_end:
-        raise InvalidRequest(f"the booking {span} is in its last slot; nothing is left to release")
+        raise InvalidRequest("the booking {span} is in its last slot; nothing is left to release", span=span)
     return new_end
 
 
@@ -124,7 +128,9 @@ def check_availability_span(start: datetime, end: datetime) -> None:
     if end <= start:
         raise InvalidRequest("the end must be after the start")
     if end - start > timedelta(days=MAX_AVAILABILITY_DAYS):
-        raise InvalidRequest(f"ask for at most {MAX_AVAILABILITY_DAYS} days of availability at once")
+        raise InvalidRequest(
+            "ask for at most {days} days of availability at once", days=MAX_AVAILABILITY_DAYS
+        )
 
 
 def fewest_free_seats(free: Sequence[FreeSpan], start: datetime, end: datetime) -> int:

@@ -30,10 +30,11 @@ from booking.engine.status import Move, can_move, transition
 from booking.errors import InvalidRequest, NotFound, NotPermitted
 from booking.ledger import service as ledger
 from booking.members.actors import Actor
+from booking.messages import Slot, message
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, ResourceBlock
 from booking.notifications import notify
 from booking.schemas import BookingCreate, BookingRead
-from booking.spans import format_span, zone
+from booking.spans import zone
 from booking.waitlist import service as waitlist
 
 # How far back "my bookings" shows the past; older ones stay in the API and the iCal feed's range.
@@ -77,7 +78,7 @@ def get_booking_or_raise(session: Session, actor: Actor, booking_id: str) -> Boo
     """The booking if the actor may see it; NotFound otherwise (no hint that it exists)."""
     booking = repo.get_booking(session, booking_id)
     if booking is None or not can_see(actor, booking):
-        raise NotFound(f"there is no booking '{booking_id}'")
+        raise NotFound("there is no booking '{booking_id}'", booking_id=booking_id)
     return booking
 
 
@@ -104,7 +105,7 @@ def list_bookings(
             site_ids=[site_id] if site_id else None,
         )
     if site_id is not None and not actor.manages(site_id):
-        raise NotPermitted(f"you do not manage the site '{site_id}'")
+        raise NotPermitted("you do not manage the site '{site_id}'", site_id=site_id)
     sites: list[str] | None = [site_id] if site_id else None
     if sites is None and not actor.is_admin:
         sites = sorted(actor.managed_sites)
@@ -134,8 +135,8 @@ def _tz_of(session: Session, booking: Booking) -> ZoneInfo:
     return zone(catalogue.get_site_or_raise(session, booking.site_id).timezone)
 
 
-def _span_of(session: Session, booking: Booking) -> str:
-    return format_span(booking.start_at, booking.end_at, _tz_of(session, booking))
+def _span_of(session: Session, booking: Booking) -> Slot:
+    return Slot(booking.start_at, booking.end_at, _tz_of(session, booking).key)
 
 
 def _name_of(session: Session, booking: Booking) -> str:
@@ -182,8 +183,18 @@ def cancel(session: Session, actor: Actor, booking_id: str, now: datetime, *, re
             session,
             booking.member_id,
             "cancelled",
-            f"A manager cancelled your booking of {_name_of(session, booking)} {span_text}"
-            + (f": {reason.strip()}" if reason.strip() else ""),
+            message(
+                "A manager cancelled your booking of {resource} {slot}: {reason}",
+                resource=_name_of(session, booking),
+                slot=span_text,
+                reason=reason.strip(),
+            )
+            if reason.strip()
+            else message(
+                "A manager cancelled your booking of {resource} {slot}",
+                resource=_name_of(session, booking),
+                slot=span_text,
+            ),
             booking=booking,
             now=now,
         )
@@ -208,13 +219,13 @@ def check_in_by_code(
     """Check in the booking with this code (a kiosk, a manager, or its member)."""
     booking = repo.get_booking_by_code(session, code)
     if booking is None or not can_see(actor, booking):
-        raise NotFound(f"no booking has the code {code.strip().upper()}")
+        raise NotFound("no booking has the code {text}", text=code.strip().upper())
     return _check_in(session, booking, now, check_in_opens_min)
 
 
 def _check_in(session: Session, booking: Booking, now: datetime, opens_min: int) -> Booking:
     tz = _tz_of(session, booking)
-    span_text = format_span(booking.start_at, booking.end_at, tz)
+    span_text = Slot(booking.start_at, booking.end_at, tz.key)
     after = transition(booking.status, Move.check_in, span_text)
     if after is booking.status:
         return booking
@@ -255,7 +266,12 @@ def approve(session: Session, actor: Actor, booking_id: str, now: datetime, note
         session,
         booking.member_id,
         "approved",
-        f"Your booking of {_name_of(session, booking)} {span_text} is confirmed. {note}".strip(),
+        message(
+            "Your booking of {resource} {slot} is confirmed. {note}",
+            resource=_name_of(session, booking),
+            slot=span_text,
+            note=note.strip(),
+        ),
         booking=booking,
         now=now,
     )
@@ -276,7 +292,12 @@ def reject(session: Session, actor: Actor, booking_id: str, now: datetime, note:
         session,
         booking.member_id,
         "rejected",
-        f"Your booking of {_name_of(session, booking)} {span_text} was declined. {note}".strip(),
+        message(
+            "Your booking of {resource} {slot} was declined. {note}",
+            resource=_name_of(session, booking),
+            slot=span_text,
+            note=note.strip(),
+        ),
         booking=booking,
         now=now,
     )
@@ -310,7 +331,11 @@ def release_no_shows(session: Session, now: datetime, grace: timedelta) -> list[
             session,
             booking.member_id,
             "no_show",
-            f"You did not check in for {_name_of(session, booking)} {span_text}; the slot was released",
+            message(
+                "You did not check in for {resource} {slot}; the slot was released",
+                resource=_name_of(session, booking),
+                slot=span_text,
+            ),
             booking=booking,
             now=now,
         )
@@ -341,7 +366,7 @@ def book_walk_in(
     target = engine.load_target(session, actor, resource_id, member_id, now)
     resource = target.resource
     if not resource.allow_walk_in:
-        raise NotPermitted(f"{resource.name} takes no walk-ins; book it ahead")
+        raise NotPermitted("{name} takes no walk-ins; book it ahead", name=resource.name)
     span = walk_in_span(now, target.tz, resource.slot_minutes, resource.rules.min_minutes)
     engine.with_closures(session, target, span.start, span.end)
     return engine.book_one(session, target, span.start, span.end, 1, now, note="walk-in", walk_in=True)
@@ -350,18 +375,14 @@ def book_walk_in(
 # --- out of service -----------------------------------------------------------------------------
 
 
-def block_resource(
-    session: Session, resource_id: str, reason: str, message: str, now: datetime
-) -> ResourceBlock:
+def block_resource(session: Session, resource_id: str, reason: str, why: str, now: datetime) -> ResourceBlock:
     """Take a resource out of service from now until cleared; members booked on it are told."""
     for block in catalogue_repo.open_blocks(session, resource_id, reason):
-        if block.message != message:
-            block.message = message
+        if block.message != why:
+            block.message = why
             session.add(block)
         return block
-    block = ResourceBlock(
-        resource_id=resource_id, reason=reason, message=message, start_at=now, created_at=now
-    )
+    block = ResourceBlock(resource_id=resource_id, reason=reason, message=why, start_at=now, created_at=now)
     session.add(block)
     session.flush()
     resource = catalogue_repo.get_resource(session, resource_id)
@@ -372,7 +393,12 @@ def block_resource(
             session,
             booking.member_id,
             "out_of_service",
-            f"{name} is out of service ({message}); your booking {span_text} may not be usable",
+            message(
+                "{resource} is out of service ({reason}); your booking {slot} may not be usable",
+                resource=name,
+                reason=why,
+                slot=span_text,
+            ),
             booking=booking,
             now=now,
         )

@@ -84,7 +84,7 @@ class CatalogueCache:
         """The active resource's snapshot, or NotFound."""
         info: ResourceInfo | None = self._cached(session, "resource", resource_id, _load_resource)
         if info is None:
-            raise NotFound(f"there is no resource '{resource_id}'")
+            raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
         return info
 
     def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[QuotaLimits]:

@@ -11,22 +11,21 @@ import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_package
 
 from booking.errors import InvalidRequest, NotPermitted
+from booking.messages import Slot, Term
 from booking.models import QuotaPeriod, Resource
 from booking.spans import (
     MINUTES_PER_DAY,
-    WEEKDAY_NAMES,
     WEEKDAYS,
     ClosureSpan,
     Span,
     format_hm,
-    format_span,
     local_instant,
     overlaps,
 )
@@ -104,19 +103,26 @@ def parse_opening_hours(
     parsed: dict[int, list[tuple[int, int]]] = {}
     for key, windows in raw.items():
         if key not in WEEKDAYS:
-            raise InvalidRequest(f"'{key}' is not a weekday; use one of {', '.join(WEEKDAYS)}")
+            raise InvalidRequest(
+                "'{key}' is not a weekday; use one of {text}", key=key, text=", ".join(WEEKDAYS)
+            )
         spans: list[tuple[int, int]] = []
         for window in windows:
             if len(window) != 2:
-                raise InvalidRequest(f"opening hours for {key} need [open, close] pairs")
+                raise InvalidRequest("opening hours for {key} need [open, close] pairs", key=key)
             opens, closes = _parse_hm(window[0]), _parse_hm(window[1])
             if closes <= opens:
-                raise InvalidRequest(f"opening hours for {key}: {window[1]} is not after {window[0]}")
+                raise InvalidRequest(
+                    "opening hours for {key}: {value} is not after {value2}",
+                    key=key,
+                    value=window[1],
+                    value2=window[0],
+                )
             spans.append((opens, closes))
         spans.sort()
         for (_, first_close), (second_open, _) in itertools.pairwise(spans):
             if second_open < first_close:
-                raise InvalidRequest(f"opening hours for {key} overlap each other")
+                raise InvalidRequest("opening hours for {key} overlap each other", key=key)
         parsed[WEEKDAYS.index(key)] = spans
     return parsed
 
@@ -126,9 +132,9 @@ def _parse_hm(text: str) -> int:
         hours_text, minutes_text = text.split(":")
         hours, minutes = int(hours_text), int(minutes_text)
     except ValueError as exc:
-        raise InvalidRequest(f"'{text}' is not a time of day like 08:30") from exc
+        raise InvalidRequest("'{text}' is not a time of day like 08:30", text=text) from exc
     if not (0 <= minutes < 60 and 0 <= hours <= 24) or (hours == 24 and minutes != 0):
-        raise InvalidRequest(f"'{text}' is not a time of day like 08:30")
+        raise InvalidRequest("'{text}' is not a time of day like 08:30", text=text)
     return hours * 60 + minutes
 
 
@@ -140,20 +146,58 @@ def opening_windows(day: date, hours: OpeningHours, tz: ZoneInfo) -> list[Span]:
     ]
 
 
+# "closed on Mondays": the weekday words of the opening-hours refusals (translated by the catalogue).
+WEEKDAY_PLURALS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+# A span longer than this is never inside opening hours, however they run (bounds the walk below).
+OPEN_SPAN_DAYS = 62
+
+
+def open_stretches(first: date, last: date, hours: OpeningHours, tz: ZoneInfo) -> list[Span]:
+    """The site's open time from local date `first` to `last`, windows that follow each other
+    without a gap joined into one stretch (00:00–24:00 every day is one stretch across midnight)."""
+    stretches: list[Span] = []
+    day = first
+    while day <= last:
+        for window in opening_windows(day, hours, tz):
+            if stretches and window.start <= stretches[-1].end:
+                stretches[-1] = Span(stretches[-1].start, max(stretches[-1].end, window.end))
+            else:
+                stretches.append(window)
+        day += timedelta(days=1)
+    return stretches
+
+
 def check_opening_hours(
     start: datetime, end: datetime, hours: OpeningHours, tz: ZoneInfo, place: str
 ) -> None:
-    """Refuse a booking that does not lie inside one opening window of its local day."""
+    """Refuse a booking that does not lie inside the site's open hours.
+
+    Inside one window, or across windows that follow each other without a gap: an overnight 3D print
+    or 24-hour co-working at a site open 00:00–24:00 stays inside open hours across midnight.
+    """
     day = start.astimezone(tz).date()
-    windows = opening_windows(day, hours, tz)
-    if any(w.start <= start and end <= w.end for w in windows):
+    last = end.astimezone(tz).date()
+    if (last - day).days <= OPEN_SPAN_DAYS and any(
+        s.start <= start and end <= s.end for s in open_stretches(day, last, hours, tz)
+    ):
         return
-    weekday = WEEKDAY_NAMES[day.weekday()]
-    requested = format_span(start, end, tz)
+    requested = Slot(start, end, tz.key)
+    windows = hours.get(day.weekday(), ())
     if not windows:
-        raise InvalidRequest(f"{place} is closed on {weekday}s; {requested} is outside opening hours")
-    open_text = ", ".join(f"{format_hm(o)}–{format_hm(c)}" for o, c in hours.get(day.weekday(), ()))
-    raise InvalidRequest(f"{place} is open {open_text} on {weekday}s; {requested} is outside opening hours")
+        raise InvalidRequest(
+            "{place} is closed on {weekdays}; {slot} is outside opening hours",
+            place=place,
+            weekdays=Term(WEEKDAY_PLURALS[day.weekday()]),
+            slot=requested,
+        )
+    raise InvalidRequest(
+        "{place} is open {hours} on {weekdays}; {slot} is outside opening hours",
+        place=place,
+        hours=", ".join(f"{format_hm(o)}–{format_hm(c)}" for o, c in windows),
+        weekdays=Term(WEEKDAY_PLURALS[day.weekday()]),
+        slot=requested,
+    )
 
 
 def holiday_closures(country: str, years: Iterable[int], tz: ZoneInfo) -> list[ClosureSpan]:
@@ -177,7 +221,9 @@ def _holiday_calendar(country: str, years: tuple[int, ...]) -> dict[date, str]:
     try:
         calendar = holidays_package.country_holidays(country, years=years, language="en_US")
     except NotImplementedError as exc:
-        raise InvalidRequest(f"no public holiday calendar is known for country '{country}'") from exc
+        raise InvalidRequest(
+            "no public holiday calendar is known for country '{country}'", country=country
+        ) from exc
     return dict(calendar.items())
 
 
@@ -200,8 +246,11 @@ def check_closures(
     for closure in closures:
         if overlaps(start, end, closure.start, closure.end):
             raise InvalidRequest(
-                f"{place} is closed {format_span(closure.start, closure.end, tz)} "
-                f"({closure.reason}); {format_span(start, end, tz)} falls in it"
+                "{place} is closed {closure} ({reason}); {slot} falls in it",
+                place=place,
+                closure=Slot(closure.start, closure.end, tz.key),
+                reason=closure.reason,
+                slot=Slot(start, end, tz.key),
             )
 
 

@@ -22,6 +22,7 @@ from booking.catalogue.rules import (
     require_admin,
 )
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted
+from booking.messages import Term
 from booking.models import Closure, Plan, QuotaRule, Resource, ResourceKind, Site, Training
 from booking.schemas import (
     ClosureCreate,
@@ -53,7 +54,7 @@ def get_site_or_raise(session: Session, site_id: str) -> Site:
     """The site, or NotFound."""
     site = repo.get_site(session, site_id)
     if site is None:
-        raise NotFound(f"there is no site '{site_id}'")
+        raise NotFound("there is no site '{site_id}'", site_id=site_id)
     return site
 
 
@@ -63,7 +64,7 @@ def create_site(session: Session, actor: Acting, data: SiteCreate) -> Site:
     zone(data.timezone)
     parse_opening_hours(data.opening_hours)
     if repo.get_site(session, data.id) is not None:
-        raise Conflict(f"a site with id '{data.id}' already exists")
+        raise Conflict("a site with id '{id}' already exists", id=data.id)
     site = Site(**data.model_dump())
     session.add(site)
     session.flush()
@@ -109,7 +110,7 @@ def delete_closure(session: Session, actor: Acting, closure_id: int) -> Closure:
     """Reopen a site by removing a closure its managers had entered."""
     closure = repo.get_closure(session, closure_id)
     if closure is None or not actor.manages(closure.site_id):
-        raise NotFound(f"there is no closure {closure_id}")
+        raise NotFound("there is no closure {closure_id}", closure_id=closure_id)
     session.delete(closure)
     session.flush()
     catalogue_changed()
@@ -141,7 +142,7 @@ def get_resource_or_raise(session: Session, resource_id: str) -> Resource:
     """The active resource, or NotFound."""
     resource = repo.get_resource(session, resource_id)
     if resource is None or not resource.active:
-        raise NotFound(f"there is no resource '{resource_id}'")
+        raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
     return resource
 
 
@@ -155,9 +156,9 @@ def create_resource(session: Session, actor: Acting, data: ResourceCreate) -> Re
     require_admin(actor)
     get_site_or_raise(session, data.site_id)
     if repo.get_resource(session, data.id) is not None:
-        raise Conflict(f"a resource with id '{data.id}' already exists")
+        raise Conflict("a resource with id '{id}' already exists", id=data.id)
     if data.training_id is not None and repo.get_training(session, data.training_id) is None:
-        raise InvalidRequest(f"there is no training '{data.training_id}'")
+        raise InvalidRequest("there is no training '{training_id}'", training_id=data.training_id)
     if data.min_minutes > data.max_minutes:
         raise InvalidRequest("min_minutes must not exceed max_minutes")
     resource = Resource(**data.model_dump())
@@ -172,11 +173,11 @@ def update_resource(session: Session, actor: Acting, resource_id: str, data: Res
     require_admin(actor)
     resource = repo.get_resource(session, resource_id)
     if resource is None:
-        raise NotFound(f"there is no resource '{resource_id}'")
+        raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
     if data.min_minutes > data.max_minutes:
         raise InvalidRequest("the shortest booking must not be longer than the longest")
     if data.training_id is not None and repo.get_training(session, data.training_id) is None:
-        raise InvalidRequest(f"there is no training '{data.training_id}'")
+        raise InvalidRequest("there is no training '{training_id}'", training_id=data.training_id)
     if resource.kind is not ResourceKind.desk_pool and data.capacity < 1:
         raise InvalidRequest("a resource holds at least one person")
     for key, value in data.model_dump().items():
@@ -217,7 +218,7 @@ def create_training(session: Session, actor: Acting, data: TrainingCreate) -> Tr
     """Add a training that resources can require and managers grant."""
     require_admin(actor)
     if repo.get_training(session, data.id) is not None:
-        raise Conflict(f"a training with id '{data.id}' already exists")
+        raise Conflict("a training with id '{id}' already exists", id=data.id)
     training = Training(**data.model_dump())
     session.add(training)
     session.flush()
@@ -229,7 +230,7 @@ def get_training_or_raise(session: Session, training_id: str) -> Training:
     """The training, or NotFound."""
     training = repo.get_training(session, training_id)
     if training is None:
-        raise NotFound(f"there is no training '{training_id}'")
+        raise NotFound("there is no training '{training_id}'", training_id=training_id)
     return training
 
 
@@ -253,14 +254,14 @@ def list_plans(session: Session) -> list[PlanRead]:
 def check_plan_exists(session: Session, plan_id: str | None) -> None:
     """InvalidRequest when a member is given a plan that does not exist."""
     if plan_id is not None and repo.get_plan(session, plan_id) is None:
-        raise InvalidRequest(f"there is no plan '{plan_id}'")
+        raise InvalidRequest("there is no plan '{plan_id}'", plan_id=plan_id)
 
 
 def create_plan(session: Session, actor: Acting, data: PlanCreate) -> Plan:
     """Add a membership plan (its quota rules are added one by one)."""
     require_admin(actor)
     if repo.get_plan(session, data.id) is not None:
-        raise Conflict(f"a plan with id '{data.id}' already exists")
+        raise Conflict("a plan with id '{id}' already exists", id=data.id)
     plan = Plan(**data.model_dump())
     session.add(plan)
     session.flush()
@@ -273,7 +274,7 @@ def update_plan(session: Session, actor: Acting, plan_id: str, data: PlanUpdate)
     require_admin(actor)
     plan = repo.get_plan(session, plan_id)
     if plan is None:
-        raise NotFound(f"there is no plan '{plan_id}'")
+        raise NotFound("there is no plan '{plan_id}'", plan_id=plan_id)
     for key, value in data.model_dump().items():
         setattr(plan, key, value)
     session.add(plan)
@@ -286,13 +287,15 @@ def add_quota_rule(session: Session, actor: Acting, plan_id: str, data: QuotaRul
     """Limit a plan in one quota group and period; one rule per group and period."""
     require_admin(actor)
     if repo.get_plan(session, plan_id) is None:
-        raise NotFound(f"there is no plan '{plan_id}'")
+        raise NotFound("there is no plan '{plan_id}'", plan_id=plan_id)
     limits = (data.max_hours, data.max_bookings, data.max_future_bookings, data.max_runtime_hours)
     if all(limit is None for limit in limits):
         raise InvalidRequest("a quota rule needs at least one limit")
     if any(r.period is data.period for r in repo.list_quota_rules(session, plan_id, data.quota_group)):
         raise Conflict(
-            f"the plan already has a rule for {data.quota_group} per {data.period.value}; remove it first"
+            "the plan already has a rule for {quota_group} per {value}; remove it first",
+            quota_group=data.quota_group,
+            value=Term(data.period.value),
         )
     rule = QuotaRule(plan_id=plan_id, **data.model_dump())
     session.add(rule)
@@ -306,7 +309,7 @@ def delete_quota_rule(session: Session, actor: Acting, rule_id: int) -> QuotaRul
     require_admin(actor)
     rule = repo.get_quota_rule(session, rule_id)
     if rule is None:
-        raise NotFound(f"there is no quota rule {rule_id}")
+        raise NotFound("there is no quota rule {rule_id}", rule_id=rule_id)
     session.delete(rule)
     session.flush()
     catalogue_changed()

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from booking.catalogue.rules import BookingRules
 from booking.errors import Conflict, InvalidRequest
-from booking.spans import format_span, overlaps
+from booking.messages import Message, Slot, message
+from booking.spans import overlaps
 
 
 def check_times(
@@ -35,13 +36,19 @@ def check_times(
     minutes = (end - start).total_seconds() / 60
     if minutes < rules.min_minutes:
         raise InvalidRequest(
-            f"{rules.name} is booked for at least {rules.min_minutes} min; "
-            f"{format_span(start, end, tz)} is {minutes:g} min"
+            "{name} is booked for at least {min_minutes} min; {slot} is {minutes} min",
+            name=rules.name,
+            min_minutes=rules.min_minutes,
+            slot=Slot(start, end, tz.key),
+            minutes=minutes,
         )
     if minutes > rules.max_minutes:
         raise InvalidRequest(
-            f"{rules.name} can be booked for at most {rules.max_minutes} min at a time; "
-            f"{format_span(start, end, tz)} is {minutes:g} min"
+            "{name} can be booked for at most {max_minutes} min at a time; {slot} is {minutes} min",
+            name=rules.name,
+            max_minutes=rules.max_minutes,
+            slot=Slot(start, end, tz.key),
+            minutes=minutes,
         )
     local_start = start.astimezone(tz)
     start_minute = local_start.hour * 60 + local_start.minute
@@ -52,23 +59,29 @@ def check_times(
         or minutes % rules.slot_minutes
     ):
         raise InvalidRequest(
-            f"{rules.name} is booked in slots of {rules.slot_minutes} min; "
-            f"{format_span(start, end, tz)} does not fit them"
+            "{name} is booked in slots of {slot_minutes} min; {slot} does not fit them",
+            name=rules.name,
+            slot_minutes=rules.slot_minutes,
+            slot=Slot(start, end, tz.key),
         )
     if walk_in:
         if end <= now:
-            raise InvalidRequest(f"{format_span(start, end, tz)} has already passed")
+            raise InvalidRequest("{slot} has already passed", slot=Slot(start, end, tz.key))
     elif start < now:
-        raise InvalidRequest(f"{format_span(start, end, tz)} has already begun or passed")
+        raise InvalidRequest("{slot} has already begun or passed", slot=Slot(start, end, tz.key))
     elif start < now + timedelta(minutes=rules.lead_minutes):
         raise InvalidRequest(
-            f"{rules.name} must be booked at least {rules.lead_minutes} min ahead; "
-            f"{format_span(start, end, tz)} starts too soon"
+            "{name} must be booked at least {lead_minutes} min ahead; {slot} starts too soon",
+            name=rules.name,
+            lead_minutes=rules.lead_minutes,
+            slot=Slot(start, end, tz.key),
         )
     if start > now + timedelta(days=rules.max_days_ahead):
         raise InvalidRequest(
-            f"{rules.name} can be booked at most {rules.max_days_ahead} days ahead; "
-            f"{format_span(start, end, tz)} is further"
+            "{name} can be booked at most {max_days_ahead} days ahead; {slot} is further",
+            name=rules.name,
+            max_days_ahead=rules.max_days_ahead,
+            slot=Slot(start, end, tz.key),
         )
 
 
@@ -77,17 +90,24 @@ def check_seats(seats: int, capacity: int, exclusive: bool, name: str) -> None:
     if seats < 1:
         raise InvalidRequest("seats must be at least 1")
     if exclusive and seats != 1:
-        raise InvalidRequest(f"{name} is booked as a whole; seats apply only to desk pools")
+        raise InvalidRequest("{name} is booked as a whole; seats apply only to desk pools", name=name)
     if seats > capacity:
-        raise InvalidRequest(f"{name} has {capacity} seats; {seats} were asked for")
+        raise InvalidRequest(
+            "{name} has {capacity} seats; {seats} were asked for", name=name, capacity=capacity, seats=seats
+        )
 
 
-def check_free_seats(in_use: int, seats: int, capacity: int, name: str, when: str) -> None:
+def check_free_seats(in_use: int, seats: int, capacity: int, name: str, when: Slot) -> None:
     """Refuse a pool booking that needs more seats than are free at the pool's busiest instant."""
     if in_use + seats > capacity:
         free = max(capacity - in_use, 0)
         raise Conflict(
-            f"{name} has {free} of {capacity} seats free at its busiest during {when}; {seats} were asked for"
+            "{name} has {free} of {capacity} seats free at its busiest during {when}; {seats} were asked for",
+            name=name,
+            free=free,
+            capacity=capacity,
+            when=when,
+            seats=seats,
         )
 
 
@@ -109,10 +129,23 @@ def taken_message(
     holder_end: datetime,
     mine: bool,
     tz: ZoneInfo,
-) -> str:
+) -> Message:
     """Why a slot is taken: whose booking holds it, and the buffer when only the buffer touches."""
-    span = format_span(holder_start, holder_end, tz)
-    message = f"you already booked {name} {span}" if mine else f"{name} is booked {span}"
+    span = Slot(holder_start, holder_end, tz.key)
     if buffer_minutes and not overlaps(start, end, holder_start, holder_end):
-        message += f", and it needs {buffer_minutes} min between bookings"
-    return message
+        if mine:
+            return message(
+                "you already booked {resource} {slot}, and it needs {buffer} min between bookings",
+                resource=name,
+                slot=span,
+                buffer=buffer_minutes,
+            )
+        return message(
+            "{resource} is booked {slot}, and it needs {buffer} min between bookings",
+            resource=name,
+            slot=span,
+            buffer=buffer_minutes,
+        )
+    if mine:
+        return message("you already booked {resource} {slot}", resource=name, slot=span)
+    return message("{resource} is booked {slot}", resource=name, slot=span)

@@ -23,9 +23,10 @@ from booking.members import repository as members_repo
 from booking.members import service as members
 from booking.members.actors import Actor, MemberInfo
 from booking.members.rules import check_training
+from booking.messages import At, Message, Slot, message
 from booking.models import Booking, Role
 from booking.security import new_booking_code, new_id
-from booking.spans import ClosureSpan, SeatSpan, Span, format_span, peak_seats
+from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
 
 # Check-in codes are drawn at random; a collision is rare, five in a row mean something is wrong.
 CODE_ATTEMPTS = 5
@@ -64,7 +65,7 @@ def load_target(
             raise NotPermitted("only the site's managers and its kiosk can book for another member")
         member = MemberInfo.of(members.get_member_or_raise(session, member_id))
     if not member.active:
-        raise NotPermitted(f"the account of {member.name} is suspended")
+        raise NotPermitted("the account of {name} is suspended", name=member.name)
     limits: list[QuotaLimits] = []
     if member.plan_id is not None and resource.quota_group is not None:
         limits = CATALOGUE.quota_limits(session, member.plan_id, resource.quota_group)
@@ -121,7 +122,7 @@ def check_free(
             if b.id != moving
         ]
         in_use = peak_seats(taken, start, end)
-        check_free_seats(in_use, seats, resource.capacity, resource.name, format_span(start, end, target.tz))
+        check_free_seats(in_use, seats, resource.capacity, resource.name, Slot(start, end, target.tz.key))
         return
     blocked_until = block_end(end, resource.buffer_minutes)
     if moving is None:
@@ -135,15 +136,17 @@ def check_free(
 
 def check_in_service(session: Session, target: Target, start: datetime, end: datetime) -> None:
     """Refuse a span during which the resource is out of service (a fault, overdue maintenance)."""
-    for message, block_start in catalogue_repo.block_messages(session, target.resource.id, start, end):
-        since = block_start.astimezone(target.tz).strftime("%Y-%m-%d %H:%M")
+    for reason, block_start in catalogue_repo.block_messages(session, target.resource.id, start, end):
         raise Conflict(
-            f"{target.resource.name} is out of service since {since} ({message}); "
-            "it takes no bookings until a manager clears it"
+            "{name} is out of service since {since} ({message}); "
+            "it takes no bookings until a manager clears it",
+            name=target.resource.name,
+            since=At(block_start, target.tz.key),
+            message=reason,
         )
 
 
-def _taken(target: Target, holder: repo.Holder, start: datetime, end: datetime) -> str:
+def _taken(target: Target, holder: repo.Holder, start: datetime, end: datetime) -> Message:
     resource = target.resource
     return taken_message(
         resource.name,
@@ -221,11 +224,17 @@ def _insert(session: Session, target: Target, booking: Booking, new_code: Callab
             detail = (
                 _taken(target, holder, booking.start_at, booking.end_at)
                 if holder is not None
-                else f"{target.resource.name} was booked "
-                f"{format_span(booking.start_at, booking.end_at, target.tz)} by someone else a moment ago"
+                else message(
+                    "{resource} was booked {slot} by someone else a moment ago",
+                    resource=target.resource.name,
+                    slot=Slot(booking.start_at, booking.end_at, target.tz.key),
+                )
             )
             raise Conflict(detail) from exc
     raise Conflict(
-        f"{CODE_ATTEMPTS} check-in codes in a row were already taken, so {target.resource.name} "
-        f"{format_span(booking.start_at, booking.end_at, target.tz)} was not booked; please try again"
+        "{attempts} check-in codes in a row were already taken, so {name} {slot} was not booked; "
+        "please try again",
+        attempts=CODE_ATTEMPTS,
+        name=target.resource.name,
+        slot=Slot(booking.start_at, booking.end_at, target.tz.key),
     )

@@ -19,6 +19,7 @@ import enum
 from collections.abc import Mapping
 
 from booking.errors import InvalidRequest
+from booking.messages import Message, Term, Value, message
 from booking.models import ACTIVE_STATUSES, BookingStatus
 
 S = BookingStatus
@@ -74,7 +75,7 @@ def can_move(status: BookingStatus, move: Move) -> bool:
     return (status, move) in TRANSITIONS
 
 
-def transition(status: BookingStatus, move: Move, span: str) -> BookingStatus:
+def transition(status: BookingStatus, move: Move, span: Value) -> BookingStatus:
     """The status after the move (the same one when the move was already made), or InvalidRequest
     saying why a booking in this status cannot make it; `span` names the booking in the sentence."""
     if (status, move) in SETTLED:
@@ -85,17 +86,28 @@ def transition(status: BookingStatus, move: Move, span: str) -> BookingStatus:
     return after
 
 
-def _why_not(status: BookingStatus, move: Move, span: str) -> str:
+def _why_not(status: BookingStatus, move: Move, span: Value) -> Message:
+    state = Term(status.value)
     if move in (Move.approve, Move.reject):
-        return f"the booking is {status.value}, not awaiting a decision"
+        return message("the booking is {status}, not awaiting a decision", status=state)
     if move is Move.check_in:
         if status is S.pending:
-            return f"the booking {span} still awaits a manager's approval"
-        return f"the booking {span} is {status.value}; it cannot be checked in"
+            return message("the booking {span} still awaits a manager's approval", span=span)
+        return message("the booking {span} is {status}; it cannot be checked in", span=span, status=state)
     if move in (Move.cancel, Move.release):
-        return f"the booking {span} is {status.value} and cannot be cancelled"
+        return message("the booking {span} is {status} and cannot be cancelled", span=span, status=state)
     if move is Move.move:
-        return f"the booking {span} is {status.value}; only a booking that has not begun can be moved"
+        return message(
+            "the booking {span} is {status}; only a booking that has not begun can be moved",
+            span=span,
+            status=state,
+        )
     if move is Move.no_show:
-        return f"the booking {span} is {status.value}; only a confirmed booking can be a no-show"
-    return f"the booking {span} is {status.value}; only a checked-in booking completes"
+        return message(
+            "the booking {span} is {status}; only a confirmed booking can be a no-show",
+            span=span,
+            status=state,
+        )
+    return message(
+        "the booking {span} is {status}; only a checked-in booking completes", span=span, status=state
+    )

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from booking.catalogue.rules import QuotaLimits
 from booking.errors import QuotaExceeded
+from booking.messages import Hours, Term
 from booking.models import QuotaPeriod
-from booking.spans import Span, format_hours, local_instant
+from booking.spans import Span, local_instant
 
 PERIOD_WORDS: Mapping[QuotaPeriod, str] = {
     QuotaPeriod.day: "day",
@@ -54,19 +55,29 @@ def check_quota(limits: QuotaLimits, usage: QuotaUsage, requested_seconds: int) 
         allowed = limits.max_hours * 3600
         if usage.booked_seconds + requested_seconds > allowed + 1e-6:
             raise QuotaExceeded(
-                f"your plan allows {format_hours(allowed)} of {group} per {period}; "
-                f"you have {format_hours(usage.booked_seconds)} booked and asked for "
-                f"{format_hours(requested_seconds)} more"
+                "your plan allows {allowed} of {group} per {period}; "
+                "you have {booked} booked and asked for {asked} more",
+                allowed=Hours(allowed / 3600),
+                group=group,
+                period=Term(period),
+                booked=Hours(usage.booked_seconds / 3600),
+                asked=Hours(requested_seconds / 3600),
             )
     if limits.max_bookings is not None and usage.bookings + 1 > limits.max_bookings:
         raise QuotaExceeded(
-            f"your plan allows {limits.max_bookings} bookings of {group} per {period}; "
-            f"you have {usage.bookings}"
+            "your plan allows {max_bookings} bookings of {group} per {period}; you have {bookings}",
+            max_bookings=limits.max_bookings,
+            group=group,
+            period=Term(period),
+            bookings=usage.bookings,
         )
     if limits.max_future_bookings is not None and usage.future_bookings + 1 > limits.max_future_bookings:
         raise QuotaExceeded(
-            f"your plan allows {limits.max_future_bookings} upcoming bookings of {group} at once; "
-            f"you have {usage.future_bookings}"
+            "your plan allows {max_future_bookings} upcoming bookings of {group} at once; "
+            "you have {future_bookings}",
+            max_future_bookings=limits.max_future_bookings,
+            group=group,
+            future_bookings=usage.future_bookings,
         )
 
 

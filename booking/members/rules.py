@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from booking.errors import InvalidRequest, NotPermitted, TooManyAttempts
+from booking.messages import Day
 from booking.models import Role
 
 LANGUAGES: tuple[str, ...] = ("vi", "en")
@@ -27,11 +28,18 @@ def check_training(
     if required is None:
         return
     if required not in held:
-        raise NotPermitted(f"{name} requires the training '{training_name}', which you do not hold")
+        raise NotPermitted(
+            "{name} requires the training '{training_name}', which you do not hold",
+            name=name,
+            training_name=training_name,
+        )
     expires = held[required]
     if expires is not None and expires <= now:
         raise NotPermitted(
-            f"{name} requires the training '{training_name}'; yours expired on {expires:%Y-%m-%d}"
+            "{name} requires the training '{training_name}'; yours expired on {expires}",
+            name=name,
+            training_name=training_name,
+            expires=Day(expires.date()),
         )
 
 
@@ -43,9 +51,9 @@ def training_expiry(now: datetime, valid_days: int | None) -> datetime | None:
 def check_role_sites(role: Role, sites: Sequence[str], *, hint: str = "") -> None:
     """Refuse a kiosk bound to other than one site, or a manager of no site."""
     if role is Role.kiosk and len(sites) != 1:
-        raise InvalidRequest(f"a kiosk account is bound to exactly one site{hint}")
+        raise InvalidRequest("a kiosk account is bound to exactly one site{hint}", hint=hint)
     if role is Role.manager and not sites:
-        raise InvalidRequest(f"a manager needs at least one site to manage{hint}")
+        raise InvalidRequest("a manager needs at least one site to manage{hint}", hint=hint)
 
 
 def normal_email(email: str) -> str:
@@ -67,7 +75,7 @@ def member_id_base(email: str) -> str:
 def check_password(password: str) -> None:
     """Refuse a password too short to keep an account safe."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidRequest(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidRequest("a password needs at least {length} characters", length=MIN_PASSWORD_LENGTH)
 
 
 def check_sign_in_attempts(
@@ -77,12 +85,16 @@ def check_sign_in_attempts(
     if failures < max_failures:
         return
     wait = max(1, math.ceil(((oldest or now) + window - now).total_seconds() / 60))
-    raise TooManyAttempts(f"too many failed sign-ins for {email}; try again in {wait} min")
+    raise TooManyAttempts(
+        "too many failed sign-ins for {email}; try again in {wait} min", email=email, wait=wait
+    )
 
 
 def check_language(language: str) -> None:
     """Refuse a language FabLab Hub does not speak."""
     if language not in LANGUAGES:
         raise InvalidRequest(
-            f"'{language}' is not a language of FabLab Hub; use one of {', '.join(LANGUAGES)}"
+            "'{language}' is not a language of FabLab Hub; use one of {text}",
+            language=language,
+            text=", ".join(LANGUAGES),
         )

@@ -42,7 +42,7 @@ def get_member_or_raise(session: Session, member_id: str) -> Member:
     """The member, or NotFound."""
     member = repo.get_member(session, member_id)
     if member is None:
-        raise NotFound(f"there is no member '{member_id}'")
+        raise NotFound("there is no member '{member_id}'", member_id=member_id)
     return member
 
 
@@ -54,7 +54,7 @@ def find_member(session: Session, id_or_email: str) -> Member:
         else repo.get_member(session, id_or_email)
     )
     if member is None:
-        raise NotFound(f"there is no member '{id_or_email}'")
+        raise NotFound("there is no member '{id_or_email}'", id_or_email=id_or_email)
     return member
 
 
@@ -63,7 +63,7 @@ def member_by_card(session: Session, card_uid: str) -> Member:
     card = card_uid.strip().upper()
     member = repo.get_member_by_card(session, card) if card else None
     if member is None or not member.active:
-        raise NotFound(f"no member holds the card {card or '(empty)'}")
+        raise NotFound("no member holds the card {card}", card=card or "–")
     return member
 
 
@@ -99,13 +99,13 @@ def create_member(
     require_admin(actor)
     email = normal_email(data.email)
     if repo.get_member_by_email(session, email) is not None:
-        raise Conflict(f"an account with the e-mail {email} already exists")
+        raise Conflict("an account with the e-mail {email} already exists", email=email)
     catalogue.check_plan_exists(session, data.plan_id)
     _check_sites(session, data.sites)
     check_role_sites(data.role, data.sites, hint=" (--site)")
     card = normal_card(data.card_uid)
     if card is not None and repo.get_member_by_card(session, card) is not None:
-        raise Conflict(f"the card {card} already belongs to another member")
+        raise Conflict("the card {card} already belongs to another member", card=card)
     member = Member(
         id=_unused_member_id(session, email),
         email=email,
@@ -144,7 +144,7 @@ def update_member(session: Session, actor: Actor, member_id: str, data: MemberUp
     if card is not None:
         holder = repo.get_member_by_card(session, card)
         if holder is not None and holder.id != member.id:
-            raise Conflict(f"the card {card} already belongs to another member")
+            raise Conflict("the card {card} already belongs to another member", card=card)
     if member.active != data.active:
         member.token_version += 1
     member.name, member.role, member.plan_id = data.name, data.role, data.plan_id
@@ -294,7 +294,9 @@ def revoke_training(session: Session, actor: Actor, member_id: str, training_id:
     member = find_member(session, member_id)
     grant = repo.get_grant(session, member.id, training_id)
     if grant is None:
-        raise NotFound(f"{member.name} does not hold the training '{training_id}'")
+        raise NotFound(
+            "{name} does not hold the training '{training_id}'", name=member.name, training_id=training_id
+        )
     session.delete(grant)
     session.flush()
 

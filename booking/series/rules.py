@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from dateutil import rrule as du_rrule
 
 from booking.errors import Conflict, DomainError, InvalidRequest
-from booking.spans import Span, format_span
+from booking.messages import Items, Slot, message
+from booking.spans import Span
 
 # A series may not expand to more bookings than this, whatever its RRULE says.
 MAX_OCCURRENCES = 200
@@ -52,7 +53,9 @@ def expand_rrule(
     try:
         rule = du_rrule.rrulestr(text, dtstart=local_start)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise InvalidRequest(f"rrule '{rrule_text}' is not a valid RRULE: {exc}") from exc
+        raise InvalidRequest(
+            "rrule '{rrule_text}' is not a valid RRULE: {reason}", rrule_text=rrule_text, reason=str(exc)
+        ) from exc
     if not isinstance(rule, du_rrule.rrule) or getattr(rule, "_freq", None) not in ALLOWED_FREQUENCIES:
         raise InvalidRequest("rrule must repeat DAILY, WEEKLY, MONTHLY or YEARLY")
     if getattr(rule, "_interval", 1) < 1:
@@ -118,7 +121,7 @@ def _utc_until_to_local(value: str, tz: ZoneInfo) -> str:
     try:
         instant = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     except ValueError as exc:
-        raise InvalidRequest(f"UNTIL={value}Z is not a date and time") from exc
+        raise InvalidRequest("UNTIL={value}Z is not a date and time", value=value) from exc
     return instant.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
 
@@ -138,7 +141,11 @@ def weekly_rrule(weekdays: Sequence[int], *, until: date | None = None, count: i
     rule = "FREQ=WEEKLY;BYDAY=" + ",".join(WEEKDAY_CODES[d] for d in days)
     if count is not None:
         if not 1 <= count <= MAX_OCCURRENCES:
-            raise InvalidRequest(f"a series has 1 to {MAX_OCCURRENCES} bookings; {count} were asked for")
+            raise InvalidRequest(
+                "a series has 1 to {most} bookings; {count} were asked for",
+                most=MAX_OCCURRENCES,
+                count=count,
+            )
         return f"{rule};COUNT={count}"
     assert until is not None
     return f"{rule};UNTIL={until:%Y%m%d}T235959"
@@ -146,10 +153,20 @@ def weekly_rrule(weekdays: Sequence[int], *, until: date | None = None, count: i
 
 def series_refusal(refused: Sequence[tuple[Span, DomainError]], total: int, tz: ZoneInfo) -> DomainError:
     """One error listing every date of a series that cannot be booked, and why."""
-    listed = "; ".join(f"{format_span(span.start, span.end, tz)}: {exc.detail}" for span, exc in refused)
+    listed = Items(
+        tuple(
+            message("{slot}: {why}", slot=Slot(span.start, span.end, tz.key), why=exc.message)
+            for span, exc in refused
+        )
+    )
     kinds = {type(exc) for _, exc in refused}
     error_type: type[DomainError] = kinds.pop() if len(kinds) == 1 else Conflict
-    return error_type(f"{len(refused)} of {total} dates cannot be booked — {listed}")
+    return error_type(
+        "{refused} of {total} dates cannot be booked — {listed}",
+        refused=len(refused),
+        total=total,
+        listed=listed,
+    )
 
 
 def moved_occurrence(

@@ -118,7 +118,7 @@ def list_series_bookings(session: Session, actor: Actor, series_id: str) -> list
     """The bookings of a series the actor may see, or NotFound."""
     found = [b for b in repo.list_series_bookings(session, series_id) if can_see(actor, b)]
     if not found:
-        raise NotFound(f"there is no series '{series_id}'")
+        raise NotFound("there is no series '{series_id}'", series_id=series_id)
     return found
 
 

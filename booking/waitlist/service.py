@@ -13,11 +13,11 @@ from booking.errors import Conflict, DomainError, InvalidRequest, NotFound
 from booking.members import repository as members_repo
 from booking.members import service as members
 from booking.members.actors import Actor
+from booking.messages import Slot, message
 from booking.models import Booking, WaitlistEntry, WaitlistStatus
 from booking.notifications import notify
 from booking.schemas import WaitlistCreate, WaitlistRead
 from booking.security import new_id
-from booking.spans import format_span
 from booking.waitlist import repository as repo
 from booking.waitlist.rules import has_expired
 
@@ -61,7 +61,9 @@ def join(session: Session, actor: Actor, data: WaitlistCreate, now: datetime) ->
         pass
     else:
         raise InvalidRequest(
-            f"{target.resource.name} is free {format_span(start, end, target.tz)}: book it instead"
+            "{name} is free {slot}: book it instead",
+            name=target.resource.name,
+            slot=Slot(start, end, target.tz.key),
         )
     for entry in repo.list_member_entries(session, actor.id):
         if (
@@ -90,7 +92,7 @@ def leave(session: Session, actor: Actor, entry_id: str) -> WaitlistEntry:
     """Stop waiting."""
     entry = repo.get_entry(session, entry_id)
     if entry is None or entry.member_id != actor.id:
-        raise NotFound(f"there is no waitlist entry '{entry_id}'")
+        raise NotFound("there is no waitlist entry '{entry_id}'", entry_id=entry_id)
     if entry.status is WaitlistStatus.waiting:
         entry.status = WaitlistStatus.cancelled
         session.add(entry)
@@ -139,8 +141,11 @@ def promote(
             session,
             member.id,
             "waitlist",
-            f"A slot freed up: you are booked on {target.resource.name} "
-            f"{format_span(booking.start_at, booking.end_at, target.tz)}",
+            message(
+                "A slot freed up: you are booked on {resource} {slot}",
+                resource=target.resource.name,
+                slot=Slot(booking.start_at, booking.end_at, target.tz.key),
+            ),
             booking=booking,
             now=now,
         )

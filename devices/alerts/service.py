@@ -112,7 +112,7 @@ def list_alerts(
     if not (actor.is_admin or actor.managed_sites):
         raise NotPermitted("only managers see alerts")
     if site_id is not None and not actor.manages(site_id):
-        raise NotPermitted(f"you do not manage the site '{site_id}'")
+        raise NotPermitted("you do not manage the site '{site_id}'", site_id=site_id)
     sites = [site_id] if site_id else (None if actor.is_admin else sorted(actor.managed_sites))
     return [alert_read(a) for a in repo.list_alerts(session, site_ids=sites, open_only=open_only)]
 
@@ -120,7 +120,7 @@ def list_alerts(
 def _alert_for(session: Session, actor: Actor, alert_id: str) -> Alert:
     alert = repo.get_alert(session, alert_id)
     if alert is None or not actor.manages(alert.site_id):
-        raise NotFound(f"there is no alert '{alert_id}'")
+        raise NotFound("there is no alert '{alert_id}'", alert_id=alert_id)
     return alert
 
 

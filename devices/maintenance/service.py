@@ -86,7 +86,7 @@ def list_plans(
     """The machine's maintenance plans and how far each is through its interval (its site's managers)."""
     machine = registry.get_machine_or_raise(session, machine_id)
     if actor is not None and not actor.manages(machine.site_id):
-        raise NotFound(f"there is no machine '{machine_id}'")
+        raise NotFound("there is no machine '{machine_id}'", machine_id=machine_id)
     return [plan_read(p, machine, now) for p in repo.list_plans(session, machine_id)]
 
 
@@ -97,7 +97,7 @@ def mark_done(
     plan = repo.get_plan(session, plan_id)
     machine = registry_repo.get_machine(session, plan.machine_id) if plan else None
     if plan is None or machine is None or not actor.manages(machine.site_id):
-        raise NotFound(f"there is no maintenance plan {plan_id}")
+        raise NotFound("there is no maintenance plan {plan_id}", plan_id=plan_id)
     plan.last_done_at, plan.runtime_s_at_done, plan.jobs_at_done = now, machine.runtime_s, machine.jobs
     session.add(plan)
     session.add(

@@ -57,9 +57,11 @@ def attach_machine(session: Session, data: MachineCreate, now: datetime) -> Mach
     """Give an existing `machine` resource its gateway and live state."""
     resource = catalogue.get_resource_or_raise(session, data.id)
     if resource.kind is not ResourceKind.machine:
-        raise InvalidRequest(f"{resource.name} is a {resource.kind.value}, not a machine")
+        raise InvalidRequest(
+            "{name} is a {value}, not a machine", name=resource.name, value=resource.kind.value
+        )
     if repo.get_machine(session, data.id) is not None:
-        raise Conflict(f"the machine '{data.id}' is already registered")
+        raise Conflict("the machine '{id}' is already registered", id=data.id)
     machine = Machine(
         id=data.id,
         site_id=resource.site_id,
@@ -82,7 +84,7 @@ def get_machine_or_raise(session: Session, machine_id: str) -> Machine:
     """The machine, or NotFound."""
     machine = repo.get_machine(session, machine_id)
     if machine is None:
-        raise NotFound(f"there is no machine '{machine_id}'")
+        raise NotFound("there is no machine '{machine_id}'", machine_id=machine_id)
     return machine
 
 

@@ -12,6 +12,7 @@ from booking.models import Booking, BookingStatus, Member, QuotaPeriod, Resource
 from tests.clock import FakeClock
 from tests.conftest import NOW as NOW_API
 from tests.factories import PASSWORD, at, make_member, make_plan, make_resource, make_site, quota
+from tests.words import en_slot
 
 Auth = Callable[[Member], dict[str, str]]
 
@@ -178,7 +179,10 @@ class TestCreateBooking:
             headers=auth(make_member(session)),
         )
         assert response.status_code == 409
-        assert response.json() == {"error": "Conflict", "detail": "Laser 1 is booked 2027-03-02 14:00–15:00"}
+        assert response.json() == {
+            "error": "Conflict",
+            "detail": f"Laser 1 is booked {en_slot('2027-03-02 14:00–15:00')}",
+        }
         assert _bookings(session) == before
 
     def test_quota_is_403(self, client: TestClient, session: Session, site: Site, auth: Auth) -> None:
@@ -257,7 +261,7 @@ class TestCreateBooking:
         assert response.status_code == 422
         assert response.json() == {
             "error": "InvalidRequest",
-            "detail": "Laser 1 can be booked for at most 60 min at a time; 2027-03-02 14:00–16:00 is 120 min",
+            "detail": f"Laser 1 can be booked for at most 60 min at a time; {en_slot('2027-03-02 14:00–16:00')} is 120 min",  # noqa: E501
         }
 
     def test_idempotency_key_replays(
@@ -367,7 +371,7 @@ class TestBookingAccess:
         assert early.status_code == 422
         assert (
             early.json()["detail"]
-            == "check-in for 2027-03-01 10:00–11:00 opens at 09:45, 15 min before the start"
+            == f"check-in for {en_slot('2027-03-01 10:00–11:00')} opens at 09:45, 15 min before the start"
         )
         clock.set(at("2027-03-01 09:50"))
         response = client.post("/api/v1/check-in", json={"code": booking["code"]}, headers=kiosk)

@@ -120,7 +120,7 @@ class TestPageAccess:
         sign_in(client, app, center.other_kiosk)
         response = client.get(f"/kiosk/{center.site.id}", headers=HTML)
         assert response.status_code == 404
-        assert f"there is nothing at /kiosk/{center.site.id}" in response.text
+        assert f"Không có kiosk nào ở /kiosk/{center.site.id}" in response.text
 
     def test_a_kiosk_cannot_post_member_actions(
         self, client: TestClient, app: FastAPI, center: Center
@@ -138,7 +138,7 @@ class TestPageAccess:
             headers=HTML,
         )
         assert response.status_code == 403
-        assert "a kiosk cannot open member or manager pages" in response.text
+        assert "Kiosk không mở được trang của thành viên hay quản lý" in response.text
 
     def test_a_manager_cannot_see_another_sites_report(
         self, client: TestClient, app: FastAPI, center: Center
@@ -146,7 +146,7 @@ class TestPageAccess:
         sign_in(client, app, center.manager)
         response = client.get(f"/manage/reports?site={center.other_site.id}", headers=HTML)
         assert response.status_code == 404
-        assert f"there is no site &#39;{center.other_site.id}&#39; among yours" in response.text
+        assert f"Không có cơ sở “{center.other_site.id}” trong số cơ sở bạn quản lý" in response.text
         assert "fablab-utilisation" not in response.text
 
 

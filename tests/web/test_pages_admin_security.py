@@ -65,7 +65,7 @@ class TestAdminSetUp:
             "/admin/sites", data=form(id="bad", name="Bad", hours_mon="17:00-08:00"), headers=HTML
         )
         assert response.status_code == 422
-        assert "opening hours for mon: 08:00 is not after 17:00" in response.text
+        assert "Giờ mở cửa mon: 08:00 không sau 17:00" in response.text
         assert session.get(Site, "bad") is None
 
     def test_creates_and_changes_a_resource(
@@ -114,7 +114,7 @@ class TestAdminSetUp:
             headers=HTML,
         )
         assert response.status_code == 409
-        assert "the plan already has a rule for laser per week" in response.text
+        assert "Gói đã có quy định cho laser theo tuần" in response.text
         assert _post(client, f"/admin/rules/{rule.id}/delete") == 303
         assert session.exec(select(QuotaRule).where(QuotaRule.plan_id == "student")).first() is None
 

@@ -122,13 +122,15 @@ class TestAccess:
         assert f'id="machine-{lab.cutter.id}"' in html
         assert f'id="machine-{lab.laser.id}"' not in html
         response = client.get(f"/manage/machines/{lab.laser.id}", headers=HTML)
-        assert f"there is no machine '{lab.laser.id}' among yours" in unescape(response.text)
+        assert f"Không có máy “{lab.laser.id}” trong số máy bạn quản lý" in unescape(response.text)
 
     def test_a_site_that_is_not_mine_is_not_found(self, client: TestClient, app: FastAPI, lab: Lab) -> None:
         _signed_in(client, app, lab.center.manager)
         response = client.get(f"/manage/machines?site={lab.center.other_site.id}", headers=HTML)
         assert response.status_code == 404
-        assert f"there is no site '{lab.center.other_site.id}' among yours" in unescape(response.text)
+        assert f"Không có cơ sở “{lab.center.other_site.id}” trong số cơ sở bạn quản lý" in unescape(
+            response.text
+        )
 
 
 class TestBoard:
@@ -256,7 +258,7 @@ class TestAlerts:
         assert f'id="alert-{alert.id}"' not in client.get("/manage/alerts", headers=HTML).text
         response = client.post(f"/manage/alerts/{alert.id}/resolve", data=form(note="x"), headers=HTML)
         assert response.status_code == 404
-        assert f"there is no alert '{alert.id}'" in unescape(response.text)
+        assert f"Không có cảnh báo “{alert.id}”" in unescape(response.text)
         session.refresh(alert)
         assert alert.resolved_at is None
         assert alert.acknowledged_at is None
@@ -268,7 +270,7 @@ class TestAlerts:
         _signed_in(client, app, lab.center.member)
         response = client.post(f"/manage/alerts/{alert.id}/acknowledge", data=form(), headers=HTML)
         assert response.status_code == 403
-        assert "only the center's managers can open this page" in unescape(response.text)
+        assert "Chỉ quản lý của trung tâm mới mở được trang này" in unescape(response.text)
         session.refresh(alert)
         assert alert.acknowledged_at is None
 
@@ -310,12 +312,12 @@ class TestMaintenance:
     @pytest.mark.parametrize(
         ("fields", "detail"),
         [
-            ({}, "a plan needs an interval: every_runtime_h, every_jobs or every_days"),
-            ({"every_jobs": "nhiều"}, "'nhiều' is not a number of jobs"),
-            ({"every_days": "-3"}, "the number of days must be more than 0"),
-            ({"every_jobs": "2.5"}, "jobs and days are whole numbers"),
-            ({"every_runtime_h": "nan"}, "'nan' is not a number of runtime hours"),
-            ({"every_days": "7", "name": "   "}, "the plan needs a name: what is to be done"),
+            ({}, "Kế hoạch bảo trì cần có chu kỳ"),
+            ({"every_jobs": "nhiều"}, "“nhiều” không phải là số lượt gia công hợp lệ"),
+            ({"every_days": "-3"}, "Số ngày phải lớn hơn 0"),
+            ({"every_jobs": "2.5"}, "Số lượt gia công và số ngày phải là số nguyên"),
+            ({"every_runtime_h": "nan"}, "“nan” không phải là số giờ chạy máy hợp lệ"),
+            ({"every_days": "7", "name": "   "}, "Kế hoạch cần có tên: việc cần làm là gì"),
         ],
     )
     def test_a_bad_plan_is_refused_in_words(
@@ -403,7 +405,7 @@ class TestMaintenance:
         _signed_in(client, app, lab.center.other_manager)
         response = client.post(f"/manage/maintenance/{plan.id}/done", data=form(), headers=HTML)
         assert response.status_code == 404
-        assert f"there is no maintenance plan {plan.id}" in unescape(response.text)
+        assert "Không tìm thấy kế hoạch bảo trì này" in unescape(response.text)
         assert session.exec(select(MaintenanceLog).where(MaintenanceLog.plan_id == plan.id)).first() is None
 
 
@@ -466,7 +468,7 @@ class TestMachinePage:
         _signed_in(client, app, lab.center.manager)
         response = client.get(f"/manage/machines/{lab.laser.id}?days=7", headers=HTML)
         assert response.status_code == 422
-        assert "the chart shows 14 or 30 days" in unescape(response.text)
+        assert "Biểu đồ hiển thị 14 hoặc 30 ngày" in unescape(response.text)
 
     def test_the_status_fragment_is_live(
         self, client: TestClient, app: FastAPI, session: Session, lab: Lab
@@ -504,7 +506,7 @@ class TestKioskAndPortal:
         _signed_in(client, app, lab.center.other_kiosk)
         response = client.get(f"/kiosk/{lab.center.site.id}/machines", headers=HTMX)
         assert response.status_code == 404
-        assert f"there is nothing at /kiosk/{lab.center.site.id}" in unescape(response.text)
+        assert f"Không có kiosk nào ở /kiosk/{lab.center.site.id}" in unescape(response.text)
         assert f'id="kiosk-machine-{lab.laser.id}"' not in response.text
         session.refresh(lab.laser)
         assert (lab.laser.rev, lab.laser.state, lab.laser.since) == shown

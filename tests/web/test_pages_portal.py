@@ -13,6 +13,7 @@ from booking.models import Booking, BookingStatus, Member, WaitlistEntry
 from tests.clock import FakeClock
 from tests.factories import PASSWORD, at, hours
 from tests.web.pages import CSRF, HTML, HTMX, Center, csrf_of, form, make_center, sign_in
+from tests.words import en_slot
 
 
 @pytest.fixture
@@ -190,7 +191,7 @@ class TestBook:
         assert response.status_code == 409
         assert "Khung giờ này đã kín" in response.text
         assert "This slot is taken" not in response.text
-        assert f"{center.room.name} is booked 2027-03-02 10:00–11:00" in response.text
+        assert f"{center.room.name} is booked {en_slot('2027-03-02 10:00–11:00')}" in response.text
         assert "/waitlist" in response.text  # the panel offers the waitlist
         assert _count(session, center.member) == 0
 
@@ -201,7 +202,7 @@ class TestBook:
         response = _book(client, center.room.id, "2027-03-02", "17:30", 60)
         assert response.status_code == 422
         assert (
-            "is open 08:00–18:00 on Tuesdays; 2027-03-02 17:30–18:30 is outside opening hours"
+            f"is open 08:00–18:00 on Tuesdays; {en_slot('2027-03-02 17:30–18:30')} is outside opening hours"
             in response.text
         )
         assert _count(session) == 0
@@ -330,7 +331,7 @@ class TestWaitlist:
             headers=HTMX,
         )
         assert response.status_code == 422
-        assert "book it instead" in response.text
+        assert "bạn có thể đặt ngay" in response.text
 
 
 class TestMyBookings:
@@ -358,7 +359,7 @@ class TestMyBookings:
         assert client.get(f"/bookings/{booking.id}", headers=HTML).status_code == 404
         response = client.post(f"/bookings/{booking.id}/cancel", data=form(), headers=HTML)
         assert response.status_code == 404
-        assert f"there is no booking &#39;{booking.id}&#39;" in response.text
+        assert "Không tìm thấy lượt đặt này" in response.text
         session.refresh(booking)
         assert booking.status is BookingStatus.confirmed
 
@@ -370,7 +371,9 @@ class TestMyBookings:
         booking = session.exec(select(Booking)).one()
         too_soon = client.post(f"/bookings/{booking.id}/check-in", data=form(), headers=HTMX)
         assert too_soon.status_code == 422
-        assert "check-in for 2027-03-01 10:00–11:00 opens at 09:45" in too_soon.text
+        # In the page's language (Vietnamese), with the local day as Vietnamese write it.
+        assert "Check-in cho lượt 10:00–11:00 thứ Hai 01/03" in too_soon.text
+        assert "mở lúc 09:45, 15 phút trước giờ bắt đầu" in too_soon.text
         clock.advance(hours(0.8))
         assert client.post(f"/bookings/{booking.id}/check-in", data=form(), headers=HTMX).status_code == 200
         session.refresh(booking)

@@ -72,7 +72,7 @@ def validated(model: type[Model], data: dict[str, Any]) -> Model:
         for error in exc.errors()[:5]:
             where = ".".join(str(p) for p in error.get("loc", ()))
             parts.append(f"{where}: {str(error.get('msg', 'is not valid')).lower()}")
-        raise InvalidRequest("; ".join(parts)) from exc
+        raise InvalidRequest("{problems}", problems="; ".join(parts)) from exc
 
 
 def parse_hours(form: FormData) -> dict[str, list[list[str]]]:
@@ -85,7 +85,9 @@ def parse_hours(form: FormData) -> dict[str, list[list[str]]]:
                 continue
             bounds = [b.strip() for b in part.split("-")]
             if len(bounds) != 2:
-                raise InvalidRequest(f"opening hours for {day}: write them like 07:30-17:00, 18:00-21:00")
+                raise InvalidRequest(
+                    "opening hours for {day}: write them like 07:30-17:00, 18:00-21:00", day=day
+                )
             windows.append(bounds)
         if windows:
             hours[day] = windows
@@ -315,7 +317,7 @@ def resource_page(request: Request, resource_id: str, session: SessionDep, actor
     """A resource's names, capacity and booking rules."""
     resource = catalogue_repo.get_resource(session, resource_id)
     if resource is None:
-        raise NotFound(f"there is no resource '{resource_id}'")
+        raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
     return render(
         request,
         "admin/resource.html",

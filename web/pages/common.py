@@ -191,7 +191,7 @@ def kiosk(site_id: str, actor: Annotated[Actor, Depends(any_actor)]) -> Actor:
     if actor.member.role is not Role.kiosk:
         raise NotPermitted("the kiosk pages are for the kiosk screens of the center")
     if actor.member.kiosk_site_id != site_id:
-        raise NotFound(f"there is nothing at /kiosk/{site_id}")
+        raise NotFound("there is nothing at /kiosk/{site_id}", site_id=site_id)
     return actor
 
 
@@ -220,7 +220,7 @@ def parse_day(value: str | None, default: date) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequest(f"'{value}' is not a date like 2027-03-01") from exc
+        raise InvalidRequest("'{value}' is not a date like 2027-03-01", value=value) from exc
 
 
 def parse_clock(value: str) -> int:
@@ -228,9 +228,9 @@ def parse_clock(value: str) -> int:
     try:
         hours, minutes = (int(part) for part in value.split(":")[:2])
     except ValueError as exc:
-        raise InvalidRequest(f"'{value}' is not a time of day like 14:30") from exc
+        raise InvalidRequest("'{value}' is not a time of day like 14:30", value=value) from exc
     if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
-        raise InvalidRequest(f"'{value}' is not a time of day like 14:30")
+        raise InvalidRequest("'{value}' is not a time of day like 14:30", value=value)
     return hours * 60 + minutes
 
 
@@ -244,9 +244,9 @@ def parse_instant(value: str) -> datetime:
     try:
         instant = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequest(f"'{value}' is not a date and time") from exc
+        raise InvalidRequest("'{value}' is not a date and time", value=value) from exc
     if instant.tzinfo is None:
-        raise InvalidRequest(f"'{value}' needs a time zone offset")
+        raise InvalidRequest("'{value}' needs a time zone offset", value=value)
     return instant.astimezone(UTC)
 
 

@@ -163,7 +163,7 @@ def check_in(
                 session, actor, code, now, check_in_opens_min=settings.check_in_opens_min
             )
             if booking.site_id != site_id:  # a kiosk sees only its site; belt and braces
-                raise NotFound(f"no booking has the code {code.strip().upper()}")
+                raise NotFound("no booking has the code {text}", text=code.strip().upper())
         session.commit()
     except DomainError as exc:
         session.rollback()

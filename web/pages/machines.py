@@ -23,6 +23,7 @@ from sqlmodel import Session
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import InvalidRequest, NotFound
 from booking.members.actors import Actor
+from booking.messages import Term
 from booking.models import Site
 from booking.spans import zone
 from devices import reports
@@ -48,7 +49,7 @@ def _my_sites(session: Session, actor: Actor, site: str = "") -> list[Site]:
     if site:
         sites = [s for s in sites if s.id == site]
         if not sites:
-            raise NotFound(f"there is no site '{site}' among yours")
+            raise NotFound("there is no site '{site}' among yours", site=site)
     return sites
 
 
@@ -171,7 +172,7 @@ def decide_alert(
         alerts.resolve_alert(unit.session, unit.link, actor, alert_id, note.strip(), now)
         message = text(request, actor, "Alert resolved.")
     else:
-        raise NotFound(f"there is nothing at {request.url.path}")
+        raise NotFound("there is nothing at {path}", path=request.url.path)
     unit.commit()
     target = safe_next(back, "/manage/alerts")
     if is_htmx(request):
@@ -217,11 +218,11 @@ def _interval(value: str, what: str) -> str | None:
     try:
         number = float(cleaned)
     except ValueError as exc:
-        raise InvalidRequest(f"'{value}' is not a number of {what}") from exc
+        raise InvalidRequest("'{value}' is not a number of {what}", value=value, what=Term(what)) from exc
     if not math.isfinite(number):
-        raise InvalidRequest(f"'{value}' is not a number of {what}")
+        raise InvalidRequest("'{value}' is not a number of {what}", value=value, what=Term(what))
     if number <= 0:
-        raise InvalidRequest(f"the number of {what} must be more than 0")
+        raise InvalidRequest("the number of {what} must be more than 0", what=Term(what))
     return cleaned
 
 
@@ -255,7 +256,7 @@ def add_plan(
             every_days=int(float(days)) if days else None,
         )
     except ValidationError as exc:  # the checks above should leave nothing for it; never a 500
-        raise InvalidRequest(f"this plan is not valid: {exc.errors()[0]['msg']}") from exc
+        raise InvalidRequest("this plan is not valid: {value}", value=exc.errors()[0]["msg"]) from exc
     maintenance.add_plan(session, actor, target.id, data, now)
     session.commit()
     flash(request, text(request, actor, "Maintenance plan %(name)s added.", name=data.name))
@@ -293,7 +294,9 @@ def machine_page(
 ) -> Response:
     """A machine: its live status, open alerts, use per day, maintenance, and its sessions."""
     if days not in CHART_DAYS:
-        raise InvalidRequest(f"the chart shows {CHART_DAYS[0]} or {CHART_DAYS[1]} days")
+        raise InvalidRequest(
+            "the chart shows {value} or {value2} days", value=CHART_DAYS[0], value2=CHART_DAYS[1]
+        )
     machine = reports.managed_machine(session, actor, machine_id)
     site = catalogue_repo.get_site(session, machine.site_id)
     assert site is not None  # a machine's site is a foreign key

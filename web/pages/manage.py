@@ -53,7 +53,7 @@ def _site_filter(session: Session, actor: Actor, site: str) -> list[Site]:
         chosen = [s for s in sites if s.id == site]
         if not chosen:
             # Not one of theirs: as if it did not exist.
-            raise NotFound(f"there is no site '{site}' among yours")
+            raise NotFound("there is no site '{site}' among yours", site=site)
         return chosen
     return sites
 
@@ -152,7 +152,7 @@ def decide(
         bookings.check_in(session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min)
         message = text(request, actor, "Checked in.")
     else:
-        raise NotFound(f"there is nothing at {request.url.path}")
+        raise NotFound("there is nothing at {path}", path=request.url.path)
     session.commit()
     target = safe_next(back, "/manage/approvals")
     if is_htmx(request) and target.startswith("/manage/approvals"):

@@ -11,6 +11,7 @@ from booking.catalogue import rules
 from booking.errors import InvalidRequest
 from booking.spans import ClosureSpan, Span, zone
 from tests.factories import at
+from tests.words import en_slot
 
 HCM = zone("Asia/Ho_Chi_Minh")
 HOURS = rules.parse_opening_hours(
@@ -59,7 +60,11 @@ class TestOpeningHours:
         ("start", "end", "message"),
         [
             ("2027-03-01 07:30", "2027-03-01 08:30", "FabLab is open 08:00–12:00, 13:00–17:30 on Mondays"),
-            ("2027-03-01 11:30", "2027-03-01 13:30", "2027-03-01 11:30–13:30 is outside opening hours"),
+            (
+                "2027-03-01 11:30",
+                "2027-03-01 13:30",
+                f"{en_slot('2027-03-01 11:30–13:30')} is outside opening hours",
+            ),
             ("2027-03-01 17:00", "2027-03-01 18:00", "is outside opening hours"),
             ("2027-03-03 09:00", "2027-03-03 10:00", "FabLab is closed on Wednesdays"),
             ("2027-03-07 09:00", "2027-03-07 10:00", "closed on Sundays"),
@@ -110,7 +115,7 @@ class TestClosures:
         with pytest.raises(InvalidRequest) as caught:
             rules.check_closures(at("2027-03-02 16:30"), at("2027-03-02 18:00"), [closure], HCM, "FabLab")
         assert caught.value.detail == (
-            "FabLab is closed 2027-03-02 13:00–17:00 (fire drill); 2027-03-02 16:30–18:00 falls in it"
+            f"FabLab is closed {en_slot('2027-03-02 13:00–17:00')} (fire drill); {en_slot('2027-03-02 16:30–18:00')} falls in it"  # noqa: E501
         )
 
     def test_no_country_no_holidays(self) -> None:

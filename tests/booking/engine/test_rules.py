@@ -9,9 +9,12 @@ import pytest
 from booking.catalogue.rules import BookingRules
 from booking.engine import rules
 from booking.errors import Conflict, InvalidRequest
+from booking.messages import Slot
 from booking.spans import overlaps, zone
 from tests.factories import at
+from tests.words import en_day, en_slot
 
+MON = en_day("2027-03-01")
 HCM = zone("Asia/Ho_Chi_Minh")
 LASER = BookingRules(
     name="Laser 1", slot_minutes=30, min_minutes=30, max_minutes=180, lead_minutes=60, max_days_ahead=14
@@ -29,7 +32,11 @@ class TestTimes:
         ("start", "end", "message"),
         [
             ("2027-03-01 11:00", "2027-03-01 11:00", "the end must be after the start"),
-            ("2027-03-01 11:00", "2027-03-01 11:20", "at least 30 min; 2027-03-01 11:00–11:20 is 20 min"),
+            (
+                "2027-03-01 11:00",
+                "2027-03-01 11:20",
+                f"at least 30 min; {en_slot('2027-03-01 11:00–11:20')} is 20 min",
+            ),
             ("2027-03-01 11:00", "2027-03-01 14:30", "at most 180 min at a time"),
             ("2027-03-01 11:10", "2027-03-01 11:40", "slots of 30 min"),
             ("2027-03-01 11:00", "2027-03-01 11:45", "slots of 30 min"),
@@ -78,22 +85,26 @@ class TestSeats:
             (
                 8,
                 3,
-                "Desks has 2 of 10 seats free at its busiest during 2027-03-01 10:00–11:00; 3 were asked for",
+                f"Desks has 2 of 10 seats free at its busiest during 10:00–11:00 {MON}; 3 were asked for",
             ),
             (
                 12,
                 1,
-                "Desks has 0 of 10 seats free at its busiest during 2027-03-01 10:00–11:00; 1 were asked for",
+                f"Desks has 0 of 10 seats free at its busiest during 10:00–11:00 {MON}; 1 were asked for",
             ),
         ],
     )
     def test_refuses_more_seats_than_are_free(self, in_use: int, seats: int, message: str) -> None:
         with pytest.raises(Conflict) as caught:
-            rules.check_free_seats(in_use, seats, 10, "Desks", "2027-03-01 10:00–11:00")
+            rules.check_free_seats(
+                in_use, seats, 10, "Desks", Slot(at("2027-03-01 10:00"), at("2027-03-01 11:00"), HCM.key)
+            )
         assert caught.value.detail == message
 
     def test_accepts_the_last_free_seats(self) -> None:
-        rules.check_free_seats(7, 3, 10, "Desks", "2027-03-01 10:00–11:00")
+        rules.check_free_seats(
+            7, 3, 10, "Desks", Slot(at("2027-03-01 10:00"), at("2027-03-01 11:00"), HCM.key)
+        )
 
 
 class TestBuffers:
@@ -119,15 +130,15 @@ class TestTakenMessage:
     @pytest.mark.parametrize(
         ("holder", "mine", "buffer", "message"),
         [
-            (("10:00", "11:00"), False, 0, "Laser 1 is booked 2027-03-01 10:00–11:00"),
-            (("10:00", "11:00"), True, 0, "you already booked Laser 1 2027-03-01 10:00–11:00"),
+            (("10:00", "11:00"), False, 0, f"Laser 1 is booked 10:00–11:00 {MON}"),
+            (("10:00", "11:00"), True, 0, f"you already booked Laser 1 10:00–11:00 {MON}"),
             (
                 ("09:00", "10:00"),
                 False,
                 15,
-                "Laser 1 is booked 2027-03-01 09:00–10:00, and it needs 15 min between bookings",
+                f"Laser 1 is booked 09:00–10:00 {MON}, and it needs 15 min between bookings",
             ),
-            (("10:00", "11:00"), False, 15, "Laser 1 is booked 2027-03-01 10:00–11:00"),
+            (("10:00", "11:00"), False, 15, f"Laser 1 is booked 10:00–11:00 {MON}"),
         ],
     )
     def test_names_the_holder_and_the_buffer(
@@ -136,5 +147,6 @@ class TestTakenMessage:
         start, end = at("2027-03-01 10:00"), at("2027-03-01 11:00")
         holder_start, holder_end = at(f"2027-03-01 {holder[0]}"), at(f"2027-03-01 {holder[1]}")
         assert (
-            rules.taken_message("Laser 1", buffer, start, end, holder_start, holder_end, mine, HCM) == message
+            rules.taken_message("Laser 1", buffer, start, end, holder_start, holder_end, mine, HCM).english()
+            == message
         )

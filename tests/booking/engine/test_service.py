@@ -14,6 +14,7 @@ from booking.models import Booking, LedgerEntry, Site
 from tests.booking.helpers import ask, count_rows
 from tests.conftest import NOW
 from tests.factories import actor, at, make_member, make_plan, make_resource, quota
+from tests.words import en_slot
 
 
 def _codes(*codes: str) -> Callable[[], str]:
@@ -65,7 +66,7 @@ class TestCheckInCodes:
         with pytest.raises(Conflict) as caught:
             engine.book_one(session, target, request.start, request.end, 1, NOW, new_code=lambda: taken.code)
         assert caught.value.detail == (
-            "5 check-in codes in a row were already taken, so Laser 1 2027-03-02 12:00–13:00 "
+            f"5 check-in codes in a row were already taken, so Laser 1 {en_slot('2027-03-02 12:00–13:00')} "
             "was not booked; please try again"
         )
         assert (count_rows(session, Booking), count_rows(session, LedgerEntry)) == before

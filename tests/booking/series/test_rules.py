@@ -12,6 +12,7 @@ from booking.errors import Conflict, InvalidRequest, QuotaExceeded
 from booking.series import rules
 from booking.spans import Span, zone
 from tests.factories import at
+from tests.words import en_slot
 
 HCM = zone("Asia/Ho_Chi_Minh")
 BERLIN = zone("Europe/Berlin")
@@ -153,7 +154,8 @@ class TestRefusal:
         error = rules.series_refusal([(first, Conflict("taken")), (second, Conflict("taken too"))], 4, HCM)
         assert isinstance(error, Conflict)
         assert error.detail == (
-            "2 of 4 dates cannot be booked — 2027-03-02 10:00–11:00: taken; 2027-03-09 10:00–11:00: taken too"
+            f"2 of 4 dates cannot be booked — {en_slot('2027-03-02 10:00–11:00')}: taken; "
+            f"{en_slot('2027-03-09 10:00–11:00')}: taken too"
         )
 
     def test_mixed_kinds_are_a_conflict(self) -> None:

@@ -25,6 +25,7 @@ from tests.factories import (
     make_resource,
     quota,
 )
+from tests.words import en_slot
 
 
 class TestSeries:
@@ -42,8 +43,8 @@ class TestSeries:
                 NOW,
             )
         assert caught.value.detail == (
-            "2 of 4 dates cannot be booked — 2027-03-09 14:00–15:00: Room is booked 2027-03-09 14:00–15:00; "
-            "2027-03-23 14:00–15:00: Room is booked 2027-03-23 14:30–15:30"
+            f"2 of 4 dates cannot be booked — {en_slot('2027-03-09 14:00–15:00')}: Room is booked {en_slot('2027-03-09 14:00–15:00')}; "  # noqa: E501
+            f"{en_slot('2027-03-23 14:00–15:00')}: Room is booked {en_slot('2027-03-23 14:30–15:30')}"
         )
         assert count_rows(session, Booking) == before
 
@@ -74,7 +75,7 @@ class TestSeries:
             at("2027-03-23 14:00"),
         ]
         assert [(s.start, s.reason) for s in result.skipped] == [
-            (at("2027-03-09 14:00"), "Room is booked 2027-03-09 14:00–15:00")
+            (at("2027-03-09 14:00"), f"Room is booked {en_slot('2027-03-09 14:00–15:00')}")
         ]
         assert {b.series_id for b in result.bookings} == {result.series.id}
         # Cancel one occurrence, then the whole series.

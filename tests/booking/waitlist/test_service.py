@@ -30,6 +30,7 @@ from tests.factories import (
     make_resource,
     make_training,
 )
+from tests.words import en_slot
 
 
 class TestWaitlist:
@@ -66,11 +67,13 @@ class TestWaitlist:
         assert promoted is not None
         assert promoted.member_id == second.id
         notes = session.exec(select(Notification.message).where(Notification.member_id == second.id)).all()
-        assert notes == ["A slot freed up: you are booked on Laser 1 2027-03-02 10:00–11:00"]
+        assert notes == [f"A slot freed up: you are booked on Laser 1 {en_slot('2027-03-02 10:00–11:00')}"]
 
     def test_free_slot_is_not_waitlisted(self, session: Session, site: Site) -> None:
         room = make_resource(session, site, name="Room", kind=ResourceKind.room, quota_group=None)
-        with pytest.raises(InvalidRequest, match="Room is free 2027-03-02 10:00–11:00: book it instead"):
+        with pytest.raises(
+            InvalidRequest, match=f"Room is free {en_slot('2027-03-02 10:00–11:00')}: book it instead"
+        ):
             waitlist.join(
                 session,
                 actor(session, make_member(session)),

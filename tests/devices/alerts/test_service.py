@@ -16,6 +16,7 @@ from tests.conftest import NOW
 from tests.devices.helpers import book, online, state
 from tests.factories import actor, make_machine, make_member, make_site
 from tests.links import RecordingLink
+from tests.words import en_day, en_slot
 
 
 class TestFault:
@@ -31,13 +32,13 @@ class TestFault:
         with pytest.raises(Conflict) as caught:
             book(session, make_member(session), laser.id, "2027-03-02 11:00", "2027-03-02 12:00")
         assert caught.value.detail == (
-            "Laser 1 is out of service since 2027-03-01 09:00 (fault E12: lid open); "
+            f"Laser 1 is out of service since 09:00 {en_day('2027-03-01')} (fault E12: lid open); "
             "it takes no bookings until a manager clears it"
         )
         notes = session.exec(select(Notification.message).where(Notification.member_id == member.id)).all()
         assert notes == [
             "Laser 1 is out of service (fault E12: lid open); "
-            "your booking 2027-03-02 09:00–10:00 may not be usable"
+            f"your booking {en_slot('2027-03-02 09:00–10:00')} may not be usable"
         ]
         manager = actor(session, make_member(session, role=Role.manager, manages=(site,)))
         fault = session.exec(

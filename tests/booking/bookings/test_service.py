@@ -228,6 +228,15 @@ class TestBook:
         assert again.status is BookingStatus.confirmed
         assert ledger.my_quotas(session, who.member, NOW, "Asia/Ho_Chi_Minh")[0].booked_hours == 2
 
+    def test_an_overnight_booking_at_a_site_open_around_the_clock(self, session: Session) -> None:
+        """Found at 23:00 local: 00:00–24:00 every day refused 23:00–03:00 as outside opening hours."""
+        always = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        site = make_site(session, opening_hours=always, holiday_country="")
+        printer = make_resource(session, site, name="Printer", quota_group=None, max_minutes=600)
+        who = actor(session, make_member(session))
+        booking = bookings.book(session, who, ask(printer.id, "2027-03-02 23:00", "2027-03-03 03:00"), NOW)
+        assert booking.end_at - booking.start_at == timedelta(hours=4)
+
     def test_outside_opening_hours_and_closure(self, session: Session) -> None:
         site = make_site(session, opening_hours={"tue": [["08:00", "17:00"]]})
         room = make_resource(session, site, name="Room", kind=ResourceKind.room, quota_group=None)

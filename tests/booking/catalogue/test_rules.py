@@ -75,6 +75,41 @@ class TestOpeningHours:
             rules.check_opening_hours(at(start), at(end), HOURS, HCM, "FabLab")
         assert message in caught.value.detail
 
+    @pytest.mark.parametrize(
+        ("hours", "start", "end"),
+        [
+            (
+                {d: [(0, 1440)] for d in range(7)},
+                "2027-03-01 23:00",
+                "2027-03-02 03:00",
+            ),  # 24-hour co-working
+            ({d: [(0, 1440)] for d in range(7)}, "2027-03-01 08:00", "2027-03-04 08:00"),  # a three-day print
+            (
+                {0: [(1200, 1440)], 1: [(0, 360)]},
+                "2027-03-01 22:00",
+                "2027-03-02 05:00",
+            ),  # an evening into the night
+        ],
+    )
+    def test_a_span_across_windows_that_meet_is_open(
+        self, hours: dict[int, list[tuple[int, int]]], start: str, end: str
+    ) -> None:
+        rules.check_opening_hours(at(start), at(end), hours, HCM, "FabLab")
+
+    @pytest.mark.parametrize(
+        ("hours", "start", "end"),
+        [
+            ({0: [(1200, 1440)], 1: [(60, 360)]}, "2027-03-01 22:00", "2027-03-02 05:00"),  # shut 00:00-01:00
+            ({0: [(1200, 1440)]}, "2027-03-01 22:00", "2027-03-02 01:00"),  # closed on Tuesdays
+            ({d: [(0, 1440)] for d in range(7)}, "2027-03-01 08:00", "2027-06-01 08:00"),  # beyond any walk
+        ],
+    )
+    def test_a_gap_between_windows_is_closed(
+        self, hours: dict[int, list[tuple[int, int]]], start: str, end: str
+    ) -> None:
+        with pytest.raises(InvalidRequest, match="outside opening hours"):
+            rules.check_opening_hours(at(start), at(end), hours, HCM, "FabLab")
+
     def test_windows_follow_the_site_zone(self) -> None:
         windows = rules.opening_windows(date(2027, 3, 2), HOURS, HCM)
         assert windows == [

@@ -22,7 +22,8 @@ from booking.errors import (
     Unauthenticated,
     Unavailable,
 )
-from web.i18n import accept_language, normalise, say
+from web.headers import SECURITY_HEADERS
+from web.i18n import accept_language, normalise, say, translations
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,19 @@ HTTP_KINDS = {
     422: "InvalidRequest",
     429: "TooManyAttempts",
     503: "Unavailable",
+}
+
+
+# The heading of an error page, by kind: a person reads words, never an exception's name.
+HEADINGS = {
+    "NotFound": "Not found",
+    "Conflict": "This is already taken",
+    "QuotaExceeded": "Beyond your plan's limits",
+    "NotPermitted": "Not allowed",
+    "InvalidRequest": "Please check what you entered",
+    "Unauthenticated": "Please sign in",
+    "TooManyAttempts": "Too many attempts",
+    "Unavailable": "Please try again in a moment",
 }
 
 
@@ -80,18 +94,30 @@ def render_error(
 
         body = f'<div class="toast toast-error" role="alert">{escape(detail)}</div>'
         # htmx swaps no 4xx body by default; the retarget headers put the toast where it belongs.
-        hx_headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend", **(headers or {})}
+        hx_headers = {
+            **SECURITY_HEADERS,
+            "HX-Retarget": "#toasts",
+            "HX-Reswap": "beforeend",
+            **(headers or {}),
+        }
         return HTMLResponse(body, status_code=status, headers=hx_headers)
     path = request.url.path
     if path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"error": kind, "detail": detail}, status_code=status, headers=headers)
     from markupsafe import escape
 
+    language = error_language(request)
+    gettext = translations(language).gettext
+    heading = gettext(HEADINGS.get(kind, "Something went wrong"))
     page = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>FabLab Hub</title>"
-        f"<main><h1>{escape(kind)}</h1><p>{escape(detail)}</p><p><a href='/'>FabLab Hub</a></p></main>"
+        f"<!doctype html><html lang={language}><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(heading)} · FabLab Hub</title>"
+        "<link rel=stylesheet href='/static/app.css'>"
+        f"<main class=error-page><h1>{escape(heading)}</h1><p>{escape(detail)}</p>"
+        f"<p><a href='/'>{escape(gettext('Back to FabLab Hub'))}</a></p></main>"
     )
-    return HTMLResponse(page, status_code=status, headers=headers)
+    return HTMLResponse(page, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
 def _validation_detail(exc: RequestValidationError) -> str:

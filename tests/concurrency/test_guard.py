@@ -18,6 +18,7 @@ from booking.schemas import BookingCreate
 from booking.security import new_id
 from tests.conftest import NOW
 from tests.factories import at, make_member, make_resource, make_site
+from tests.words import en_slot
 
 START = at("2027-03-02 10:00")
 
@@ -119,4 +120,4 @@ class TestInterleavedTransactions:
             thread.join(timeout=0.5)
             session.commit()
         thread.join(timeout=60)
-        assert outcome == {"result": "Laser 1 is booked 2027-03-02 10:00–11:00"}
+        assert outcome == {"result": f"Laser 1 is booked {en_slot('2027-03-02 10:00–11:00')}"}

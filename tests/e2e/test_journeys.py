@@ -58,7 +58,7 @@ class TestMemberJourney:
         page.click("#booking-form button[type=submit]")
         refusal = page.locator("#panel .error-box")
         expect(refusal).to_contain_text("Khung giờ này đã kín")
-        expect(refusal).to_contain_text("you already booked Phòng họp 2 2027-03-02 10:00–11:00")
+        expect(refusal).to_contain_text("Bạn đã đặt Phòng họp 2 10:00–11:00 thứ Ba 02/03")
         shot(page, "06-conflict")
 
         page.goto(f"{center.url}/bookings")
@@ -134,7 +134,9 @@ class TestKioskJourney:
 
         page.fill("#k-code", "ZZZZ2222")
         page.click("form[hx-post$='/check-in']:has(#k-code) button[type=submit]")
-        expect(page.locator("#kiosk-result .result.fail")).to_contain_text("no booking has the code ZZZZ2222")
+        expect(page.locator("#kiosk-result .result.fail")).to_contain_text(
+            "Không có lượt đặt nào mang mã ZZZZ2222"
+        )
 
     def test_shows_a_lost_server_and_recovers_by_itself(self, page: Any, center: Center) -> None:
         from playwright.sync_api import expect

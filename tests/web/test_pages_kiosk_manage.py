@@ -59,7 +59,7 @@ class TestKiosk:
         sign_in(client, app, center.kiosk)
         response = client.post(f"/kiosk/{center.site.id}/check-in", data=form(card="DEADBEEF"), headers=HTMX)
         assert response.status_code == 404
-        assert "no member holds the card DEADBEEF" in response.text
+        assert "Không có thành viên nào dùng thẻ DEADBEEF" in response.text
 
     def test_a_card_with_no_booking_now_is_said_in_words(
         self, client: TestClient, app: FastAPI, center: Center
@@ -67,7 +67,7 @@ class TestKiosk:
         sign_in(client, app, center.kiosk)
         response = client.post(f"/kiosk/{center.site.id}/check-in", data=form(card="04A1B2C3"), headers=HTMX)
         assert response.status_code == 404
-        assert "Nguyễn Thị Lan has no booking here to check in to now" in response.text
+        assert "Nguyễn Thị Lan hiện không có lượt đặt nào ở đây để check-in" in response.text
 
     def test_another_sites_kiosk_cannot_check_in(
         self, client: TestClient, app: FastAPI, session: Session, center: Center
@@ -78,7 +78,7 @@ class TestKiosk:
             f"/kiosk/{center.other_site.id}/check-in", data=form(code=booking.code), headers=HTMX
         )
         assert response.status_code == 404
-        assert f"no booking has the code {booking.code}" in response.text
+        assert f"Không có lượt đặt nào mang mã {booking.code}" in response.text
         session.refresh(booking)
         assert booking.status is BookingStatus.confirmed
 

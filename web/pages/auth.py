@@ -18,11 +18,12 @@ from booking.models import Member
 from booking.security import verify_password_queued
 from web.csrf import rotate
 from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
-from web.i18n import normalise
+from web.i18n import normalise, say
 from web.pages.common import (
     AnyActor,
     MaybeActor,
     home_of,
+    language_of,
     render,
     safe_next,
     see_other,
@@ -74,7 +75,7 @@ async def signin(
             status=status,
             next=safe_next(next, ""),
             email=email,
-            error=exc.detail,
+            error=say(exc.message, language_of(request, None)),
         )
     # A fresh session: nothing a visitor had before signing in (or a planted cookie) carries over.
     request.session.clear()

@@ -30,6 +30,7 @@ from booking.members.service import load_actor
 from booking.models import Role
 from web.csrf import csrf_token
 from web.deps import ReadSessionDep
+from web.headers import SECURITY_HEADERS
 from web.i18n import Formatter, Gettext, normalise
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -40,17 +41,6 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-# No inline script or style anywhere: the pages run under a strict Content-Security-Policy.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    # Personal pages on shared screens (kiosks, lab PCs) must not come back from a cache.
-    "Cache-Control": "no-store",
-}
 
 
 class SignInRequired(Exception):

@@ -24,7 +24,8 @@ from booking.spans import zone
 from devices.registry import service as devices
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.errors import status_of
-from web.pages.common import KioskActor, is_htmx, render
+from web.i18n import say
+from web.pages.common import KioskActor, is_htmx, language_of, render
 
 router = APIRouter(prefix="/kiosk/{site_id}", include_in_schema=False)
 # How often the screen refreshes its rooms; short enough that a booking made at a desk shows at once.
@@ -116,7 +117,7 @@ def _result(
         "booking": booking,
         "resource": resource,
         "member_name": member.name if member else "",
-        "error": error.detail if error else None,
+        "error": say(error.message, language_of(request, actor)) if error else None,
         "action": action,
     }
     status = status_of(error) if error else 200

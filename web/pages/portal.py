@@ -28,12 +28,14 @@ from booking.waitlist import service as waitlist
 from devices.registry import repository as devices_repo
 from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
 from web.errors import status_of
+from web.i18n import say
 from web.pages.common import (
     AnyActor,
     PersonActor,
     done,
     flash,
     is_htmx,
+    language_of,
     local_instant,
     local_today,
     parse_day,
@@ -291,7 +293,7 @@ def book(
         panel.update(
             minutes=minutes,
             end=end,
-            error=exc.detail,
+            error=say(exc.message, language_of(request, actor)),
             error_kind=exc.kind,
             # A taken slot can still be waited for (one slot, not a series).
             taken=isinstance(exc, Conflict) and repeat == "none",

@@ -13,9 +13,11 @@ from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError
 from booking.spans import zone
 from web.deps import NowDep, SessionDep, SettingsDep
+from web.i18n import say
 from web.pages.common import (
     PersonActor,
     is_htmx,
+    language_of,
     local_instant,
     local_today,
     parse_day,
@@ -56,7 +58,7 @@ def find_room(
                 session, start=begin, end=finish, people=people, now=now, site_id=site or None
             )
         except DomainError as exc:
-            error = exc.detail
+            error = say(exc.message, language_of(request, actor))
     next_hour = (now.astimezone(tz) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     form: dict[str, Any] = {
         "site": site,

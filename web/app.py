@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
+from booking.errors import NotPermitted
 from web import errors, pages
 from web.api import auth, bookings, catalogue, me
 from web.api import machines as machines_api
@@ -21,7 +22,7 @@ from web.api import problems as problems_api
 from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
-from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, render_metrics
+from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, metrics_allowed, render_metrics
 from web.runtime import MachineRuntime
 from web.settings import Settings
 from web.tokens import TokenCodec
@@ -113,8 +114,13 @@ def create_app(
         return JSONResponse(body)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    def metrics() -> Response:
-        """Prometheus metrics of this process (and gauges read from the database)."""
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process (and gauges read from the database): to this machine,
+        or anywhere with `Authorization: Bearer <FABLAB_METRICS_TOKEN>`."""
+        if not metrics_allowed(request, settings.metrics_token):
+            raise NotPermitted(
+                "the metrics are served to this machine only, or with the operator's metrics token"
+            )
         return Response(render_metrics(app.state.read_engine), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -4,8 +4,9 @@ The token lives in the signed session cookie. Pages put it in a hidden `csrf_tok
 form and in an `X-CSRF-Token` header on every htmx request (`hx-headers` on <body>). A request that
 changes state (not GET, HEAD, OPTIONS) must carry it, unless it is authenticated otherwise:
 
-- an `Authorization` header (API clients with bearer tokens): a browser never attaches one by itself
-  to a cross-site request, so such a request cannot be forged from another site;
+- a valid bearer token (API clients): a browser never attaches one by itself to a cross-site
+  request, so such a request cannot be forged from another site. Any other `Authorization` header
+  (`Basic …`, a bearer that does not verify) skips nothing: the cookie's authority still needs the token;
 - an anonymous JSON API call (no member in the session), e.g. `POST /api/v1/auth/token`: no cookie
   authority is at stake.
 
@@ -25,7 +26,9 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.errors import render_error
+from booking.messages import message
+from web.errors import error_language, render_error
+from web.i18n import say
 
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
@@ -63,7 +66,7 @@ class CSRFMiddleware:
             return
         headers = Headers(scope=scope)
         session: dict[str, Any] = scope.get("session") or {}
-        if "authorization" in headers or (scope["path"].startswith("/api/") and not session.get("member")):
+        if _valid_bearer(scope, headers) or (scope["path"].startswith("/api/") and not session.get("member")):
             await self.app(scope, receive, send)
             return
         expected = session.get(SESSION_KEY)
@@ -82,10 +85,22 @@ class CSRFMiddleware:
             values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(FIELD)
             supplied = values[0] if values else None
         if not isinstance(expected, str) or not supplied or not hmac.compare_digest(expected, supplied):
-            response = render_error(Request(scope), 403, "NotPermitted", REFUSAL)
+            request = Request(scope)
+            refusal = say(message(REFUSAL), error_language(request))
+            response = render_error(request, 403, "NotPermitted", refusal)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _valid_bearer(scope: Scope, headers: Headers) -> bool:
+    """Whether the request carries a bearer token this center signed (an HMAC check, no I/O)."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return False
+    app = scope.get("app")
+    codec = getattr(getattr(app, "state", None), "tokens", None)
+    return codec is not None and codec.read(credentials.strip()) is not None
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

@@ -7,6 +7,8 @@ deploy/prometheus/alerts.yml query these names; tests/bridge/test_observability.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections.abc import Iterator
 
@@ -15,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -134,3 +137,16 @@ def render_metrics(engine: Engine) -> bytes:
     """The Prometheus text exposition of this process."""
     _collector.engine = engine
     return generate_latest(REGISTRY)
+
+
+def metrics_allowed(request: Request, token: str) -> bool:
+    """Whether this request may read /metrics: from a loopback address (Prometheus on the same
+    machine), or with the operator's bearer token (a Prometheus elsewhere)."""
+    scheme, _, supplied = request.headers.get("authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip(), token):
+        return True
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # id) give it a user of its own (read on fablab/v1/+/edge/#), or readings share the one connection.
     bridge_readings_url: str = ""
     scheduler_enabled: bool = True
+    # /metrics answers loopback clients; anyone else needs `Authorization: Bearer <this token>`.
+    metrics_token: str = ""
     # How often the scheduled jobs run, in seconds.
     offline_check_s: float = Field(default=15, gt=0)
     maintenance_check_s: float = Field(default=60, gt=0)

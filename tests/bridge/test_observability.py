@@ -133,7 +133,7 @@ def scraped(lab: Lab) -> dict[str, set[str]]:
     )
     _exercise_the_jobs(lab, settings)
     app = create_app(settings, engine=lab.engine, clock=lambda: lab.clock() + timedelta(0))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000)) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get(f"/{unique('no-such-page')}").status_code == 404
         refused = client.post("/api/v1/auth/token", data={"username": "nobody@example.org", "password": "x"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
@@ -436,8 +437,22 @@ class TestOperations:
         assert client.get("/docs").status_code == 200
         assert "/api/v1/bookings" in client.get("/openapi.json").json()["paths"]
 
-    def test_metrics(self, client: TestClient) -> None:
-        text = client.get("/metrics").text
+    def test_metrics_only_to_this_machine_or_with_the_token(self, app: FastAPI, client: TestClient) -> None:
+        # The test client comes from "testclient", not a loopback address: another machine.
+        refused = client.get("/metrics")
+        assert refused.status_code == 403
+        assert refused.json()["detail"].startswith("Chỉ số giám sát chỉ được cung cấp cho chính máy chủ này")
+        app.state.settings.metrics_token = "operator-metrics-token"
+        try:
+            assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+            allowed = client.get("/metrics", headers={"Authorization": "Bearer operator-metrics-token"})
+            assert allowed.status_code == 200
+        finally:
+            app.state.settings.metrics_token = ""
+
+    def test_metrics(self, app: FastAPI) -> None:
+        with TestClient(app, client=("127.0.0.1", 50000)) as local:
+            text = local.get("/metrics").text
         for family in (
             "fablab_mqtt_messages_received_total",
             "fablab_mqtt_messages_dropped_total",

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.bookings import service as bookings
+from booking.members import service as members
 from booking.waitlist import service as waitlist
 
 
@@ -21,3 +22,11 @@ def release_no_shows(engine: Engine, now: datetime, grace: timedelta) -> int:
         waitlist.expire_stale(session, now)
         session.commit()
     return len(released)
+
+
+def forget_old_sign_ins(engine: Engine, now: datetime) -> int:
+    """The sign-in records no rate limit looks at any more; returns how many were dropped."""
+    with Session(engine) as session:
+        dropped = members.forget_old_sign_ins(session, now)
+        session.commit()
+    return dropped

@@ -319,12 +319,19 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_login_failure_email_at", "email", "at"),)
+    """A sign-in attempt: every failure, and (`succeeded`) the successes an address made, which
+    count toward that address's limit too."""
+
+    __table_args__ = (
+        sa.Index("ix_login_failure_email_at", "email", "at"),
+        sa.Index("ix_login_failure_address_at", "address", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320)
     address: str = Field(default="", max_length=64)
     at: datetime = Field(sa_column=utc_column())
+    succeeded: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Notification(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import threading
@@ -22,6 +23,12 @@ CODE_LENGTH = 8
 def hash_password(password: str) -> str:
     """An Argon2id hash of the password, with its own salt and parameters."""
     return _hasher.hash(password)
+
+
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash of a random secret, made once: what a sign-in for an unknown e-mail is checked against."""
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -126,6 +126,7 @@ class Jobs:
                 settings.no_show_check_s,
                 lambda now: booking_jobs.release_no_shows(engine, now, grace),
             ),
+            ("sign-in-records", 3600.0, lambda now: booking_jobs.forget_old_sign_ins(engine, now)),
         ]
         for job_id, every_s, work in table:
             self.scheduler.add_job(

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     token_max_age_s: int = 30 * 24 * 3600
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: int = Field(default=300, ge=1)
+    # Sign-ins (failed or not, any account) one client address may make within the window.
+    login_max_per_address: int = Field(default=30, ge=1)
     # Check-in opens this long before a booking starts.
     check_in_opens_min: int = Field(default=15, ge=0)
     # A booking with no check-in and no machine use this long after its start becomes a no-show.

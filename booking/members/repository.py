@@ -95,20 +95,33 @@ def get_grant(session: Session, member_id: str, training_id: str) -> MemberTrain
 # --- sign-in ------------------------------------------------------------------------------------
 
 
-def count_login_failures(session: Session, email: str, since: datetime) -> int:
-    """Failed sign-ins for this e-mail since the instant."""
-    return int(
-        session.exec(
-            select(func.count()).where(LoginFailure.email == email, col(LoginFailure.at) >= since)
-        ).one()
-    )
+def _failures(email: str, address: str, since: datetime) -> list[Any]:
+    return [
+        LoginFailure.email == email,
+        LoginFailure.address == address[:64],
+        col(LoginFailure.succeeded).is_(False),
+        col(LoginFailure.at) >= since,
+    ]
 
 
-def oldest_login_failure(session: Session, email: str, since: datetime) -> datetime | None:
-    """The first failed sign-in for this e-mail since the instant."""
-    return session.exec(
-        select(func.min(LoginFailure.at)).where(LoginFailure.email == email, col(LoginFailure.at) >= since)
+def count_login_failures(session: Session, email: str, since: datetime, address: str = "") -> int:
+    """Failed sign-ins for this e-mail from this address since the instant."""
+    return int(session.exec(select(func.count()).where(*_failures(email, address, since))).one())
+
+
+def oldest_login_failure(session: Session, email: str, since: datetime, address: str = "") -> datetime | None:
+    """The first failed sign-in for this e-mail from this address since the instant."""
+    return session.exec(select(func.min(LoginFailure.at)).where(*_failures(email, address, since))).one()
+
+
+def address_attempts(session: Session, address: str, since: datetime) -> tuple[int, datetime | None]:
+    """Sign-ins (failed or not, any e-mail) from this address since the instant, and the first one."""
+    count, first = session.exec(
+        select(func.count(), func.min(LoginFailure.at)).where(
+            LoginFailure.address == address[:64], col(LoginFailure.at) >= since
+        )
     ).one()
+    return int(count), first
 
 
 def add_login_failure(session: Session, failure: LoginFailure) -> None:
@@ -116,6 +129,18 @@ def add_login_failure(session: Session, failure: LoginFailure) -> None:
     session.add(failure)
 
 
-def clear_login_failures(session: Session, email: str) -> None:
-    """Forget the failed sign-ins of this e-mail (after a successful one)."""
-    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.email) == email))
+def clear_login_failures(session: Session, email: str, address: str = "") -> None:
+    """Forget the failed sign-ins of this e-mail from this address (after a successful one there)."""
+    session.execute(
+        sa.delete(LoginFailure).where(
+            col(LoginFailure.email) == email,
+            col(LoginFailure.address) == address[:64],
+            col(LoginFailure.succeeded).is_(False),
+        )
+    )
+
+
+def forget_sign_ins_before(session: Session, before: datetime) -> int:
+    """Drop sign-in records older than every window that counts them."""
+    result: Any = session.execute(sa.delete(LoginFailure).where(col(LoginFailure.at) < before))
+    return int(result.rowcount or 0)

@@ -90,6 +90,16 @@ def check_sign_in_attempts(
     )
 
 
+def check_address_attempts(
+    attempts: int, first: datetime | None, now: datetime, *, max_attempts: int, window: timedelta
+) -> None:
+    """Refuse a sign-in from an address that made `max_attempts` within `window`, saying how long to wait."""
+    if attempts < max_attempts:
+        return
+    wait = max(1, math.ceil(((first or now) + window - now).total_seconds() / 60))
+    raise TooManyAttempts("too many sign-ins from this address; try again in {wait} min", wait=wait)
+
+
 def check_language(language: str) -> None:
     """Refuse a language FabLab Hub does not speak."""
     if language not in LANGUAGES:

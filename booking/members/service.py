@@ -15,6 +15,7 @@ from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted, Una
 from booking.members import repository as repo
 from booking.members.actors import Actor, MemberInfo, SystemActor
 from booking.members.rules import (
+    check_address_attempts,
     check_language,
     check_password,
     check_role_sites,
@@ -26,7 +27,7 @@ from booking.members.rules import (
 )
 from booking.models import LoginFailure, ManagerSite, Member, MemberTraining, Role
 from booking.schemas import MemberCreate, MemberTrainingRead, MemberUpdate
-from booking.security import hash_password, new_token, verify_password
+from booking.security import dummy_password_hash, hash_password, new_token, verify_password
 
 
 def load_actor(session: Session, member: Member) -> Actor:
@@ -177,12 +178,15 @@ class SignIn:
     email: str
     member: Member | None
     failures: int
+    address: str = ""
 
     @property
     def password_hash(self) -> str:
-        """The hash to check the password against (empty, which never matches, for no account)."""
+        """The hash to check the password against. With no account, a hash of a secret nobody
+        knows: an unknown e-mail costs the same Argon2 work as a known one, so the time of the answer
+        does not tell which addresses have accounts (and the outcome is a failure either way)."""
         member = self.member
-        return member.password_hash if member is not None and member.active else ""
+        return member.password_hash if member is not None and member.active else dummy_password_hash()
 
 
 def begin_sign_in(
@@ -190,19 +194,31 @@ def begin_sign_in(
     email: str,
     now: datetime,
     *,
+    address: str = "",
     max_failures: int = 5,
     window: timedelta = timedelta(minutes=5),
+    max_per_address: int = 30,
 ) -> SignIn:
     """Read what a sign-in needs (a read-only session: no write slot is taken); refuses after too
-    many failures. The password is checked next, by `security.verify_password`, outside any write
-    transaction (STYLE: no hashing while a write slot or a row lock is held)."""
+    many attempts. The password is checked next, by `security.verify_password`, outside any write
+    transaction (STYLE: no hashing while a write slot or a row lock is held).
+
+    Two limits slow the one who guesses, never the owner: failures for one e-mail from one address
+    (someone else typing wrong passwords for an account locks out only their own address), and
+    every sign-in from one address, failed or not, whatever the e-mail (one address trying many
+    accounts). Both are checked before any hashing.
+    """
     email = normal_email(email)
     since = now - window
-    failures = repo.count_login_failures(reader, email, since)
+    from_address, first = repo.address_attempts(reader, address, since)
+    check_address_attempts(from_address, first, now, max_attempts=max_per_address, window=window)
+    failures = repo.count_login_failures(reader, email, since, address)
     if failures >= max_failures:
-        oldest = repo.oldest_login_failure(reader, email, since)
+        oldest = repo.oldest_login_failure(reader, email, since, address)
         check_sign_in_attempts(email, failures, oldest, now, max_failures=max_failures, window=window)
-    return SignIn(email=email, member=repo.get_member_by_email(reader, email), failures=failures)
+    return SignIn(
+        email=email, member=repo.get_member_by_email(reader, email), failures=failures, address=address
+    )
 
 
 def finish_sign_in(
@@ -211,13 +227,23 @@ def finish_sign_in(
     """Record the outcome of a sign-in whose password was checked: the member, or Unauthenticated
     with the failure written (the caller commits either way: the failures are what rate-limits)."""
     member = attempt.member
+    address = (address or attempt.address)[:64]
     if member is None or not member.active or not password_matches:
-        repo.add_login_failure(session, LoginFailure(email=attempt.email, address=address[:64], at=now))
+        repo.add_login_failure(session, LoginFailure(email=attempt.email, address=address, at=now))
         session.flush()
         raise Unauthenticated("the e-mail or the password is wrong")
     if attempt.failures:
-        repo.clear_login_failures(session, attempt.email)
+        repo.clear_login_failures(session, attempt.email, address)
+    # A success counts toward its address's limit too (one address signing in to many accounts).
+    repo.add_login_failure(
+        session, LoginFailure(email=attempt.email, address=address, at=now, succeeded=True)
+    )
     return member
+
+
+def forget_old_sign_ins(session: Session, now: datetime) -> int:
+    """Drop sign-in records a day old: no limit looks back that far."""
+    return repo.forget_sign_ins_before(session, now - timedelta(days=1))
 
 
 def authenticate(
@@ -233,7 +259,7 @@ def authenticate(
 ) -> Member:
     """The member whose e-mail and password these are; refuses after too many failures. Reads with
     `reader`, checks the password with no transaction of `session` begun, then writes with `session`."""
-    attempt = begin_sign_in(reader, email, now, max_failures=max_failures, window=window)
+    attempt = begin_sign_in(reader, email, now, address=address, max_failures=max_failures, window=window)
     matches = verify_password(attempt.password_hash, password)
     return finish_sign_in(session, attempt, matches, now, address=address)
 

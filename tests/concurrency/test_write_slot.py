@@ -156,6 +156,6 @@ class TestSignInHoldsNoSlot:
                 members.finish_sign_in(session, attempt, False, NOW, address="203.0.113.9")
             session.commit()
         with Session(read_only(sqlite_engine)) as reader:
-            assert members.begin_sign_in(reader, member.email, NOW).failures == 1
+            assert members.begin_sign_in(reader, member.email, NOW, address="203.0.113.9").failures == 1
         with Session(sqlite_engine) as session:
             assert members.authenticate(session, session, member.email, PASSWORD, NOW).id == member.id

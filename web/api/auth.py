@@ -43,8 +43,10 @@ async def issue_token(
         reader,
         username,
         now,
+        address=request.client.host if request.client else "",
         max_failures=settings.login_max_failures,
         window=timedelta(seconds=settings.login_window_s),
+        max_per_address=settings.login_max_per_address,
     )
     # The password is checked between the read and the write, holding no transaction and no worker
     # thread: a burst of sign-ins waits for the password thread, not for the database.

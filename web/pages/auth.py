@@ -59,8 +59,10 @@ async def signin(
             reader,
             email,
             now,
+            address=request.client.host if request.client else "",
             max_failures=settings.login_max_failures,
             window=timedelta(seconds=settings.login_window_s),
+            max_per_address=settings.login_max_per_address,
         )
         # Checked holding no transaction and no worker thread (see api/auth.py).
         matches = await asyncio.wrap_future(verify_password_queued(attempt.password_hash, password))

@@ -159,7 +159,7 @@ class ResourceUpdate(_In):
 class MemberCreate(_In):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str = Field(default="", max_length=200)
-    password: str = Field(min_length=8, max_length=1024)
+    password: str = Field(min_length=10, max_length=1024)
     role: Role = Role.member
     plan_id: Slug | None = None
     card_uid: str | None = Field(default=None, pattern=r"^[A-Fa-f0-9:]{4,64}$")

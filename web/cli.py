@@ -96,7 +96,9 @@ def _cmd_users_add(args: argparse.Namespace) -> int:
         field = ".".join(str(p) for p in first.get("loc", ()))
         raise UserError(f"{field}: {first['msg']}") from exc
     engine = make_engine(settings.database_url)
-    password_hash = members.new_password_hash(data.password)  # before the write transaction
+    password_hash = members.new_password_hash(  # before the write transaction
+        data.password, known=(data.email, data.name)
+    )
     with session_scope(engine) as session:
         member = members.create_member(session, SYSTEM, data, utc_now(), password_hash=password_hash)
     print(f"created {member.role.value} {member.email} (id {member.id})")

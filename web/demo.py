@@ -18,7 +18,7 @@ from devices.maintenance import service as maintenance
 from devices.registry import service as registry
 from devices.schemas import MachineCreate, MaintenancePlanCreate
 
-DEMO_PASSWORD = "demo1234"  # noqa: S105 - printed at start for the demo accounts
+DEMO_PASSWORD = "fablab-demo-2027"  # noqa: S105 - printed at start for the demo accounts
 WEEKDAYS_LONG = [["07:30", "21:00"]]
 
 CENTER = SiteCreate(

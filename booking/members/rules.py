@@ -9,12 +9,17 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from zxcvbn import zxcvbn
+
 from booking.errors import InvalidRequest, NotPermitted, TooManyAttempts
 from booking.messages import Day
 from booking.models import Role
 
 LANGUAGES: tuple[str, ...] = ("vi", "en")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+# zxcvbn's 0-4 guessability score a new password must reach: 2 is 'somewhat guessable' (10^8 guesses
+# and more), past every list of common passwords and keyboard walks.
+MIN_PASSWORD_SCORE = 2
 
 
 def check_training(
@@ -72,10 +77,15 @@ def member_id_base(email: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", local.lower()).strip("-")[:48] or "member"
 
 
-def check_password(password: str) -> None:
-    """Refuse a password too short to keep an account safe."""
-    if len(password) < MIN_PASSWORD_LENGTH:
+def check_password(password: str, *, known: Sequence[str] = ()) -> None:
+    """Refuse a password too short or too easy to guess (common passwords, `12345678`, blanks, the
+    member's own name or e-mail, given as `known`)."""
+    if len(password.strip()) < MIN_PASSWORD_LENGTH:
         raise InvalidRequest("a password needs at least {length} characters", length=MIN_PASSWORD_LENGTH)
+    if zxcvbn(password[:100], user_inputs=[k for k in known if k])["score"] < MIN_PASSWORD_SCORE:
+        raise InvalidRequest(
+            "this password is among the first a guesser would try; add a few words or characters of your own"
+        )
 
 
 def check_sign_in_attempts(

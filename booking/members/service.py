@@ -264,10 +264,10 @@ def authenticate(
     return finish_sign_in(session, attempt, matches, now, address=address)
 
 
-def new_password_hash(password: str) -> str:
-    """The hash of an acceptable new password (refuses a weak one first); CPU work for before the
-    write transaction begins."""
-    check_password(password)
+def new_password_hash(password: str, *, known: Sequence[str] = ()) -> str:
+    """The hash of an acceptable new password (refuses a weak one first, `known`: the member's e-mail
+    and name, which a guesser tries too); CPU work for before the write transaction begins."""
+    check_password(password, known=known)
     return hash_password(password)
 
 

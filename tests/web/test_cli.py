@@ -80,7 +80,7 @@ class TestCli:
         [
             (
                 ("users", "add", "lan@fablab.local", "--role", "member"),
-                "password1\n",
+                "a long password\n",
                 1,
                 "fablab: an account with the e-mail lan@fablab.local already exists",
             ),
@@ -88,17 +88,24 @@ class TestCli:
                 ("users", "add", "x@example.org", "--role", "member"),
                 "short\n",
                 1,
-                "fablab: password: String should have at least 8 characters",
+                "fablab: password: String should have at least 10 characters",
+            ),
+            (
+                ("users", "add", "x@example.org", "--role", "member"),
+                "12345678901\n",
+                1,
+                "fablab: this password is among the first a guesser would try; "
+                "add a few words or characters of your own",
             ),
             (
                 ("users", "add", "k@example.org", "--role", "kiosk"),
-                "password1\n",
+                "a long password\n",
                 1,
                 "fablab: a kiosk account is bound to exactly one site (--site)",
             ),
             (
                 ("users", "add", "x@example.org", "--role", "wizard"),
-                "password1\n",
+                "a long password\n",
                 2,
                 "fablab users add: argument --role: invalid choice: 'wizard'",
             ),

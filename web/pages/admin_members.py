@@ -61,7 +61,7 @@ def create_member(
         },
     )
     # Hashed before the write transaction begins: no hashing while the write slot is held.
-    password_hash = members_service.new_password_hash(data.password)
+    password_hash = members_service.new_password_hash(data.password, known=(data.email, data.name))
     member = members_service.create_member(session, actor, data, now, password_hash=password_hash)
     session.commit()
     flash(request, text(request, actor, "Account %(email)s created.", email=member.email))

@@ -70,10 +70,24 @@ class TestAccounts:
     def test_member_id_from_the_address(self, email: str, base: str) -> None:
         assert rules.member_id_base(email) == base
 
-    def test_short_password_is_refused(self) -> None:
-        with pytest.raises(InvalidRequest, match="a password needs at least 8 characters"):
-            rules.check_password("short")
-        rules.check_password("long enough")
+    @pytest.mark.parametrize(
+        ("password", "why"),
+        [
+            ("short", "at least 10 characters"),
+            (" " * 12, "at least 10 characters"),  # eight spaces were accepted
+            ("12345678901", "among the first a guesser would try"),  # 12345678 was accepted
+            ("password123", "among the first a guesser would try"),
+            ("qwertyuiop", "among the first a guesser would try"),
+            ("lan@example.org", "among the first a guesser would try"),  # the member's own e-mail
+        ],
+    )
+    def test_a_short_or_guessable_password_is_refused(self, password: str, why: str) -> None:
+        with pytest.raises(InvalidRequest, match=why):
+            rules.check_password(password, known=("lan@example.org", "Nguyễn Thị Lan"))
+
+    def test_a_passphrase_is_accepted(self) -> None:
+        rules.check_password("fablab-demo-2027")
+        rules.check_password("correct horse battery")
 
     def test_language(self) -> None:
         with pytest.raises(InvalidRequest) as caught:

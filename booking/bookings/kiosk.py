@@ -17,6 +17,7 @@ from booking.engine.status import Move, can_move
 from booking.errors import DomainError, InvalidRequest, NotFound, NotPermitted
 from booking.members import service as members
 from booking.members.actors import Actor
+from booking.members.rules import given_name
 from booking.models import Booking, BookingStatus, Resource, ResourceKind
 from booking.schemas import BookingCreate
 from booking.spans import MINUTES_PER_DAY, local_instant, zone
@@ -72,7 +73,7 @@ def check_in_by_card(
         session, member.id, site_id, latest_check_in_start(now, opens_min), now
     )
     if not candidates:
-        raise NotFound("{name} has no booking here to check in to now", name=member.name)
+        raise NotFound("{name} has no booking here to check in to now", name=given_name(member.name))
     # A booking already checked in counts as done only if nothing else waits for a check-in.
     booking = next((b for b in candidates if b.status is BookingStatus.confirmed), candidates[0])
     return service.check_in(session, actor, booking.id, now, check_in_opens_min=opens_min)
@@ -118,6 +119,7 @@ def walk_in(
         actor,
         BookingCreate(resource_id=resource.id, start=span.start, end=span.end, member=member.id),
         now,
+        card_presented=True,
     )
     if can_move(booking.status, Move.check_in) and check_in_is_open(
         booking.start_at, booking.end_at, now, opens_min

@@ -31,7 +31,7 @@ from booking.errors import InvalidRequest, NotFound, NotPermitted
 from booking.ledger import service as ledger
 from booking.members.actors import Actor
 from booking.messages import Slot, message
-from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, ResourceBlock
+from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, ResourceBlock, Role
 from booking.notifications import notify
 from booking.schemas import BookingCreate, BookingRead
 from booking.spans import zone
@@ -41,8 +41,10 @@ from booking.waitlist import service as waitlist
 PAST_DAYS = 90
 
 
-def booking_read(booking: Booking) -> BookingRead:
-    """A booking as the API shows it."""
+def booking_read(booking: Booking, viewer: Actor | None = None) -> BookingRead:
+    """A booking as the API shows it; a kiosk (`viewer`), a screen in a public hall, is not shown
+    the member's note."""
+    kiosk = viewer is not None and viewer.member.role is Role.kiosk
     return BookingRead(
         id=booking.id,
         resource_id=booking.resource_id,
@@ -54,19 +56,24 @@ def booking_read(booking: Booking) -> BookingRead:
         status=booking.status,
         code=booking.code,
         series_id=booking.series_id,
-        note=booking.note,
+        note="" if kiosk else booking.note,
         created_at=booking.created_at,
         checked_in_at=booking.checked_in_at,
         booked_by=booking.booked_by,
     )
 
 
-def book(session: Session, actor: Actor, data: BookingCreate, now: datetime) -> Booking:
-    """Book one slot; refuses with the rule and the numbers, or Conflict naming the slot."""
+def book(
+    session: Session, actor: Actor, data: BookingCreate, now: datetime, *, card_presented: bool = False
+) -> Booking:
+    """Book one slot; refuses with the rule and the numbers, or Conflict naming the slot.
+    `card_presented`: a kiosk books for the holder of the card presented at it (a walk-in)."""
     if data.rrule:
         raise InvalidRequest("use book_series for a recurring booking")
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
-    target = engine.load_target(session, actor, data.resource_id, data.member, now)
+    target = engine.load_target(
+        session, actor, data.resource_id, data.member, now, card_presented=card_presented
+    )
     engine.with_closures(session, target, start, end)
     return engine.book_one(session, target, start, end, data.seats, now, note=data.note)
 

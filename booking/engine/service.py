@@ -17,7 +17,7 @@ from booking.catalogue.rules import QuotaLimits, check_closures, check_opening_h
 from booking.engine import repository as repo
 from booking.engine.rules import block_end, check_free_seats, check_seats, check_times, taken_message
 from booking.engine.status import initial_status
-from booking.errors import Conflict, InvalidRequest, NotPermitted
+from booking.errors import Conflict, NotPermitted
 from booking.ledger import service as ledger_service
 from booking.members import repository as members_repo
 from booking.members import service as members
@@ -50,15 +50,22 @@ class Target:
 
 
 def load_target(
-    session: Session, actor: Actor, resource_id: str, member_id: str | None, now: datetime
+    session: Session,
+    actor: Actor,
+    resource_id: str,
+    member_id: str | None,
+    now: datetime,
+    *,
+    card_presented: bool = False,
 ) -> Target:
-    """The resource and the member a booking is for (the actor, or a member a manager or kiosk names);
+    """The resource and the member a booking is for (the actor, or a member a manager names, or the
+    holder of the card presented at the site's kiosk: `card_presented`, a walk-in and nothing else);
     refuses a suspended member and one who lacks the resource's training."""
     resource = CATALOGUE.resource(session, resource_id)
     site_id = resource.site_id
+    if actor.member.role is Role.kiosk and not (card_presented and actor.is_kiosk_of(site_id)):
+        raise NotPermitted("a kiosk books only walk-ins, for the card presented at it")
     if member_id is None or member_id == actor.id:
-        if actor.member.role is Role.kiosk:
-            raise InvalidRequest("a kiosk books for a member: give the member")
         member = actor.member
     else:
         if not (actor.manages(site_id) or actor.is_kiosk_of(site_id)):

@@ -110,6 +110,13 @@ def check_address_attempts(
     raise TooManyAttempts("too many sign-ins from this address; try again in {wait} min", wait=wait)
 
 
+def given_name(full_name: str) -> str:
+    """What a screen in a public hall may call a member: the given name alone. Names here are
+    written in Vietnamese order (family, middle, given), so it is the last word: "Nguyễn Thị Lan" → "Lan"."""
+    words = full_name.split()
+    return words[-1] if words else ""
+
+
 def check_language(language: str) -> None:
     """Refuse a language FabLab Hub does not speak."""
     if language not in LANGUAGES:

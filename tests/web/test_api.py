@@ -434,6 +434,36 @@ class TestBookingAccess:
         assert response.json()["status"] == "checked_in"
         assert response.json()["checked_in_at"] == "2027-03-01T02:50:00.000Z"
 
+    @pytest.mark.parametrize("rrule", [None, "FREQ=WEEKLY;COUNT=5"])
+    def test_a_kiosk_token_books_nothing_through_the_api(
+        self, client: TestClient, session: Session, site: Site, auth: Auth, rrule: str | None
+    ) -> None:
+        """Found by an outside test: a kiosk token booked a 5-week series for `admin`, with no card."""
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None)
+        admin = make_member(session, role=Role.admin)
+        kiosk = auth(make_member(session, role=Role.kiosk, kiosk_site=site))
+        body = {**_body(room.id, "2027-03-02 10:00", "2027-03-02 11:00"), "member": admin.id}
+        if rrule:
+            body["rrule"] = rrule
+        response = client.post("/api/v1/bookings", json=body, headers=kiosk)
+        assert response.status_code == 403
+        assert response.json()["detail"] == "a kiosk books only walk-ins, for the card presented at it"
+        assert int(session.exec(select(func.count()).select_from(Booking)).one()) == 0
+        assert int(session.exec(select(func.count()).select_from(Series)).one()) == 0
+
+    def test_a_kiosk_is_not_shown_the_members_note(
+        self, client: TestClient, session: Session, site: Site, auth: Auth
+    ) -> None:
+        room = make_resource(session, site, kind=ResourceKind.room, quota_group=None)
+        owner = auth(make_member(session))
+        body = {**_body(room.id, "2027-03-02 10:00", "2027-03-02 11:00"), "note": "pitch for investors, NDA"}
+        booking = client.post("/api/v1/bookings", json=body, headers=owner).json()
+        assert booking["note"] == "pitch for investors, NDA"
+        kiosk = auth(make_member(session, role=Role.kiosk, kiosk_site=site))
+        seen = client.get(f"/api/v1/bookings/{booking['id']}", headers=kiosk)
+        assert seen.status_code == 200
+        assert seen.json()["note"] == ""
+
     def test_approval_flow(self, client: TestClient, session: Session, site: Site, auth: Auth) -> None:
         lab = make_resource(
             session, site, kind=ResourceKind.stem_space, requires_approval=True, quota_group=None

@@ -40,7 +40,10 @@ class TestKiosk:
             f"/kiosk/{center.site.id}/check-in", data=form(code=booking.code.lower()), headers=HTMX
         )
         assert response.status_code == 200
-        assert "Nguyễn Thị Lan" in response.text
+        # A passer-by reads the kiosk too: the given name only, never the full name or the e-mail.
+        assert "Lan" in response.text
+        assert "Nguyễn Thị Lan" not in response.text
+        assert center.member.email not in response.text
         assert response.headers["HX-Trigger"] == "kiosk-changed"
         session.refresh(booking)
         assert booking.status is BookingStatus.checked_in
@@ -67,7 +70,8 @@ class TestKiosk:
         sign_in(client, app, center.kiosk)
         response = client.post(f"/kiosk/{center.site.id}/check-in", data=form(card="04A1B2C3"), headers=HTMX)
         assert response.status_code == 404
-        assert "Nguyễn Thị Lan hiện không có lượt đặt nào ở đây để check-in" in response.text
+        assert "Lan hiện không có lượt đặt nào ở đây để check-in" in response.text
+        assert "Nguyễn Thị Lan" not in response.text
 
     def test_another_sites_kiosk_cannot_check_in(
         self, client: TestClient, app: FastAPI, session: Session, center: Center

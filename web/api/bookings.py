@@ -76,13 +76,13 @@ def list_bookings(
         resource_id=resource,
         statuses=status,
     )
-    return [bookings.booking_read(b) for b in found]
+    return [bookings.booking_read(b, actor) for b in found]
 
 
 @router.get("/bookings/{booking_id}")
 def get_booking(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingRead:
     """One booking (its member, the site's managers and kiosk)."""
-    return bookings.booking_read(bookings.get_booking_or_raise(session, actor, booking_id))
+    return bookings.booking_read(bookings.get_booking_or_raise(session, actor, booking_id), actor)
 
 
 @router.patch("/bookings/{booking_id}")
@@ -120,7 +120,7 @@ def check_in(
         session, actor, booking_id, now, check_in_opens_min=settings.check_in_opens_min
     )
     session.commit()
-    return bookings.booking_read(booking)
+    return bookings.booking_read(booking, actor)
 
 
 class CodeCheckIn(BaseModel):
@@ -136,7 +136,7 @@ def check_in_by_code(
         session, actor, data.code, now, check_in_opens_min=settings.check_in_opens_min
     )
     session.commit()
-    return bookings.booking_read(booking)
+    return bookings.booking_read(booking, actor)
 
 
 @router.post("/bookings/{booking_id}/approve")

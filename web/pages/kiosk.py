@@ -19,6 +19,7 @@ from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.errors import DomainError, NotFound
 from booking.members import repository as members_repo
+from booking.members.rules import given_name
 from booking.models import Booking
 from booking.spans import zone
 from devices.registry import service as devices
@@ -116,7 +117,8 @@ def _result(
         "tz": zone(site.timezone),
         "booking": booking,
         "resource": resource,
-        "member_name": member.name if member else "",
+        # A passer-by reads the kiosk too: the given name, never the full name, e-mail or note.
+        "member_name": given_name(member.name) if member else "",
         "error": say(error.message, language_of(request, actor)) if error else None,
         "action": action,
     }

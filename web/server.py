@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from web.broker import EmbeddedBroker
 from web.db import make_engine, session_scope
 from web.migrate import current_revision, upgrade
 from web.runtime import MachineRuntime
-from web.settings import Settings
+from web.settings import DEV_SECRET as DEV_SECRET_SENTINEL
+from web.settings import Settings, is_published_secret
 
 log = logging.getLogger(__name__)
 # The MQTT username of the center's own clients on the embedded broker (as in deploy/mosquitto).
@@ -60,8 +62,35 @@ def _broker_for(
         broker.stop()
 
 
+def kept_secret(settings: Settings) -> Settings:
+    """`fablab serve` never signs sessions with a secret anyone can read: a published one (the
+    example file's placeholder, whatever its length) is refused; with none set, a random one is made
+    once and kept in the data directory (readable by this user only), so sessions outlive a restart."""
+    if settings.secret_key != DEV_SECRET_SENTINEL and is_published_secret(settings.secret_key):
+        raise SystemExit(
+            "fablab: FABLAB_SECRET_KEY is a value printed in FabLab Hub's own files; set a random one "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), or unset it to have one made"
+        )
+    if settings.secret_key != DEV_SECRET_SENTINEL:
+        return settings
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        log.warning("no FABLAB_SECRET_KEY set: made one and kept it in %s (mode 0600)", path)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise SystemExit(f"fablab: {path} holds no usable secret key; delete it to have a new one made")
+    os.environ["FABLAB_SECRET_KEY"] = key  # for the web worker processes, which read the environment
+    return settings.model_copy(update={"secret_key": key})
+
+
 def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int = 1) -> int:
     """Start the center (and, in the demo, its demo data and simulated machines); returns the exit status."""
+    if not demo:
+        settings = kept_secret(settings)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     if demo:
         upgrade(engine)

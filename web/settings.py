@@ -10,6 +10,13 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development and tests
+# Secrets anyone can read in this repository: `fablab serve` refuses each of them, whatever the environment.
+PUBLISHED_SECRETS = frozenset({DEV_SECRET, "change-me-to-64-random-characters"})
+
+
+def is_published_secret(secret: str) -> bool:
+    """Whether the secret is one printed in this repository (the default, the example file's placeholder)."""
+    return secret in PUBLISHED_SECRETS or "change-me" in secret.lower()
 
 
 class Settings(BaseSettings):

@@ -14,7 +14,7 @@ from booking.errors import InvalidRequest
 from booking.ledger import repository as ledger_repo
 from booking.ledger.rules import period_bounds
 from booking.models import BOOKED_STATUSES, JUDGED_STATUSES, BookingStatus, QuotaPeriod, ResourceKind
-from booking.spans import Span, local_instant, zone
+from booking.spans import Span, check_year, local_instant, zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +53,11 @@ def parse_month(text: str) -> date:
     """'2027-03' as the first day of that month; InvalidRequest otherwise."""
     try:
         year, month = (int(part) for part in text.split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError as exc:
         raise InvalidRequest("'{text}' is not a month like 2027-03", text=text) from exc
+    check_year(first)
+    return first
 
 
 def month_span(month: date, tz_name: str) -> Span:

@@ -177,3 +177,19 @@ def free_seat_spans(windows: Sequence[Span], bookings: Sequence[SeatSpan], capac
             else:
                 free.append(SeatSpan(span.start, span.end, left))
     return free
+
+
+# The years a booking, a day shown or a report may fall in: wide enough for any plan a center makes,
+# narrow enough that a day after the last one or a week before the first still exists.
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+
+def check_year(value: date) -> None:
+    """Refuse a day or an instant outside the years FabLab Hub works with (year 1, year 9999)."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidRequest(
+            "{year} is outside the years FabLab Hub works with ({first}–{last})",
+            year=str(value.year),
+            first=str(FIRST_YEAR),
+            last=str(LAST_YEAR),
+        )

@@ -13,7 +13,7 @@ from dateutil import rrule as du_rrule
 
 from booking.errors import Conflict, DomainError, InvalidRequest
 from booking.messages import Items, Slot, message
-from booking.spans import Span
+from booking.spans import Span, check_year
 
 # A series may not expand to more bookings than this, whatever its RRULE says.
 MAX_OCCURRENCES = 200
@@ -122,6 +122,7 @@ def _utc_until_to_local(value: str, tz: ZoneInfo) -> str:
         instant = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     except ValueError as exc:
         raise InvalidRequest("UNTIL={value}Z is not a date and time", value=value) from exc
+    check_year(instant)
     return instant.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
 

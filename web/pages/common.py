@@ -208,9 +208,11 @@ def parse_day(value: str | None, default: date) -> date:
     if not value:
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidRequest("'{value}' is not a date like 2027-03-01", value=value) from exc
+    spans.check_year(day)
+    return day
 
 
 def parse_clock(value: str) -> int:
@@ -237,6 +239,7 @@ def parse_instant(value: str) -> datetime:
         raise InvalidRequest("'{value}' is not a date and time", value=value) from exc
     if instant.tzinfo is None:
         raise InvalidRequest("'{value}' needs a time zone offset", value=value)
+    spans.check_year(instant)
     return instant.astimezone(UTC)
 
 

@@ -78,6 +78,7 @@ def find_room(
         results=results,
         error=error,
         minutes=_minutes_between(form["start"], form["end"]),
+        status=422 if error else 200,
     )
 
 

@@ -22,6 +22,7 @@ from web.api import problems as problems_api
 from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
+from web.guard import BodyGuard
 from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, metrics_allowed, render_metrics
 from web.runtime import MachineRuntime
 from web.settings import Settings
@@ -78,6 +79,14 @@ def create_app(
         max_age=settings.token_max_age_s,
         same_site="lax",
         https_only=settings.secure_cookies,
+    )
+    # Bodies bounded in size and time before anything reads them (web/guard.py).
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        upload_paths=("/problems",),
+        timeout_s=settings.body_timeout_s,
     )
     # Added last, so it is outermost: it times the whole request and sees the status finally sent.
     app.add_middleware(MetricsMiddleware)

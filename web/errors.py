@@ -22,6 +22,7 @@ from booking.errors import (
     Unauthenticated,
     Unavailable,
 )
+from booking.messages import Message, message
 from web.headers import SECURITY_HEADERS
 from web.i18n import accept_language, normalise, say, translations
 
@@ -63,6 +64,32 @@ HEADINGS = {
     "TooManyAttempts": "Too many attempts",
     "Unavailable": "Please try again in a moment",
 }
+
+
+MIB = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The request's body grew past its limit while it was read (web/guard.py counts it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
+
+
+class BodyTooSlow(Exception):
+    """The request's body stopped arriving (web/guard.py times it)."""
+
+
+def body_refusal(exc: BaseException | None) -> tuple[int, Message] | None:
+    """The status and sentence for a body refused by the guard, however deep a framework wrapped it."""
+    while exc is not None:
+        if isinstance(exc, BodyTooLarge):
+            return 413, message("the request is too large: at most {most} MiB", most=max(1, exc.limit // MIB))
+        if isinstance(exc, BodyTooSlow):
+            return 408, message("the request's body stopped arriving; send it again")
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def status_of(exc: DomainError) -> int:
@@ -153,12 +180,28 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI turns anything raised while it reads a body into a 400: the guard's refusals
+        # keep their own status and sentence.
+        refused = body_refusal(exc.__cause__)
+        if refused is not None:
+            status, sentence = refused
+            return render_error(
+                request,
+                status,
+                "InvalidRequest",
+                say(sentence, error_language(request)),
+                {"Connection": "close"},
+            )
         kind = HTTP_KINDS.get(exc.status_code, "Error")
         detail = str(exc.detail)
+        language = error_language(request)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"there is nothing at {request.url.path}"
+            detail = say(message("there is nothing at {path}", path=request.url.path), language)
         elif exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            detail = say(
+                message("{method} is not allowed on {path}", method=request.method, path=request.url.path),
+                language,
+            )
         headers: dict[str, Any] | None = getattr(exc, "headers", None)
         return render_error(request, exc.status_code, kind, detail, headers)
 
@@ -180,5 +223,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        refused = body_refusal(exc)
+        if refused is not None:
+            status, sentence = refused
+            return render_error(request, status, "InvalidRequest", say(sentence, error_language(request)))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render_error(request, 500, "InternalError", "something went wrong on our side; it was logged")

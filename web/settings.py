@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # Threads that run the routes' database work, per web process.
     web_threads: int = Field(default=40, ge=1, le=1000)
     secure_cookies: bool = False
+    # Request bodies: at most this many bytes (a problem's photo: the upload limit), each part
+    # arriving within this many seconds of the one before.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    body_timeout_s: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -94,3 +94,19 @@ def test_a_body_that_stops_arriving_is_given_up(server: tuple[str, int]) -> None
         status, body = _answer(sock)
     assert status == 408
     assert "stopped arriving" in body
+
+
+def test_error_pages_carry_the_pages_security_headers(server: tuple[str, int]) -> None:
+    """403 and 404 pages were served with no CSP and no frame-ancestors."""
+    host, port = server
+    for path in ("/no-such-page", "/manage/machines"):
+        with socket.create_connection(server) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/html\r\n\r\n".encode())
+            sock.settimeout(15)
+            head = sock.recv(65536).split(b"\r\n\r\n")[0].decode().lower()
+        status = int(head.split(" ")[1])
+        assert status in (303, 404), head  # an anonymous manager page sends to sign-in
+        if status == 404:
+            assert "content-security-policy: default-src 'self'" in head
+            assert "frame-ancestors 'none'" in head
+            assert "x-content-type-options: nosniff" in head

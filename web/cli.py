@@ -7,6 +7,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -56,6 +57,30 @@ def _cmd_db_upgrade(_args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from web import backup
+
+    settings = _settings()
+    try:
+        backup.backup(settings.database_url, Path(args.file))
+    except backup.BackupError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"backed up to {args.file}")
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from web import backup
+
+    settings = _settings()
+    try:
+        backup.restore(settings.database_url, Path(args.file), replace=args.yes)
+    except backup.BackupError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"restored from {args.file}; run `fablab db upgrade` if the backup is older than this version")
     return 0
 
 
@@ -203,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="create or migrate the database").set_defaults(
         handler=_cmd_db_upgrade
     )
+
+    backup = commands.add_parser("backup", help="copy the database, while the center runs, into FILE")
+    backup.add_argument("file")
+    backup.set_defaults(handler=_cmd_backup)
+    restore = commands.add_parser("restore", help="bring a backup back (stop the center first)")
+    restore.add_argument("file")
+    restore.add_argument("--yes", action="store_true", help="replace a database that holds data")
+    restore.set_defaults(handler=_cmd_restore)
 
     seed = commands.add_parser("seed", help="load data")
     seed_commands = seed.add_subparsers(dest="seed_command", required=True, parser_class=_Parser)

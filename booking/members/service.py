@@ -282,6 +282,15 @@ def set_password(
     session.flush()
 
 
+def end_sessions(session: Session, member_id: str) -> None:
+    """Sign the member out on the server: every session cookie and token issued so far stops
+    working, wherever it was copied to (a signed cookie cannot be taken back; its version can)."""
+    member = get_member_or_raise(session, member_id)
+    member.token_version += 1
+    session.add(member)
+    session.flush()
+
+
 def reset_password(
     session: Session, actor: Actor, member_id: str, password: str, *, password_hash: str | None = None
 ) -> Member:

@@ -113,6 +113,19 @@ class TestSignIn:
         assert response.status_code == 303
         assert client.get("/bookings", headers=HTML, follow_redirects=False).status_code == 303
 
+    def test_a_copied_cookie_stops_working_at_sign_out(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        """Found by an outside test: a cookie copied before signing out still worked for 30 days."""
+        sign_in(client, app, center.member)
+        copied = client.cookies.get("fablab_session")
+        assert copied
+        assert client.post("/signout", data=form(), headers=HTML, follow_redirects=False).status_code == 303
+        client.cookies.clear()
+        client.cookies.set("fablab_session", copied)
+        assert client.get("/bookings", headers=HTML, follow_redirects=False).status_code == 303
+        assert client.get("/api/v1/me").status_code == 401
+
     def test_sign_out_is_not_a_get(self, client: TestClient, app: FastAPI, center: Center) -> None:
         sign_in(client, app, center.member)
         assert client.get("/signout", headers=HTML).status_code == 405

@@ -98,8 +98,11 @@ def _finish(
 
 
 @router.post("/signout")
-def signout(request: Request, _actor: AnyActor) -> Response:
-    """End the session on this browser."""
+def signout(request: Request, actor: AnyActor, session: SessionDep) -> Response:
+    """End the session on the server (a copied cookie stops working too), then on this browser.
+    It ends the member's other sessions and tokens as well: sign-out means signed out everywhere."""
+    members.end_sessions(session, actor.id)
+    session.commit()
     language = request.session.get("lang")
     request.session.clear()
     if language:

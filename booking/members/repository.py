@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from booking.models import LoginFailure, ManagerSite, Member, MemberTraining
+from booking.models import Booking, LoginFailure, ManagerSite, Member, MemberTraining, Resource
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -43,6 +43,49 @@ def get_member_by_ical_token(session: Session, token: str) -> Member | None:
 def member_id_taken(session: Session, member_id: str) -> bool:
     """Whether a member already has this id."""
     return session.get(Member, member_id) is not None
+
+
+def training_sites(session: Session, training_id: str) -> set[str]:
+    """The sites whose resources require this training: where it belongs."""
+    rows = session.exec(select(Resource.site_id).where(Resource.training_id == training_id).distinct()).all()
+    return set(rows)
+
+
+def trainings_of_sites(session: Session, site_ids: Sequence[str]) -> set[str]:
+    """The trainings that resources of these sites require."""
+    rows = session.exec(
+        select(Resource.training_id)
+        .where(col(Resource.site_id).in_(site_ids), col(Resource.training_id).is_not(None))
+        .distinct()
+    ).all()
+    return {row for row in rows if row is not None}
+
+
+def members_of_sites(
+    session: Session,
+    site_ids: Sequence[str],
+    training_ids: Sequence[str],
+    query: str = "",
+    *,
+    limit: int = 100,
+) -> Sequence[Member]:
+    """The members a site's manager deals with: those who booked at its sites or hold one of its
+    trainings (whose e-mail or name contains `query`), and the one whose e-mail is exactly `query`."""
+    booked = select(Booking.member_id).where(col(Booking.site_id).in_(site_ids))
+    trained = select(MemberTraining.member_id).where(col(MemberTraining.training_id).in_(training_ids))
+    statement = select(Member).where(
+        sa.or_(
+            col(Member.id).in_(booked),
+            col(Member.id).in_(trained),
+            col(Member.email) == query.strip().lower(),
+        )
+    )
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        statement = statement.where(
+            sa.or_(col(Member.email).like(pattern), sa.func.lower(col(Member.name)).like(pattern))
+        )
+    return session.exec(statement.order_by(col(Member.email)).limit(limit)).all()
 
 
 def list_members(session: Session, query: str = "", *, limit: int = 200) -> Sequence[Member]:

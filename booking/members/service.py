@@ -310,8 +310,9 @@ def grant_training(
     """Record that a member holds a training (renewing its expiry if they already did)."""
     if not actor.manages_any:
         raise NotPermitted("only managers can grant trainings")
-    member = find_member(session, member_id)
     training = catalogue.get_training_or_raise(session, training_id)
+    _require_training_of_mine(session, actor, training.id, training.name)
+    member = find_member(session, member_id)
     grant = repo.get_grant(session, member.id, training.id)
     if grant is None:
         grant = MemberTraining(member_id=member.id, training_id=training.id, granted_at=now)
@@ -322,10 +323,41 @@ def grant_training(
     return grant
 
 
+def _require_training_of_mine(
+    session: Session, actor: Actor | SystemActor, training_id: str, training_name: str
+) -> None:
+    """A training belongs to the sites whose machines require it; only their managers (and admins)
+    grant or revoke it."""
+    if actor.is_admin:
+        return
+    if not any(actor.manages(site) for site in repo.training_sites(session, training_id)):
+        raise NotPermitted(
+            "the training '{training}' belongs to sites you do not manage", training=training_name
+        )
+
+
+def trainings_in_my_care(session: Session, actor: Actor) -> set[str] | None:
+    """The trainings this manager grants (None: every one, for an admin)."""
+    return None if actor.is_admin else repo.trainings_of_sites(session, sorted(actor.managed_sites))
+
+
+def members_in_my_care(
+    session: Session, actor: Actor, query: str = "", *, limit: int = 100
+) -> Sequence[Member]:
+    """The members a manager sees on the trainings page: an admin every one; a site's manager those
+    who booked at their sites or hold one of their trainings, and the one whose exact e-mail they type."""
+    if actor.is_admin:
+        return repo.list_members(session, query, limit=limit)
+    trainings = sorted(trainings_in_my_care(session, actor) or ())
+    return repo.members_of_sites(session, sorted(actor.managed_sites), trainings, query, limit=limit)
+
+
 def revoke_training(session: Session, actor: Actor, member_id: str, training_id: str) -> None:
     """Withdraw a member's training."""
     if not actor.manages_any:
         raise NotPermitted("only managers can revoke trainings")
+    training = catalogue.get_training_or_raise(session, training_id)
+    _require_training_of_mine(session, actor, training.id, training.name)
     member = find_member(session, member_id)
     grant = repo.get_grant(session, member.id, training_id)
     if grant is None:

@@ -8,9 +8,9 @@ from urllib.parse import quote
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
-from booking.models import Member
+from booking.models import Member, MemberTraining
 from tests.factories import at
 from tests.web.pages import HTML, HTMX, Center, make_center, sign_in
 
@@ -172,3 +172,44 @@ class TestApiUnchanged:
             "/api/v1/auth/token", data={"username": center.member.email, "password": PASSWORD}
         )
         assert response.status_code == 200
+
+
+class TestTrainingsBelongToSites:
+    """Found by an outside test: a partner site's manager saw every member's name and e-mail on
+    /manage/trainings and granted biic's laser training, then booked biic's laser."""
+
+    def test_another_sites_manager_cannot_grant_or_revoke_it(
+        self, client: TestClient, session: Session, center: Center, auth: Callable[[Member], dict[str, str]]
+    ) -> None:
+        before = session.exec(select(func.count()).select_from(MemberTraining)).one()
+        body = {"training_id": center.training.id}
+        response = client.post(
+            f"/api/v1/members/{center.other_member.id}/trainings",
+            json=body,
+            headers=auth(center.other_manager),
+        )
+        assert response.status_code == 403
+        assert "belongs to sites you do not manage" in response.json()["detail"]
+        revoked = client.delete(
+            f"/api/v1/members/{center.member.id}/trainings/{center.training.id}",
+            headers=auth(center.other_manager),
+        )
+        assert revoked.status_code == 403
+        assert session.exec(select(func.count()).select_from(MemberTraining)).one() == before
+        # The laser's own site's manager may.
+        granted = client.post(
+            f"/api/v1/members/{center.other_member.id}/trainings", json=body, headers=auth(center.manager)
+        )
+        assert granted.status_code == 201
+
+    def test_another_sites_manager_sees_neither_its_members_nor_its_trainings(
+        self, client: TestClient, app: FastAPI, center: Center
+    ) -> None:
+        sign_in(client, app, center.other_manager)
+        page = client.get("/manage/trainings", headers=HTML)
+        assert page.status_code == 200
+        assert center.member.email not in page.text
+        assert center.member.name not in page.text
+        sign_in(client, app, center.manager)
+        mine = client.get("/manage/trainings", headers=HTML)
+        assert center.member.email in mine.text

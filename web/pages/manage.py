@@ -209,8 +209,16 @@ def trainings(
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Members and the trainings they hold; grant and revoke."""
-    members = [m for m in members_service.list_members(session, q, limit=100) if m.role is not Role.kiosk]
-    held = {m.id: list(members_repo.list_member_trainings(session, m.id)) for m in members}
+    members = [m for m in members_service.members_in_my_care(session, actor, q) if m.role is not Role.kiosk]
+    mine = members_service.trainings_in_my_care(session, actor)
+    held = {
+        m.id: [
+            g
+            for g in members_repo.list_member_trainings(session, m.id)
+            if mine is None or g.training_id in mine
+        ]
+        for m in members
+    }
     return render(
         request,
         "manage/trainings.html",
@@ -218,7 +226,7 @@ def trainings(
         q=q,
         members=members,
         held=held,
-        trainings=list(catalogue_repo.list_trainings(session)),
+        trainings=[t for t in catalogue_repo.list_trainings(session) if mine is None or t.id in mine],
         trainings_by_id={t.id: t for t in catalogue_repo.list_trainings(session)},
         now=now,
     )

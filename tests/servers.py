@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,10 +22,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app: FastAPI, *, port: int | None = None) -> Iterator[str]:
-    """Serve the app until the block ends; yields its base URL."""
+def running_server(app: FastAPI, *, port: int | None = None, http: Any = "auto") -> Iterator[str]:
+    """Serve the app until the block ends (`http`: uvicorn's protocol class); yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=http
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

@@ -18,6 +18,7 @@ from web import demo as demo_data
 from web.app import create_app, utc_now
 from web.broker import EmbeddedBroker
 from web.db import make_engine, session_scope
+from web.http_protocol import HeaderDeadlineProtocol
 from web.migrate import current_revision, upgrade
 from web.runtime import MachineRuntime
 from web.settings import DEV_SECRET as DEV_SECRET_SENTINEL
@@ -128,12 +129,15 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                         port=port,
                         log_level=log_level,
                         access_log=False,
+                        http=HeaderDeadlineProtocol,
                     )
                 finally:
                     runtime.stop()
                 return 0
             app = create_app(settings, engine=engine)
-            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+            uvicorn.run(
+                app, host=host, port=port, log_level=log_level, access_log=False, http=HeaderDeadlineProtocol
+            )
         finally:
             for edge in edges:
                 with suppress(Exception):

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from tests.servers import running_server
 from web.app import create_app
+from web.http_protocol import HeaderDeadlineProtocol
 from web.settings import Settings
 
 
@@ -110,3 +111,43 @@ def test_error_pages_carry_the_pages_security_headers(server: tuple[str, int]) -
             assert "content-security-policy: default-src 'self'" in head
             assert "frame-ancestors 'none'" in head
             assert "x-content-type-options: nosniff" in head
+
+
+class _QuickHeaderDeadline(HeaderDeadlineProtocol):
+    header_timeout_s = 1.0
+
+
+def test_headers_that_trickle_are_cut_off(engine: Engine) -> None:
+    """A client sending a header line every 0.3 s held its connection for ever (slowloris)."""
+    settings = Settings(
+        environment="test",
+        secret_key="test-secret-key-of-enough-length-0123456789",
+        database_url=engine.url.render_as_string(hide_password=False),
+        scheduler_enabled=False,
+    )
+    with running_server(create_app(settings, engine=engine), http=_QuickHeaderDeadline) as url:
+        parts = urlsplit(url)
+        address = (parts.hostname or "127.0.0.1", parts.port or 0)
+        with socket.create_connection(address) as sock:  # an honest client is served
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _answer(sock)[0] == 200
+        with socket.create_connection(address) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            sock.settimeout(0.3)
+            closed = False
+            for _ in range(40):  # 12 s of trickling at most; the deadline is 1 s
+                try:
+                    if sock.recv(1024) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    pass
+                except ConnectionResetError:
+                    closed = True
+                    break
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+            assert closed

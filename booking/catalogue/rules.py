@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,6 +58,22 @@ class QuotaLimits:
     max_hours: float | None = None
     max_bookings: int | None = None
     max_future_bookings: int | None = None
+
+
+def check_booking_lengths(slot_minutes: int, min_minutes: int, max_minutes: int) -> None:
+    """Refuse slots that do not tile the clock (slot 7 with a 30-minute minimum put "23:06–23:36"
+    on the kiosk) and shortest/longest bookings that are not whole slots."""
+    if not (60 % slot_minutes == 0 or (slot_minutes % 60 == 0 and 1440 % slot_minutes == 0)):
+        raise InvalidRequest(
+            "a slot of {slot} min does not divide the hour; use 5, 10, 15, 20, 30 or 60 min, or whole hours",
+            slot=slot_minutes,
+        )
+    if min_minutes > max_minutes:
+        raise InvalidRequest("the shortest booking must not be longer than the longest")
+    if min_minutes % slot_minutes or max_minutes % slot_minutes:
+        raise InvalidRequest(
+            "the shortest and the longest booking must be whole slots of {slot} min", slot=slot_minutes
+        )
 
 
 def booking_rules(resource: Resource) -> BookingRules:
@@ -125,6 +142,43 @@ def parse_opening_hours(
                 raise InvalidRequest("opening hours for {key} overlap each other", key=key)
         parsed[WEEKDAYS.index(key)] = spans
     return parsed
+
+
+_CLOSED_WORDS = {"", "-", "đóng", "đóng cửa", "nghỉ", "closed", "off"}
+_ALL_DAY_WORDS = {"24/24", "24/7", "24h", "cả ngày", "all day", "00:00-24:00", "0-24"}
+_TIME = re.compile(r"^(\d{1,2})(?:(?:[:.h]|giờ)\s*(\d{2})?)?\s*(?:h|giờ)?$")
+
+
+def read_opening_text(text: str) -> list[list[str]]:
+    """One day's opening hours as people write them, as [open, close] pairs of HH:MM: "07:30-17:00,
+    18:00-21:00", "7h30 - 23h", "7:30–23:00", "07.30-17", "7h-11h30; 13h-17h", "24/24" (all day);
+    empty, "đóng", "nghỉ" or "closed": closed. InvalidRequest when a part cannot be read."""
+    cleaned = " ".join(text.strip().lower().split())
+    if cleaned in _CLOSED_WORDS:
+        return []
+    if cleaned in _ALL_DAY_WORDS:
+        return [["00:00", "24:00"]]
+    windows = []
+    for part in re.split(r"[,;/]| và | and ", cleaned):
+        if not part.strip():
+            continue
+        bounds = re.split(r"\s*(?:-|–|—|đến|to)\s*", part.strip())
+        if len(bounds) != 2:
+            raise InvalidRequest(
+                "'{text}' is not opening hours like 07:30-17:00, 18:00-21:00", text=part.strip()
+            )
+        windows.append([_clock(bound, part) for bound in bounds])
+    return windows
+
+
+def _clock(bound: str, part: str) -> str:
+    match = _TIME.match(bound.strip())
+    if match is None:
+        raise InvalidRequest("'{text}' is not opening hours like 07:30-17:00, 18:00-21:00", text=part.strip())
+    hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise InvalidRequest("'{text}' is not a time of day like 08:30", text=bound.strip())
+    return f"{hours:02d}:{minutes:02d}"
 
 
 def _parse_hm(text: str) -> int:

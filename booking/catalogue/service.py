@@ -15,6 +15,7 @@ from booking.catalogue import repository as repo
 from booking.catalogue.cache import CATALOGUE
 from booking.catalogue.rules import (
     Acting,
+    check_booking_lengths,
     check_closure_span,
     check_holiday_country,
     holidays_touching,
@@ -159,8 +160,7 @@ def create_resource(session: Session, actor: Acting, data: ResourceCreate) -> Re
         raise Conflict("a resource with id '{id}' already exists", id=data.id)
     if data.training_id is not None and repo.get_training(session, data.training_id) is None:
         raise InvalidRequest("there is no training '{training_id}'", training_id=data.training_id)
-    if data.min_minutes > data.max_minutes:
-        raise InvalidRequest("min_minutes must not exceed max_minutes")
+    check_booking_lengths(data.slot_minutes, data.min_minutes, data.max_minutes)
     resource = Resource(**data.model_dump())
     session.add(resource)
     session.flush()
@@ -174,8 +174,7 @@ def update_resource(session: Session, actor: Acting, resource_id: str, data: Res
     resource = repo.get_resource(session, resource_id)
     if resource is None:
         raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
-    if data.min_minutes > data.max_minutes:
-        raise InvalidRequest("the shortest booking must not be longer than the longest")
+    check_booking_lengths(data.slot_minutes, data.min_minutes, data.max_minutes)
     if data.training_id is not None and repo.get_training(session, data.training_id) is None:
         raise InvalidRequest("there is no training '{training_id}'", training_id=data.training_id)
     if resource.kind is not ResourceKind.desk_pool and data.capacity < 1:

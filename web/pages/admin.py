@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from booking.bookings import closures
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
-from booking.catalogue.rules import parse_opening_hours
+from booking.catalogue.rules import parse_opening_hours, read_opening_text
 from booking.errors import InvalidRequest, NotFound
 from booking.members import repository as members_repo
 from booking.members import service as members_service
@@ -79,16 +79,7 @@ def parse_hours(form: FormData) -> dict[str, list[list[str]]]:
     """Opening hours from one text field per weekday, like '07:30-12:00, 13:00-17:00' (empty: closed)."""
     hours: dict[str, list[list[str]]] = {}
     for day in WEEKDAYS:
-        windows = []
-        for part in _value(form, f"hours_{day}").replace("–", "-").split(","):
-            if not part.strip():
-                continue
-            bounds = [b.strip() for b in part.split("-")]
-            if len(bounds) != 2:
-                raise InvalidRequest(
-                    "opening hours for {day}: write them like 07:30-17:00, 18:00-21:00", day=day
-                )
-            windows.append(bounds)
+        windows = read_opening_text(_value(form, f"hours_{day}"))
         if windows:
             hours[day] = windows
     parse_opening_hours(hours)

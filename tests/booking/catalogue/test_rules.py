@@ -159,3 +159,49 @@ class TestClosures:
     def test_unknown_country(self) -> None:
         with pytest.raises(InvalidRequest, match="no public holiday calendar"):
             rules.holiday_closures("XX", [2027], HCM)
+
+
+class TestOpeningHoursAsPeopleWriteThem:
+    @pytest.mark.parametrize(
+        ("text", "windows"),
+        [
+            ("07:30-17:00, 18:00-21:00", [["07:30", "17:00"], ["18:00", "21:00"]]),
+            ("7h30 - 23h", [["07:30", "23:00"]]),  # refused as "bad input" before
+            ("7:30–23:00", [["07:30", "23:00"]]),
+            ("07.30-17", [["07:30", "17:00"]]),
+            ("7h-11h30; 13h-17h", [["07:00", "11:30"], ["13:00", "17:00"]]),
+            ("8h đến 12h và 13h đến 17h", [["08:00", "12:00"], ["13:00", "17:00"]]),
+            ("24/24", [["00:00", "24:00"]]),
+            ("", []),
+            ("đóng", []),
+            ("Closed", []),
+        ],
+    )
+    def test_reads(self, text: str, windows: list[list[str]]) -> None:
+        assert rules.read_opening_text(text) == windows
+
+    @pytest.mark.parametrize("text", ["sáng", "7h30", "7h-25h", "9:75-10", "8-12-14"])
+    def test_refuses_what_it_cannot_read(self, text: str) -> None:
+        with pytest.raises(InvalidRequest):
+            rules.read_opening_text(text)
+
+
+class TestBookingLengths:
+    @pytest.mark.parametrize(
+        ("slot", "shortest", "longest"), [(30, 30, 240), (15, 45, 120), (60, 60, 480), (120, 120, 240)]
+    )
+    def test_slots_that_tile_the_clock(self, slot: int, shortest: int, longest: int) -> None:
+        rules.check_booking_lengths(slot, shortest, longest)
+
+    @pytest.mark.parametrize(
+        ("slot", "shortest", "longest", "why"),
+        [
+            (7, 28, 70, "does not divide the hour"),  # put "23:06–23:36" on the kiosk
+            (45, 45, 90, "does not divide the hour"),
+            (30, 45, 120, "whole slots of 30 min"),
+            (30, 120, 60, "must not be longer than the longest"),
+        ],
+    )
+    def test_refuses(self, slot: int, shortest: int, longest: int, why: str) -> None:
+        with pytest.raises(InvalidRequest, match=why):
+            rules.check_booking_lengths(slot, shortest, longest)

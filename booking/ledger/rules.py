@@ -50,7 +50,8 @@ def period_bounds(instant: datetime, period: QuotaPeriod, tz: ZoneInfo) -> Span:
 
 def check_quota(limits: QuotaLimits, usage: QuotaUsage, requested_seconds: int) -> None:
     """Refuse a booking that would take the member past a limit of their plan."""
-    group, period = limits.quota_group, PERIOD_WORDS[limits.period]
+    # The group is a word of the center's vocabulary ("meeting-rooms" reads "phòng họp").
+    group, period = Term(limits.quota_group), PERIOD_WORDS[limits.period]
     if limits.max_hours is not None:
         allowed = limits.max_hours * 3600
         if usage.booked_seconds + requested_seconds > allowed + 1e-6:

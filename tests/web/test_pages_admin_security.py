@@ -256,7 +256,10 @@ class TestLanguages:
         form_fields = form(resource_id=center.room.id, day="2027-03-02", start="10:00", minutes=90)
         html = client.post("/bookings", data=form_fields, headers=HTMX).text
         assert "Th 3, 02/03/2027 10:00–11:30" in html
-        assert "1,5 / 4 giờ" in client.get("/me", headers=HTML).text
+        me = client.get("/me", headers=HTML).text
+        assert "1,5 / 4 giờ" in me
+        assert "phòng họp" in me  # the quota group in words, not its id
+        assert ">meeting-rooms <" not in me
 
     def test_the_language_switch_works_signed_out(self, client: TestClient) -> None:
         token = csrf_of(client.get("/signin", headers=HTML).text)

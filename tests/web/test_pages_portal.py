@@ -224,7 +224,7 @@ class TestBook:
         response = _book(client, center.room.id, "2027-03-03", "08:00", 60)
         assert response.status_code == 403
         assert (
-            "Gói của bạn cho phép 4 giờ meeting-rooms mỗi tuần; bạn đã đặt 4 giờ và đang yêu cầu thêm 1 giờ"
+            "Gói của bạn cho phép 4 giờ phòng họp mỗi tuần; bạn đã đặt 4 giờ và đang yêu cầu thêm 1 giờ"
             in (response.text)
         )
         assert _count(session) == 1

@@ -277,6 +277,8 @@ class Booking(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=64)
     # The manager (or kiosk) who booked on the member's behalf; None when the member booked.
     booked_by: str | None = Field(default=None, max_length=64)
+    # The event whose session this booking holds the room for (no check-in, no no-show, no quota).
+    event_id: str | None = Field(default=None, max_length=32)
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -308,6 +310,127 @@ class WaitlistEntry(SQLModel, table=True):
     status: WaitlistStatus = Field(sa_column=enum_column(WaitlistStatus, 16))
     booking_id: str | None = Field(default=None, foreign_key="booking.id", max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class EventKind(enum.StrEnum):
+    workshop = "workshop"
+    class_ = "class"
+    training = "training"
+    event = "event"
+
+
+class EventStatus(enum.StrEnum):
+    scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+class RegistrationStatus(enum.StrEnum):
+    registered = "registered"
+    waitlisted = "waitlisted"
+    cancelled = "cancelled"
+
+
+class Event(SQLModel, table=True):
+    """A workshop, class, training or event: sessions in rooms of one site, and seats to register for.
+
+    `registered` counts the registrations holding a seat; the CHECK keeps it within `capacity`, so no
+    race can seat one person too many, whatever the code above it does.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_event_site_starts", "site_id", "starts_at"),
+        sa.CheckConstraint("capacity >= 1", name="ck_event_capacity"),
+        sa.CheckConstraint("registered >= 0 AND registered <= capacity", name="ck_event_seats"),
+        sa.CheckConstraint("ends_at > starts_at", name="ck_event_span"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    site_id: str = Field(foreign_key="site.id", max_length=64)
+    kind: EventKind = Field(sa_column=enum_column(EventKind, 16))
+    title: str = Field(max_length=200)
+    title_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=4000)
+    description_en: str = Field(default="", max_length=4000)
+    capacity: int
+    registered: int = 0
+    public: bool = True
+    training_id: str | None = Field(default=None, foreign_key="training.id", max_length=64)
+    # Who may register: holders of this plan, of this training (None: anyone allowed to register).
+    required_plan_id: str | None = Field(default=None, foreign_key="plan.id", max_length=64)
+    required_training_id: str | None = Field(default=None, foreign_key="training.id", max_length=64)
+    # Registration is open from `opens_at` (None: at once) until `closes_at` (None: the first start).
+    opens_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    closes_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The first session's start and the last one's end, kept for listing by time.
+    starts_at: datetime = Field(sa_column=utc_column())
+    ends_at: datetime = Field(sa_column=utc_column())
+    status: EventStatus = Field(sa_column=enum_column(EventStatus, 16))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class EventSession(SQLModel, table=True):
+    """One sitting of an event, in a room or space it books as `booking_id`."""
+
+    __table_args__ = (sa.CheckConstraint("end_at > start_at", name="ck_eventsession_positive"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(foreign_key="event.id", index=True, max_length=32)
+    resource_id: str = Field(foreign_key="resource.id", max_length=64)
+    start_at: datetime = Field(sa_column=utc_column())
+    end_at: datetime = Field(sa_column=utc_column())
+    booking_id: str | None = Field(default=None, foreign_key="booking.id", max_length=32)
+
+
+class Registration(SQLModel, table=True):
+    """A member's or a guest's place at an event: a seat, or a place on its waitlist."""
+
+    __table_args__ = (
+        # A member (or a guest's e-mail) holds at most one live registration per event.
+        sa.Index(
+            "ux_registration_member",
+            "event_id",
+            "member_id",
+            unique=True,
+            sqlite_where=sa.text("member_id IS NOT NULL AND status != 'cancelled'"),
+            postgresql_where=sa.text("member_id IS NOT NULL AND status != 'cancelled'"),
+        ),
+        sa.Index(
+            "ux_registration_guest",
+            "event_id",
+            "email",
+            unique=True,
+            sqlite_where=sa.text("member_id IS NULL AND status != 'cancelled'"),
+            postgresql_where=sa.text("member_id IS NULL AND status != 'cancelled'"),
+        ),
+        sa.Index("ix_registration_event_status", "event_id", "status", "position"),
+        sa.Index("ix_registration_member", "member_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(foreign_key="event.id", max_length=32)
+    # None for a guest registered by name and e-mail.
+    member_id: str | None = Field(default=None, foreign_key="member.id", max_length=64)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    status: RegistrationStatus = Field(sa_column=enum_column(RegistrationStatus, 16))
+    # The order of arrival on the waitlist (smaller first); None once seated.
+    position: int | None = None
+    code: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
+    # Marked by the instructor: passed a training event (grants its training without full attendance).
+    passed: bool = False
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class Attendance(SQLModel, table=True):
+    """A registrant present at one session of an event."""
+
+    registration_id: str = Field(foreign_key="registration.id", primary_key=True, max_length=32)
+    session_id: str = Field(foreign_key="eventsession.id", primary_key=True, max_length=32)
+    at: datetime = Field(sa_column=utc_column())
+    recorded_by: str | None = Field(default=None, max_length=64)
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
-from booking.models import BookingStatus, QuotaPeriod, ResourceKind, Role, WaitlistStatus
+from booking.models import (
+    BookingStatus,
+    EventKind,
+    EventStatus,
+    QuotaPeriod,
+    RegistrationStatus,
+    ResourceKind,
+    Role,
+    WaitlistStatus,
+)
 
 
 def format_ts(value: datetime) -> str:
@@ -374,3 +383,94 @@ class WaitlistRead(BaseModel):
 
 class DecisionCreate(_In):
     note: str = Field(default="", max_length=500)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+class EventSessionCreate(_In):
+    resource_id: str = Field(min_length=1, max_length=64)
+    start: When
+    end: When
+
+
+class EventCreate(_In):
+    site: str = Field(min_length=1, max_length=64)
+    kind: EventKind
+    title: str = Field(min_length=1, max_length=200)
+    title_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=4000)
+    description_en: str = Field(default="", max_length=4000)
+    # Bounds wide enough for the rules to refuse a wrong number in words.
+    capacity: int = Field(ge=-1_000_000, le=1_000_000)
+    public: bool = True
+    training_id: str | None = Field(default=None, max_length=64)
+    required_plan_id: str | None = Field(default=None, max_length=64)
+    required_training_id: str | None = Field(default=None, max_length=64)
+    opens_at: When | None = None
+    closes_at: When | None = None
+    sessions: list[EventSessionCreate] = Field(max_length=20_000)
+    # Repeats the first session (FREQ=WEEKLY;COUNT=10); the rest of `sessions` is then not allowed.
+    rrule: str | None = Field(default=None, max_length=500)
+
+
+class EventSessionRead(BaseModel):
+    id: str
+    resource_id: str
+    start: Timestamp
+    end: Timestamp
+
+
+class EventRead(BaseModel):
+    id: str
+    site: str
+    kind: EventKind
+    title: str
+    title_en: str
+    description: str
+    description_en: str
+    capacity: int
+    registered: int
+    waitlisted: int
+    seats_left: int
+    training_id: str | None
+    required_plan_id: str | None
+    required_training_id: str | None
+    public: bool
+    opens_at: Timestamp | None
+    closes_at: Timestamp | None
+    start: Timestamp
+    end: Timestamp
+    sessions: list[EventSessionRead]
+    status: EventStatus
+
+
+class RegistrationCreate(_In):
+    # A guest's name and e-mail (public events, no account); a signed-in member sends neither.
+    name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=320)
+    # A manager registering a member on their behalf.
+    member: str | None = Field(default=None, max_length=64)
+
+
+class RegistrationRead(BaseModel):
+    id: str
+    event_id: str
+    member: str | None
+    name: str
+    status: RegistrationStatus
+    position: int | None
+    code: str
+    attended: bool
+    attended_sessions: list[str]
+    passed: bool
+    created_at: Timestamp
+
+
+class AttendanceCreate(_In):
+    code: str | None = Field(default=None, max_length=32)
+    registration_id: str | None = Field(default=None, max_length=32)
+    # The session attended; by default the one under way (or beginning within the hour).
+    session_id: str | None = Field(default=None, max_length=32)
+    # Only for managers: the instructor marks a training's registrant as passed.
+    passed: bool | None = None

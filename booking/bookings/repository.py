@@ -65,7 +65,11 @@ def due_for_no_show(session: Session, started_before: datetime, limit: int = 500
     """Confirmed, not checked-in bookings that started before the instant: the oldest `limit` of them."""
     return session.exec(
         select(Booking)
-        .where(Booking.status == BookingStatus.confirmed, col(Booking.start_at) < started_before)
+        .where(
+            Booking.status == BookingStatus.confirmed,
+            col(Booking.start_at) < started_before,
+            col(Booking.event_id).is_(None),
+        )
         .order_by(col(Booking.start_at))
         .limit(limit)
     ).all()

@@ -24,7 +24,7 @@ from booking.members import service as members
 from booking.members.actors import Actor, MemberInfo
 from booking.members.rules import check_training
 from booking.messages import At, Message, Slot, message
-from booking.models import Booking, Role
+from booking.models import Booking, BookingStatus, Role
 from booking.security import new_booking_code, new_id
 from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
 
@@ -213,6 +213,60 @@ def book_one(
     )
     _insert(session, target, booking, new_code)
     ledger_service.reserve(session, booking, now)
+    return booking
+
+
+def event_target(session: Session, actor: Actor, resource_id: str) -> Target:
+    """The room or space an event's session books, for the manager who runs the event: the event is
+    theirs, so neither their plan's quota nor the resource's training applies."""
+    resource = CATALOGUE.resource(session, resource_id)
+    return Target(member=actor.member, resource=resource, quota_limits=[], by_manager=True)
+
+
+def book_for_event(
+    session: Session,
+    target: Target,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    event_id: str,
+    note: str,
+) -> Booking:
+    """Book a room or space for one session of an event: the site's hours and closures, the resource
+    in service and free (its whole pool of seats), and the same guarded insert as any booking. A
+    member's rules (lead time, longest booking, booking horizon, quota) do not apply to the center's
+    own events; the booking is confirmed, and the no-show job leaves it alone."""
+    resource = target.resource
+    place = resource.site.display_name
+    check_opening_hours(start, end, resource.site.hours, target.tz, place)
+    check_closures(start, end, target.closures, target.tz, place)
+    check_in_service(session, target, start, end)
+    seats = 1 if resource.exclusive else resource.capacity
+    check_free(session, target, start, end, seats)
+    booking = Booking(
+        id=new_id(),
+        resource_id=resource.id,
+        site_id=resource.site_id,
+        member_id=target.member.id,
+        start_at=start,
+        end_at=end,
+        block_end=block_end(end, resource.buffer_minutes),
+        seats=seats,
+        exclusive=resource.exclusive,
+        status=BookingStatus.confirmed,
+        code=new_booking_code(),
+        quota_group=None,
+        series_id=None,
+        note=note,
+        created_at=now,
+        updated_at=now,
+        checked_in_at=None,
+        decided_by=None,
+        booked_by=None,
+        event_id=event_id,
+    )
+    _insert(session, target, booking, new_booking_code)
     return booking
 
 

@@ -313,11 +313,27 @@ def grant_training(
     training = catalogue.get_training_or_raise(session, training_id)
     _require_training_of_mine(session, actor, training.id, training.name)
     member = find_member(session, member_id)
-    grant = repo.get_grant(session, member.id, training.id)
+    return record_training(session, member.id, training.id, training.valid_days, now, granted_by=actor.id)
+
+
+def record_training(
+    session: Session,
+    member_id: str,
+    training_id: str,
+    valid_days: int | None,
+    now: datetime,
+    *,
+    granted_by: str | None,
+) -> MemberTraining:
+    """Record that a member holds a training from now, for its validity (renewing an earlier grant).
+
+    The caller has checked who may grant it: a manager of its sites, or a training event's attendance.
+    """
+    grant = repo.get_grant(session, member_id, training_id)
     if grant is None:
-        grant = MemberTraining(member_id=member.id, training_id=training.id, granted_at=now)
-    grant.granted_at, grant.expires_at = now, training_expiry(now, training.valid_days)
-    grant.granted_by = actor.id
+        grant = MemberTraining(member_id=member_id, training_id=training_id, granted_at=now)
+    grant.granted_at, grant.expires_at = now, training_expiry(now, valid_days)
+    grant.granted_by = granted_by
     session.add(grant)
     session.flush()
     return grant

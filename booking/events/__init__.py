@@ -1,0 +1,1 @@
+"""Events: workshops, classes, trainings and events with sessions, seats, waitlists and attendance."""

@@ -1,0 +1,643 @@
+"""The events' use cases: announce an event (booking its rooms), register and cancel (seats and a
+waitlist the database keeps within capacity), take attendance, and grant a training event's training.
+Never commits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
+from booking.engine import service as engine
+from booking.engine.status import Move, transition
+from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted, Unauthenticated
+from booking.events import repository as repo
+from booking.events import rules
+from booking.members import repository as members_repo
+from booking.members import service as members
+from booking.members.actors import Actor
+from booking.members.rules import check_training
+from booking.messages import Name, Slot, message
+from booking.models import (
+    ACTIVE_STATUSES,
+    Attendance,
+    Booking,
+    BookingStatus,
+    Event,
+    EventKind,
+    EventSession,
+    EventStatus,
+    Registration,
+    RegistrationStatus,
+    Role,
+)
+from booking.notifications import notify
+from booking.schemas import (
+    AttendanceCreate,
+    EventCreate,
+    EventRead,
+    EventSessionRead,
+    RegistrationCreate,
+    RegistrationRead,
+)
+from booking.security import new_booking_code, new_id
+from booking.series.rules import FURTHEST_END, expand_rrule
+from booking.spans import Span
+from booking.waitlist import service as waitlist
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CODE_ATTEMPTS = 5
+LIVE = (RegistrationStatus.registered, RegistrationStatus.waitlisted)
+
+
+def event_name(event: Event) -> Name:
+    return Name(event.title, event.title_en or None)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get_event_or_raise(session: Session, actor: Actor | None, event_id: str) -> Event:
+    """The event; a members-only event is not found for someone not signed in."""
+    event = repo.get_event(session, event_id)
+    if event is None or (actor is None and not event.public):
+        raise NotFound("there is no event '{event_id}'", event_id=event_id)
+    return event
+
+
+def event_reads(session: Session, events: Sequence[Event]) -> list[EventRead]:
+    """Events as the API gives them, with their sessions and waitlists read in two queries."""
+    ids = [event.id for event in events]
+    sessions = repo.sessions_of(session, ids)
+    waiting = repo.waitlisted_counts(session, ids)
+    return [
+        EventRead(
+            id=event.id,
+            site=event.site_id,
+            kind=event.kind,
+            title=event.title,
+            title_en=event.title_en,
+            description=event.description,
+            description_en=event.description_en,
+            capacity=event.capacity,
+            registered=event.registered,
+            waitlisted=waiting.get(event.id, 0),
+            seats_left=rules.seats_left(event.capacity, event.registered),
+            training_id=event.training_id,
+            required_plan_id=event.required_plan_id,
+            required_training_id=event.required_training_id,
+            public=event.public,
+            opens_at=event.opens_at,
+            closes_at=event.closes_at,
+            start=event.starts_at,
+            end=event.ends_at,
+            sessions=[
+                EventSessionRead(id=s.id, resource_id=s.resource_id, start=s.start_at, end=s.end_at)
+                for s in sessions[event.id]
+            ],
+            status=event.status,
+        )
+        for event in events
+    ]
+
+
+def list_events(
+    session: Session,
+    actor: Actor | None,
+    *,
+    site_ids: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    include_cancelled: bool = True,
+) -> Sequence[Event]:
+    """Events touching [start, end): public ones for anyone, all of them for a signed-in member."""
+    return repo.events_between(
+        session,
+        site_ids=site_ids,
+        start=start.astimezone(UTC) if start else None,
+        end=end.astimezone(UTC) if end else None,
+        public_only=actor is None,
+        include_cancelled=include_cancelled,
+    )
+
+
+def sessions_of(session: Session, event: Event) -> list[EventSession]:
+    return repo.sessions_of(session, [event.id])[event.id]
+
+
+# --- announcing and cancelling --------------------------------------------------------------------
+
+
+def create_event(session: Session, actor: Actor, data: EventCreate, now: datetime) -> Event:
+    """Announce an event: every session books its room or space for the event (409 naming a taken slot)."""
+    site = catalogue.get_site_or_raise(session, data.site)
+    if not actor.manages(site.id):
+        raise NotPermitted("only the site's managers announce events there")
+    tz = ZoneInfo(site.timezone)
+    rules.check_capacity(data.capacity)
+    for training_id in (data.training_id, data.required_training_id):
+        if training_id is not None:
+            catalogue.get_training_or_raise(session, training_id)
+    catalogue.check_plan_exists(session, data.required_plan_id)
+    if data.kind is EventKind.training and data.training_id is None:
+        raise InvalidRequest("a training event names the training it grants (training_id)")
+    spans = _requested_spans(data, tz)
+    ordered = rules.check_sessions([span for span, _ in spans], now, tz)
+    rules.check_window_order(data.opens_at, data.closes_at, tz)
+    event = Event(
+        id=new_id(),
+        site_id=site.id,
+        kind=data.kind,
+        title=data.title,
+        title_en=data.title_en,
+        description=data.description,
+        description_en=data.description_en,
+        capacity=data.capacity,
+        registered=0,
+        public=data.public,
+        training_id=data.training_id,
+        required_plan_id=data.required_plan_id,
+        required_training_id=data.required_training_id,
+        opens_at=data.opens_at.astimezone(UTC) if data.opens_at else None,
+        closes_at=data.closes_at.astimezone(UTC) if data.closes_at else None,
+        starts_at=ordered[0].start,
+        ends_at=max(span.end for span in ordered),
+        status=EventStatus.scheduled,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(event)
+    session.flush()
+    targets: dict[str, engine.Target] = {}
+    for span, resource_id in sorted(spans, key=lambda item: item[0].start):
+        target = targets.get(resource_id)
+        if target is None:
+            target = engine.event_target(session, actor, resource_id)
+            if target.resource.site_id != site.id:
+                raise InvalidRequest(
+                    "{resource} is not at {site}; an event's sessions are held at its own site",
+                    resource=target.resource.name,
+                    site=Name(site.name, site.name_en or None),
+                )
+            engine.with_closures(session, target, ordered[0].start, event.ends_at)
+            targets[resource_id] = target
+        booking = engine.book_for_event(
+            session, target, span.start, span.end, now, event_id=event.id, note=data.title
+        )
+        session.add(
+            EventSession(
+                id=new_id(),
+                event_id=event.id,
+                resource_id=resource_id,
+                start_at=span.start,
+                end_at=span.end,
+                booking_id=booking.id,
+            )
+        )
+    session.flush()
+    return event
+
+
+def _requested_spans(data: EventCreate, tz: ZoneInfo) -> list[tuple[Span, str]]:
+    """The sessions asked for: as listed, or the first one repeated by the RRULE."""
+    if not data.sessions:
+        raise InvalidRequest("an event needs at least one session")
+    if len(data.sessions) > rules.MAX_SESSIONS:
+        raise InvalidRequest(
+            "an event has at most {most} sessions; {count} were given",
+            most=rules.MAX_SESSIONS,
+            count=len(data.sessions),
+        )
+    if data.rrule is None:
+        return [(Span(s.start.astimezone(UTC), s.end.astimezone(UTC)), s.resource_id) for s in data.sessions]
+    if len(data.sessions) != 1:
+        raise InvalidRequest("with an rrule, give exactly one session: the first, which the rule repeats")
+    first = data.sessions[0]
+    start, end = first.start.astimezone(UTC), first.end.astimezone(UTC)
+    if end <= start:
+        raise InvalidRequest("the session {slot} ends before it starts", slot=Slot(start, end, tz.key))
+    occurrences = expand_rrule(data.rrule, start, end, tz, start + FURTHEST_END)
+    return [(span, first.resource_id) for span in occurrences]
+
+
+def cancel_event(session: Session, actor: Actor, event_id: str, now: datetime) -> Event:
+    """Call an event off: its rooms are released for others, every registrant is told."""
+    event = repo.lock_event(session, event_id)
+    if event is None:
+        raise NotFound("there is no event '{event_id}'", event_id=event_id)
+    if not actor.manages(event.site_id):
+        raise NotPermitted("only the site's managers cancel its events")
+    if event.status is EventStatus.cancelled:
+        return event
+    tz = _site_tz(session, event.site_id)
+    event.status = EventStatus.cancelled
+    event.updated_at = now
+    session.add(event)
+    for sitting in sessions_of(session, event):
+        if sitting.booking_id is not None:
+            _release_room(session, sitting.booking_id, now)
+    first = Slot(event.starts_at, event.ends_at, tz.key)
+    for registration in repo.registrations(session, event.id, LIVE):
+        registration.status = RegistrationStatus.cancelled
+        registration.updated_at = now
+        session.add(registration)
+        if registration.member_id is not None:
+            notify(
+                session,
+                registration.member_id,
+                "event_cancelled",
+                message("{event} ({slot}) was cancelled", event=event_name(event), slot=first),
+                now=now,
+            )
+    repo.clear_seats(session, event)
+    session.flush()
+    return event
+
+
+def _release_room(session: Session, booking_id: str, now: datetime) -> None:
+    booking = session.get(Booking, booking_id)
+    if booking is None or booking.status not in ACTIVE_STATUSES:
+        return
+    move = Move.cancel if booking.start_at > now else Move.release
+    booking.status = transition(booking.status, move, booking.id)
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    if booking.end_at > now:
+        waitlist.promote(session, booking.resource_id, max(now, booking.start_at), booking.block_end, now)
+
+
+def _site_tz(session: Session, site_id: str) -> ZoneInfo:
+    return ZoneInfo(catalogue.get_site_or_raise(session, site_id).timezone)
+
+
+# --- registering --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Registrant:
+    member_id: str | None
+    name: str
+    email: str
+
+
+def register(
+    session: Session, actor: Actor | None, event_id: str, data: RegistrationCreate, now: datetime
+) -> Registration:
+    """Take a seat, or the next place on the waitlist once the seats are gone; a member registers once."""
+    event = repo.lock_event(session, event_id)
+    if event is None or (actor is None and not event.public):
+        raise NotFound("there is no event '{event_id}'", event_id=event_id)
+    tz = _site_tz(session, event.site_id)
+    if event.status is EventStatus.cancelled:
+        raise Conflict("{event} was cancelled", event=event_name(event))
+    rules.check_window(event.opens_at, event.closes_at, event.starts_at, now, tz)
+    registrant = _registrant(session, actor, event, data, now)
+    held = (
+        repo.live_registration_of_member(session, event.id, registrant.member_id)
+        if registrant.member_id is not None
+        else repo.live_registration_of_guest(session, event.id, registrant.email)
+    )
+    if held is not None:
+        raise Conflict(
+            "{name} is already registered for {event} (code {code})",
+            name=registrant.name,
+            event=event_name(event),
+            code=held.code,
+        )
+    seated = repo.take_seat(session, event)
+    registration = Registration(
+        id=new_id(),
+        event_id=event.id,
+        member_id=registrant.member_id,
+        name=registrant.name,
+        email=registrant.email,
+        status=RegistrationStatus.registered if seated else RegistrationStatus.waitlisted,
+        position=None if seated else repo.next_position(session, event.id),
+        code=_new_code(session),
+        passed=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(registration)
+    session.flush()
+    return registration
+
+
+def _registrant(
+    session: Session, actor: Actor | None, event: Event, data: RegistrationCreate, now: datetime
+) -> Registrant:
+    """Who registers: the signed-in member, a member a manager names, or a guest of a public event."""
+    if actor is None:
+        if not event.public:
+            raise Unauthenticated("sign in to register for an event for members")
+        name, email = data.name.strip(), data.email.strip()
+        if not name:
+            raise InvalidRequest("give your name to register as a guest")
+        if not EMAIL.match(email):
+            raise InvalidRequest("'{email}' is not an e-mail address", email=email)
+        return Registrant(None, name, email.lower())
+    if actor.member.role is Role.kiosk:
+        raise NotPermitted("a kiosk account cannot do this")
+    member = actor.member
+    if data.member is not None and data.member != actor.id:
+        if not actor.manages(event.site_id):
+            raise NotPermitted("only the site's managers register another member")
+        member_row = members.get_member_or_raise(session, data.member)
+        name, email, plan_id = member_row.name, member_row.email, member_row.plan_id
+        member_id = member_row.id
+    else:
+        name, email, plan_id, member_id = member.name, member.email, member.plan_id, member.id
+    if event.required_plan_id is not None and plan_id != event.required_plan_id:
+        plan = catalogue_repo.get_plan(session, event.required_plan_id)
+        raise NotPermitted(
+            "{event} is for members of the plan {plan}",
+            event=event_name(event),
+            plan=Name(plan.name, plan.name_en or None) if plan else event.required_plan_id,
+        )
+    if event.required_training_id is not None:
+        training = catalogue.get_training_or_raise(session, event.required_training_id)
+        check_training(
+            training.id, members_repo.trainings_held(session, member_id), now, training.name, event.title
+        )
+    return Registrant(member_id, name, email)
+
+
+def _new_code(session: Session) -> str:
+    for _attempt in range(CODE_ATTEMPTS):
+        code = new_booking_code()
+        if not repo.code_taken(session, code):
+            return code
+    raise Conflict("no free registration code could be drawn; please try again")
+
+
+def cancel_registration(
+    session: Session, actor: Actor, event_id: str, registration_id: str, now: datetime
+) -> Registration:
+    """Give up a seat or a waitlist place; a freed seat goes to the first waiter, who is told."""
+    event = repo.lock_event(session, event_id)
+    registration = repo.get_registration(session, registration_id)
+    if event is None or registration is None or registration.event_id != event_id:
+        raise NotFound("there is no registration '{registration_id}'", registration_id=registration_id)
+    if registration.member_id != actor.id and not actor.manages(event.site_id):
+        raise NotPermitted("only the registrant and the site's managers cancel a registration")
+    if registration.status is RegistrationStatus.cancelled:
+        return registration
+    was_seated = registration.status is RegistrationStatus.registered
+    registration.status = RegistrationStatus.cancelled
+    registration.position = None
+    registration.updated_at = now
+    session.add(registration)
+    session.flush()
+    if was_seated:
+        repo.give_seat(session, event)
+        if event.status is EventStatus.scheduled and now < event.ends_at:
+            promote_waiters(session, event, now)
+    return registration
+
+
+def promote_waiters(session: Session, event: Event, now: datetime) -> list[Registration]:
+    """Seat waiters, first come first served, while seats are left (the event's row is locked)."""
+    promoted: list[Registration] = []
+    tz = _site_tz(session, event.site_id)
+    while True:
+        waiter = repo.first_waiter(session, event.id)
+        if waiter is None or not repo.take_seat(session, event):
+            return promoted
+        waiter.status = RegistrationStatus.registered
+        waiter.position = None
+        waiter.updated_at = now
+        session.add(waiter)
+        session.flush()
+        if waiter.member_id is not None:
+            notify(
+                session,
+                waiter.member_id,
+                "event_promoted",
+                message(
+                    "A seat freed up: you are registered for {event} ({slot}); your code is {code}",
+                    event=event_name(event),
+                    slot=Slot(event.starts_at, event.ends_at, tz.key),
+                    code=waiter.code,
+                ),
+                now=now,
+            )
+        promoted.append(waiter)
+
+
+def registration_read(session: Session, registration: Registration) -> RegistrationRead:
+    position = (
+        repo.waiting_ahead(session, registration) + 1
+        if registration.status is RegistrationStatus.waitlisted
+        else None
+    )
+    attended = repo.attended(session, registration.id)
+    return RegistrationRead(
+        id=registration.id,
+        event_id=registration.event_id,
+        member=registration.member_id,
+        name=registration.name,
+        status=registration.status,
+        position=position,
+        code=registration.code,
+        attended=bool(attended),
+        attended_sessions=sorted(attended),
+        passed=registration.passed,
+        created_at=registration.created_at,
+    )
+
+
+def list_registrations(session: Session, actor: Actor, event_id: str) -> list[RegistrationRead]:
+    """The event's registrations with attendance, for its site's managers."""
+    event = get_event_or_raise(session, actor, event_id)
+    if not actor.manages(event.site_id):
+        raise NotPermitted("only the site's managers see an event's registrations")
+    attendance = repo.attendance_of(session, event.id)
+    rows = repo.registrations(session, event.id)
+    waiting = [r for r in rows if r.status is RegistrationStatus.waitlisted]
+    places = {r.id: index + 1 for index, r in enumerate(sorted(waiting, key=lambda r: r.position or 0))}
+    return [
+        RegistrationRead(
+            id=r.id,
+            event_id=r.event_id,
+            member=r.member_id,
+            name=r.name,
+            status=r.status,
+            position=places.get(r.id),
+            code=r.code,
+            attended=bool(attendance.get(r.id)),
+            attended_sessions=sorted(attendance.get(r.id, set())),
+            passed=r.passed,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+def my_registrations(session: Session, member_id: str) -> list[tuple[Registration, Event]]:
+    """The member's live registrations with their events, soonest event first."""
+    found = []
+    for registration in repo.member_registrations(session, member_id):
+        event = repo.get_event(session, registration.event_id)
+        if event is not None:
+            found.append((registration, event))
+    return sorted(found, key=lambda pair: pair[1].starts_at)
+
+
+# --- attendance ---------------------------------------------------------------------------------
+
+
+def record_attendance(
+    session: Session, actor: Actor, event_id: str, data: AttendanceCreate, now: datetime
+) -> Registration:
+    """Mark a registrant present at a session (by code or registration), by a manager or the site's
+    kiosk; a training event then grants its training to whoever completed it."""
+    event = get_event_or_raise(session, actor, event_id)
+    if not (actor.manages(event.site_id) or actor.is_kiosk_of(event.site_id)):
+        raise NotPermitted("only the site's managers and its kiosk take attendance")
+    if event.status is EventStatus.cancelled:
+        raise Conflict("{event} was cancelled", event=event_name(event))
+    registration = _registration_for(session, event, data)
+    if data.passed is not None and not actor.manages(event.site_id):
+        raise NotPermitted("only the site's managers mark a registrant as passed")
+    sittings = sessions_of(session, event)
+    if data.passed is None or data.session_id is not None:
+        sitting = _sitting(session, event, sittings, data.session_id, now)
+        if not repo.has_attended(session, registration.id, sitting.id):
+            session.add(
+                Attendance(
+                    registration_id=registration.id, session_id=sitting.id, at=now, recorded_by=actor.id
+                )
+            )
+            session.flush()
+            _check_in_room(session, sitting, now)
+    if data.passed is not None:
+        registration.passed = data.passed
+        registration.updated_at = now
+        session.add(registration)
+        session.flush()
+    _grant_if_completed(session, event, registration, [s.id for s in sittings], actor, now)
+    return registration
+
+
+def attend_by_member(
+    session: Session, actor: Actor, member_id: str, site_id: str, now: datetime
+) -> Registration | None:
+    """A card tapped at the site's kiosk: mark its holder present at the event session under way there
+    that they registered for; None when they are registered for none."""
+    for event in repo.events_between(
+        session,
+        site_ids=[site_id],
+        start=now - rules.ATTENDANCE_OPENS,
+        end=now + rules.ATTENDANCE_OPENS,
+        public_only=False,
+        include_cancelled=False,
+    ):
+        registration = repo.live_registration_of_member(session, event.id, member_id)
+        if registration is None or registration.status is not RegistrationStatus.registered:
+            continue
+        sittings = sessions_of(session, event)
+        if rules.session_for_attendance([Span(s.start_at, s.end_at) for s in sittings], now) is None:
+            continue
+        return record_attendance(
+            session, actor, event.id, AttendanceCreate(registration_id=registration.id), now
+        )
+    return None
+
+
+def _registration_for(session: Session, event: Event, data: AttendanceCreate) -> Registration:
+    if data.code:
+        code = data.code.strip().upper()
+        registration = repo.registration_by_code(session, code)
+        if registration is None or registration.event_id != event.id:
+            raise NotFound(
+                "no registration for {event} has the code {code}", event=event_name(event), code=code
+            )
+    elif data.registration_id:
+        registration = repo.get_registration(session, data.registration_id)
+        if registration is None or registration.event_id != event.id:
+            raise NotFound(
+                "there is no registration '{registration_id}'", registration_id=data.registration_id
+            )
+    else:
+        raise InvalidRequest("give a registration code or a registration id")
+    if registration.status is RegistrationStatus.waitlisted:
+        raise Conflict(
+            "{name} is on the waitlist of {event}, not registered",
+            name=registration.name,
+            event=event_name(event),
+        )
+    if registration.status is RegistrationStatus.cancelled:
+        raise Conflict("the registration of {name} was cancelled", name=registration.name)
+    return registration
+
+
+def _sitting(
+    session: Session, event: Event, sittings: list[EventSession], session_id: str | None, now: datetime
+) -> EventSession:
+    if session_id is not None:
+        for sitting in sittings:
+            if sitting.id == session_id:
+                return sitting
+        raise NotFound(
+            "{event} has no session '{session_id}'", event=event_name(event), session_id=session_id
+        )
+    index = rules.session_for_attendance([Span(s.start_at, s.end_at) for s in sittings], now)
+    if index is None:
+        raise InvalidRequest(
+            "no session of {event} is under way or begins within the hour; choose the session",
+            event=event_name(event),
+        )
+    return sittings[index]
+
+
+def _check_in_room(session: Session, sitting: EventSession, now: datetime) -> None:
+    """The first registrant present checks the session's room booking in: the room is in use."""
+    if sitting.booking_id is None:
+        return
+    booking = session.get(Booking, sitting.booking_id)
+    if booking is not None and booking.status is BookingStatus.confirmed:
+        booking.status = transition(booking.status, Move.check_in, booking.id)
+        booking.checked_in_at = now
+        booking.updated_at = now
+        session.add(booking)
+        session.flush()
+
+
+def _grant_if_completed(
+    session: Session,
+    event: Event,
+    registration: Registration,
+    session_ids: list[str],
+    actor: Actor,
+    now: datetime,
+) -> None:
+    if event.kind is not EventKind.training or event.training_id is None or registration.member_id is None:
+        return
+    if not rules.qualifies(session_ids, repo.attended(session, registration.id), registration.passed):
+        return
+    training = catalogue.get_training_or_raise(session, event.training_id)
+    grant = members_repo.get_grant(session, registration.member_id, training.id)
+    if grant is not None and grant.granted_at >= event.starts_at:
+        return
+    members.record_training(
+        session, registration.member_id, training.id, training.valid_days, now, granted_by=actor.id
+    )
+    notify(
+        session,
+        registration.member_id,
+        "training_granted",
+        message(
+            "You completed {event}: you now hold the training '{training}'",
+            event=event_name(event),
+            training=Name(training.name, training.name_en or None),
+        ),
+        now=now,
+    )

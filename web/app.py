@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from booking.errors import NotPermitted
 from web import errors, pages
 from web.api import auth, bookings, catalogue, me
+from web.api import events as events_api
 from web.api import machines as machines_api
 from web.api import problems as problems_api
 from web.csrf import CSRFMiddleware
@@ -95,6 +96,7 @@ def create_app(
         auth.router,
         catalogue.router,
         bookings.router,
+        events_api.router,
         me.router,
         machines_api.router,
         problems_api.router,

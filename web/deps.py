@@ -181,6 +181,21 @@ async def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
+async def optional_actor(
+    request: Request,
+    session: ReadSessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor | None:
+    """The signed-in member, or None for someone not signed in (public pages and endpoints); a token
+    or session that is no longer valid is still a 401, not a quiet fall back to anonymous."""
+    if _claimed_identity(request, credentials) is None:
+        return None
+    return await current_actor(request, session, credentials)
+
+
+MaybeActorDep = Annotated[Actor | None, Depends(optional_actor)]
+
+
 def current_person(actor: ActorDep) -> Actor:
     """A signed-in person (not a kiosk device account)."""
     if actor.member.role is Role.kiosk:

@@ -36,6 +36,7 @@ from booking.models import (
     Registration,
     RegistrationStatus,
     Role,
+    Site,
 )
 from booking.notifications import notify
 from booking.schemas import (
@@ -150,6 +151,21 @@ def create_event(session: Session, actor: Actor, data: EventCreate, now: datetim
     spans = _requested_spans(data, tz)
     ordered = rules.check_sessions([span for span, _ in spans], now, tz)
     rules.check_window_order(data.opens_at, data.closes_at, tz)
+    # All or nothing: a taken slot for the fifth session undoes the event and its first four rooms,
+    # whatever the caller does with the transaction afterwards.
+    with session.begin_nested():
+        return _write_event(session, actor, data, spans, ordered, site, now)
+
+
+def _write_event(
+    session: Session,
+    actor: Actor,
+    data: EventCreate,
+    spans: list[tuple[Span, str]],
+    ordered: list[Span],
+    site: Site,
+    now: datetime,
+) -> Event:
     event = Event(
         id=new_id(),
         site_id=site.id,

@@ -58,9 +58,10 @@ def test_attending_the_training_lets_the_card_unlock_the_laser(lab: Lab) -> None
             yesterday,
         )
         member = session.get(Member, lab.member_id)
+        assert member is not None
         registration = events.register(
             session, load_actor(session, member), event.id, RegistrationCreate(), yesterday
-        )  # type: ignore[arg-type]
+        )
         session.commit()
     catalogue_changed()
 

@@ -147,6 +147,10 @@ def render_error(
     return HTMLResponse(page, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
+def _went_wrong(request: Request) -> str:
+    return say(message("something went wrong on our side; it was logged"), error_language(request))
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
@@ -212,14 +216,16 @@ def install(app: FastAPI) -> None:
             request,
             503,
             "Unavailable",
-            "the database is not reachable right now; try again shortly",
+            say(
+                message("the database is not reachable right now; try again shortly"), error_language(request)
+            ),
             {"Retry-After": "1"},
         )
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> Response:
         log.exception("database error on %s %s", request.method, request.url.path)
-        return render_error(request, 500, "InternalError", "something went wrong on our side; it was logged")
+        return render_error(request, 500, "InternalError", _went_wrong(request))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -228,4 +234,4 @@ def install(app: FastAPI) -> None:
             status, sentence = refused
             return render_error(request, status, "InvalidRequest", say(sentence, error_language(request)))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render_error(request, 500, "InternalError", "something went wrong on our side; it was logged")
+        return render_error(request, 500, "InternalError", _went_wrong(request))

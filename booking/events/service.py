@@ -543,11 +543,34 @@ def record_attendance(
     return registration
 
 
-def attend_by_member(
-    session: Session, actor: Actor, member_id: str, site_id: str, now: datetime
-) -> Registration | None:
-    """A card tapped at the site's kiosk: mark its holder present at the event session under way there
-    that they registered for; None when they are registered for none."""
+def attend_at_kiosk(
+    session: Session, actor: Actor, site_id: str, now: datetime, *, code: str = "", card: str = ""
+) -> tuple[Registration, Event] | None:
+    """At the site's kiosk: a registration code, or a card whose holder registered for an event of
+    the site under way, marks them present; None when the code or card is not an event's (the kiosk
+    then tries a booking's check-in)."""
+    if code.strip():
+        registration = repo.registration_by_code(session, code.strip().upper())
+        event = repo.get_event(session, registration.event_id) if registration else None
+        if registration is None or event is None or event.site_id != site_id:
+            return None
+        return record_attendance(
+            session, actor, event.id, AttendanceCreate(code=registration.code), now
+        ), event
+    member = members_repo.get_member_by_card(session, card.strip().upper()) if card.strip() else None
+    if member is None:
+        return None
+    for event in under_way(session, site_id, now):
+        registration = repo.live_registration_of_member(session, event.id, member.id)
+        if registration is not None and registration.status is RegistrationStatus.registered:
+            attendance = AttendanceCreate(registration_id=registration.id)
+            return record_attendance(session, actor, event.id, attendance, now), event
+    return None
+
+
+def under_way(session: Session, site_id: str, now: datetime) -> list[Event]:
+    """The site's events with a session under way or beginning within the hour."""
+    found = []
     for event in repo.events_between(
         session,
         site_ids=[site_id],
@@ -556,16 +579,27 @@ def attend_by_member(
         public_only=False,
         include_cancelled=False,
     ):
-        registration = repo.live_registration_of_member(session, event.id, member_id)
-        if registration is None or registration.status is not RegistrationStatus.registered:
-            continue
-        sittings = sessions_of(session, event)
-        if rules.session_for_attendance([Span(s.start_at, s.end_at) for s in sittings], now) is None:
-            continue
-        return record_attendance(
-            session, actor, event.id, AttendanceCreate(registration_id=registration.id), now
-        )
-    return None
+        sittings = [Span(s.start_at, s.end_at) for s in sessions_of(session, event)]
+        if rules.session_for_attendance(sittings, now) is not None:
+            found.append(event)
+    return found
+
+
+def sessions_between(
+    session: Session, site_id: str, start: datetime, end: datetime
+) -> list[tuple[Event, EventSession]]:
+    """The site's scheduled events' sessions touching [start, end), in time order (a kiosk's day)."""
+    found = repo.events_between(
+        session, site_ids=[site_id], start=start, end=end, public_only=False, include_cancelled=False
+    )
+    sittings = repo.sessions_of(session, [e.id for e in found])
+    pairs = [
+        (event, sitting)
+        for event in found
+        for sitting in sittings[event.id]
+        if sitting.start_at < end and sitting.end_at > start
+    ]
+    return sorted(pairs, key=lambda pair: pair[1].start_at)
 
 
 def _registration_for(session: Session, event: Event, data: AttendanceCreate) -> Registration:

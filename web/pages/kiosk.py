@@ -6,21 +6,23 @@ banner while the server cannot be reached and clears it by itself on the next an
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from booking import spans
 from booking.bookings import kiosk
 from booking.bookings import service as bookings
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.errors import DomainError, NotFound
+from booking.events import service as events
 from booking.members import repository as members_repo
 from booking.members.rules import given_name
-from booking.models import Booking
+from booking.models import Booking, Event, Registration
 from booking.spans import zone
 from devices.registry import service as devices
 from web.deps import NowDep, SessionDep, SettingsDep
@@ -37,9 +39,13 @@ MACHINE_REFRESH_S = 5
 
 def _rooms_context(session: Session, site_id: str, now: datetime) -> dict[str, Any]:
     site = catalogue.get_site_or_raise(session, site_id)
+    tz = zone(site.timezone)
+    midnight = spans.local_instant(now.astimezone(tz).date() + timedelta(days=1), 0, tz)
     return {
         "site": site,
-        "tz": zone(site.timezone),
+        "tz": tz,
+        # Today's event sessions not yet over: what the screen shows under "Events today".
+        "event_sessions": events.sessions_between(session, site.id, now, midnight),
         "rooms": kiosk.now_and_next(session, site.id, now),
         "walk_ins": kiosk.walk_in_slots(session, site.id, now),
         "now": now,
@@ -108,6 +114,7 @@ def _result(
     booking: Booking | None,
     error: DomainError | None,
     action: str,
+    attended: tuple[Registration, Event] | None = None,
 ) -> Response:
     site = catalogue.get_site_or_raise(session, site_id)
     resource = catalogue_repo.get_resource(session, booking.resource_id) if booking else None
@@ -121,6 +128,8 @@ def _result(
         "member_name": given_name(member.name) if member else "",
         "error": say(error.message, language_of(request, actor)) if error else None,
         "action": action,
+        "event": attended[1] if attended else None,
+        "attendee": given_name(attended[0].name) if attended else "",
     }
     status = status_of(error) if error else 200
     if is_htmx(request):
@@ -155,8 +164,14 @@ def check_in(
     code: Annotated[str, Form(max_length=32)] = "",
     card: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Check a booking in by its code, or the card holder's booking here now by the card's UID."""
+    """Check a booking in by its code, or the card holder's booking here now by the card's UID; a
+    registration code, or the card of someone registered for an event under way here, marks them
+    present at the event."""
     try:
+        attended = events.attend_at_kiosk(session, actor, site_id, now, code=code, card=card)
+        if attended is not None:
+            session.commit()
+            return _result(request, session, actor, site_id, now, None, None, "attendance", attended)
         if card.strip():
             booking = kiosk.check_in_by_card(
                 session, actor, site_id, card, now, opens_min=settings.check_in_opens_min

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -31,6 +32,7 @@ from devices import activity
 from devices.models import DeviceEvent, UsageSession
 from tests.conftest import NOW
 from tests.factories import at, grant, make_machine, make_member, make_resource, make_site, make_training
+from tests.web.pages import HTML, sign_in
 
 Auth = Callable[[Member], dict[str, str]]
 YEAR_END = at("2027-12-31 12:00")
@@ -275,3 +277,27 @@ def test_the_api_json_csv_and_who_may_read_it(client: TestClient, auth: Auth, ye
     odd = client.get("/api/v1/reports/activity", params={"year": 9999}, headers=auth(year.manager))
     assert odd.status_code == 422
     assert "9999" in odd.json()["detail"]
+
+
+def test_the_page_reads_like_a_report_in_vietnamese(client: TestClient, app: FastAPI, year: Year) -> None:
+    sign_in(client, app, year.manager)
+    page = client.get("/manage/activity", params={"year": "2027"}, headers=HTML)
+    assert page.status_code == 200, page.text
+    for words in (
+        "Báo cáo hoạt động năm 2027",
+        "Hội thảo",
+        "Huấn luyện an toàn máy",
+        "Phòng họp",
+        "<svg",
+        "data-print",
+    ):
+        assert words in page.text
+    assert "Laser 1" in page.text
+    exported = client.get("/manage/activity.csv", params={"year": "2027"})
+    assert exported.status_code == 200
+    assert exported.text.lstrip("\ufeff").splitlines()[0] == "year,site,section,item,measure,value"
+    odd = client.get("/manage/activity", params={"year": "năm"}, headers=HTML)
+    assert odd.status_code == 422
+    assert "không phải là một năm" in odd.text
+    sign_in(client, app, year.member)
+    assert client.get("/manage/activity", headers=HTML).status_code == 403

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web.assets import missing_assets
 from web.pages import (
+    activity,
     admin,
     admin_members,
     auth,
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         events,
         kiosk,
         manage,
+        activity,
         machines,
         admin,
         admin_members,

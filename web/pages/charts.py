@@ -122,3 +122,57 @@ def usage_chart(days: Sequence[DayUsage], *, width: int = 760, height: int = 260
         booked_total=round(sum(d.booked_h for d in days), 2),
         used_total=round(sum(d.used_h for d in days), 2),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PairRow:
+    """One row of a paired bar chart: a label and two bars (say booked and used, or seated and present)."""
+
+    label: str
+    first: Bar
+    second: Bar
+    y_label: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairChart:
+    width: int
+    height: int
+    left: float
+    right: float
+    rows: list[PairRow]
+    max_value: float
+
+
+def pair_chart(
+    rows: Sequence[tuple[str, float, float]],
+    *,
+    width: int = 640,
+    row_height: int = 34,
+    label_width: int = 190,
+) -> PairChart:
+    """Horizontal paired bars, one row per label, both bars on the same scale (the larger value fills
+    the width)."""
+    top, bar = 8.0, (row_height - 10) / 2
+    left, right = float(label_width), float(width - 70)
+    largest = max([max(a, b) for _, a, b in rows] or [0.0]) or 1.0
+    scale = (right - left) / largest
+    drawn = []
+    for index, (label, a, b) in enumerate(rows):
+        y = top + index * row_height
+        drawn.append(
+            PairRow(
+                label=label,
+                first=Bar(left, y, max(a * scale, 0.0), bar, a),
+                second=Bar(left, y + bar + 1, max(b * scale, 0.0), bar, b),
+                y_label=y + bar + 4,
+            )
+        )
+    return PairChart(
+        width=width,
+        height=int(top * 2 + row_height * max(len(rows), 1)),
+        left=left,
+        right=right,
+        rows=drawn,
+        max_value=largest,
+    )

@@ -130,6 +130,11 @@
     if (event.key === "Escape" && document.querySelector("[data-sheet].is-open")) { closeSheet(); }
   });
 
+  // A report's "Print" button: the page's print stylesheet does the rest.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     startClock();
     expireToasts(document);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event
@@ -23,8 +24,9 @@ FEED_LIMIT = 1000
 REFRESH = timedelta(hours=1)
 
 
-def member_calendar(session: Session, member: Member, now: datetime) -> bytes:
-    """The member's bookings from FEED_PAST_DAYS ago on, as one VCALENDAR in UTC."""
+def member_calendar(session: Session, member: Member, now: datetime, extra: Sequence[Event] = ()) -> bytes:
+    """The member's bookings from FEED_PAST_DAYS ago on, as one VCALENDAR in UTC; `extra` adds
+    other entries of theirs (the events they registered for)."""
     rows = repo.member_feed(
         session, member.id, FEED_STATUSES, now - timedelta(days=FEED_PAST_DAYS), FEED_LIMIT
     )
@@ -37,6 +39,8 @@ def member_calendar(session: Session, member: Member, now: datetime) -> bytes:
     calendar.add("x-published-ttl", REFRESH)
     for booking, resource, site in rows:
         calendar.add_component(_event(booking, resource, site, now, member.language))
+    for entry in extra:
+        calendar.add_component(entry)
     data: bytes = calendar.to_ical()
     return data
 

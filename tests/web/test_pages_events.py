@@ -239,3 +239,26 @@ class TestKiosk:
         assert "Minh" in by_card.text
         for registration in (lan, minh):
             assert events.registration_read(session, registration).attended
+
+
+class TestCalendars:
+    def test_a_sites_public_feed_and_a_members_own_feed(
+        self, client: TestClient, session: Session, center: Center
+    ) -> None:
+        from icalendar import Calendar
+
+        event = _announce(session, center)
+        _announce(session, center, public=False, start="2027-03-04 09:00", end="2027-03-04 10:00")
+        feed = client.get(f"/sites/{center.site.id}/events.ics")
+        assert feed.headers["content-type"].startswith("text/calendar")
+        entries = list(Calendar.from_ical(feed.content).walk("VEVENT"))
+        assert [str(e["summary"]) for e in entries] == ["Thiết kế mạch điện tử"]
+        assert entries[0]["dtstart"].dt == at("2027-03-02 14:00")
+        registration = events.register(
+            session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW
+        )
+        mine = client.get(f"/ical/{center.member.ical_token}.ics")
+        own = list(Calendar.from_ical(mine.content).walk("VEVENT"))
+        titles = {str(e["summary"]): str(e["description"]) for e in own}
+        assert registration.code in titles["Thiết kế mạch điện tử"]
+        assert client.get("/sites/nowhere/events.ics").status_code == 404

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError, InvalidRequest, NotPermitted
+from booking.events import ical as events_ical
 from booking.events import repository as events_repo
 from booking.events import rules
 from booking.events import service as events
@@ -290,6 +291,24 @@ def cancel_registration(
         else f"/events/{event_id}"
     )
     return see_other(back)
+
+
+@router.get("/sites/{site_id}/events.ics", name="site_events_feed")
+def site_feed(
+    request: Request, site_id: str, session: SessionDep, now: NowDep, actor: MaybeActor
+) -> Response:
+    """A site's public events as iCalendar, for anyone to subscribe to."""
+    site = catalogue_repo.get_site(session, site_id)
+    if site is None:
+        return Response("not found\n", status_code=404, media_type="text/plain")
+    return Response(
+        events_ical.site_calendar(session, site, now, language_of(request, actor)),
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": f'inline; filename="{site.id}-events.ics"',
+            "Cache-Control": "public, max-age=300",
+        },
+    )
 
 
 # --- managers -------------------------------------------------------------------------------------

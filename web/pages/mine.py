@@ -19,6 +19,7 @@ from booking.bookings.rules import check_in_is_open
 from booking.catalogue import repository as catalogue_repo
 from booking.engine.status import Move, can_move
 from booking.errors import NotFound
+from booking.events import ical as events_ical
 from booking.ledger import service as ledger
 from booking.members import service as members
 from booking.members.actors import Actor
@@ -255,7 +256,9 @@ def ical_feed(token: str, session: SessionDep, now: NowDep) -> Response:
     except NotFound:
         return Response("not found\n", status_code=404, media_type="text/plain")
     return Response(
-        ical.member_calendar(session, member, now),
+        ical.member_calendar(
+            session, member, now, events_ical.member_entries(session, member.id, member.language, now)
+        ),
         media_type="text/calendar; charset=utf-8",
         headers={
             "Content-Disposition": 'inline; filename="fablab-hub.ics"',

@@ -414,6 +414,24 @@ class EventCreate(_In):
     rrule: str | None = Field(default=None, max_length=500)
 
 
+class EventUpdate(_In):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title_en: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    description_en: str | None = Field(default=None, max_length=4000)
+    capacity: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+    public: bool | None = None
+    opens_at: When | None = None
+    closes_at: When | None = None
+    # The whole new list of sessions: those kept stay (with their attendance), the rest are released
+    # and the new ones booked, all or nothing.
+    sessions: list[EventSessionCreate] | None = Field(default=None, max_length=20_000)
+
+
+class EventMessage(_In):
+    text: str = Field(min_length=1, max_length=1000)
+
+
 class EventSessionRead(BaseModel):
     id: str
     resource_id: str

@@ -36,21 +36,35 @@ def check_capacity(capacity: int) -> None:
 def check_sessions(spans: Sequence[Span], now: datetime, tz: ZoneInfo) -> list[Span]:
     """The sessions in time order; refuses none, too many, one in the past, one too long, and two
     that overlap each other."""
-    if not spans:
+    check_count(len(spans))
+    for span in spans:
+        check_session(span, now, tz)
+    return check_no_overlap(spans, tz)
+
+
+def check_count(count: int) -> None:
+    if count < 1:
         raise InvalidRequest("an event needs at least one session")
-    if len(spans) > MAX_SESSIONS:
+    if count > MAX_SESSIONS:
         raise InvalidRequest(
-            "an event has at most {most} sessions; {count} were given", most=MAX_SESSIONS, count=len(spans)
+            "an event has at most {most} sessions; {count} were given", most=MAX_SESSIONS, count=count
         )
+
+
+def check_session(span: Span, now: datetime, tz: ZoneInfo) -> None:
+    """Refuse a session that ends before it starts, lies in the past or lasts over 24 hours."""
+    slot = Slot(span.start, span.end, tz.key)
+    if span.end <= span.start:
+        raise InvalidRequest("the session {slot} ends before it starts", slot=slot)
+    if span.start < now:
+        raise InvalidRequest("the session {slot} is in the past", slot=slot)
+    if span.end - span.start > LONGEST_SESSION:
+        raise InvalidRequest("the session {slot} is longer than 24 hours", slot=slot)
+
+
+def check_no_overlap(spans: Sequence[Span], tz: ZoneInfo) -> list[Span]:
+    """The sessions in time order; refuses two that overlap each other."""
     ordered = sorted(spans, key=lambda span: span.start)
-    for span in ordered:
-        slot = Slot(span.start, span.end, tz.key)
-        if span.end <= span.start:
-            raise InvalidRequest("the session {slot} ends before it starts", slot=slot)
-        if span.start < now:
-            raise InvalidRequest("the session {slot} is in the past", slot=slot)
-        if span.end - span.start > LONGEST_SESSION:
-            raise InvalidRequest("the session {slot} is longer than 24 hours", slot=slot)
     for before, after in pairwise(ordered):
         if after.start < before.end:
             raise InvalidRequest(

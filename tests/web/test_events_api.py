@@ -244,3 +244,34 @@ def test_cancelling_an_event(client: TestClient, auth: Auth, world: World) -> No
         headers=auth(world.member),
     )
     assert booked.status_code == 201
+
+
+def test_moving_an_event_and_writing_to_its_registrants(client: TestClient, auth: Auth, world: World) -> None:
+    event_id = client.post("/api/v1/events", json=_event(world), headers=auth(world.manager)).json()["id"]
+    client.post(f"/api/v1/events/{event_id}/registrations", headers=auth(world.member))
+    later = {
+        "resource_id": world.room.id,
+        "start": at("2027-03-02 19:00").isoformat(),
+        "end": at("2027-03-02 21:00").isoformat(),
+    }
+    moved = client.patch(
+        f"/api/v1/events/{event_id}", json={"sessions": [later], "capacity": 5}, headers=auth(world.manager)
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["sessions"][0]["start"], moved.json()["capacity"]) == ("2027-03-02T12:00:00.000Z", 5)
+    assert (
+        client.patch(
+            f"/api/v1/events/{event_id}", json={"capacity": 0}, headers=auth(world.manager)
+        ).status_code
+        == 422
+    )
+    assert (
+        client.patch(
+            f"/api/v1/events/{event_id}", json={"title": "X"}, headers=auth(world.member)
+        ).status_code
+        == 403
+    )
+    told = client.post(
+        f"/api/v1/events/{event_id}/messages", json={"text": "Nhớ mang laptop"}, headers=auth(world.manager)
+    )
+    assert told.json() == {"told": 1}

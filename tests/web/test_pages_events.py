@@ -262,3 +262,35 @@ class TestCalendars:
         titles = {str(e["summary"]): str(e["description"]) for e in own}
         assert registration.code in titles["Thiết kế mạch điện tử"]
         assert client.get("/sites/nowhere/events.ics").status_code == 404
+
+
+class TestManagerChanges:
+    def test_move_a_session_and_write_to_the_registrants(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        from booking.models import Notification
+
+        event = _announce(session, center)
+        events.register(session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW)
+        (sitting,) = events.sessions_of(session, event)
+        sign_in(client, app, center.manager)
+        page = client.get(f"/manage/events/{event.id}", headers=HTML)
+        assert "Dời buổi" in page.text
+        moved = client.post(
+            f"/manage/events/{event.id}/sessions/{sitting.id}/move",
+            data=form(day="2027-03-03", start="09:00", end="11:00"),
+            headers=HTML,
+        )
+        assert moved.status_code == 200
+        assert "Buổi đã được dời" in moved.text
+        (now_sitting,) = events.sessions_of(session, event)
+        assert now_sitting.start_at == at("2027-03-03 09:00")
+        sent = client.post(
+            f"/manage/events/{event.id}/message", data=form(text="Nhớ mang laptop"), headers=HTML
+        )
+        assert "Tin nhắn đã được gửi tới 1 người." in sent.text
+        kinds = [
+            n.kind
+            for n in session.exec(select(Notification).where(Notification.member_id == center.member.id))
+        ]
+        assert kinds == ["event_moved", "event_message"]

@@ -10,7 +10,9 @@ from booking.events import service as events
 from booking.schemas import (
     AttendanceCreate,
     EventCreate,
+    EventMessage,
     EventRead,
+    EventUpdate,
     RegistrationCreate,
     RegistrationRead,
     When,
@@ -48,6 +50,28 @@ def create_event(data: EventCreate, session: SessionDep, actor: ActorDep, now: N
 def get_event(event_id: str, session: SessionDep, actor: MaybeActorDep) -> EventRead:
     """One event (a members-only one needs a signed-in member)."""
     return events.event_reads(session, [events.get_event_or_raise(session, actor, event_id)])[0]
+
+
+@router.patch("/events/{event_id}")
+def update_event(
+    event_id: str, data: EventUpdate, session: SessionDep, actor: ActorDep, now: NowDep
+) -> EventRead:
+    """Change an event; a new list of sessions moves its room bookings (409 naming a taken slot, and
+    nothing changes); registrants are told of new times."""
+    event = events.update_event(session, actor, event_id, data, now)
+    read = events.event_reads(session, [event])[0]
+    session.commit()
+    return read
+
+
+@router.post("/events/{event_id}/messages")
+def message_registrants(
+    event_id: str, data: EventMessage, session: SessionDep, actor: ActorDep, now: NowDep
+) -> dict[str, int]:
+    """Write to everyone registered or waiting (the site's managers)."""
+    told = events.message_registrants(session, actor, event_id, data.text, now)
+    session.commit()
+    return {"told": told}
 
 
 @router.delete("/events/{event_id}")

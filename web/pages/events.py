@@ -33,7 +33,7 @@ from booking.models import (
     ResourceKind,
     Site,
 )
-from booking.schemas import AttendanceCreate, EventCreate, EventSessionCreate, RegistrationCreate
+from booking.schemas import AttendanceCreate, EventCreate, EventSessionCreate, EventUpdate, RegistrationCreate
 from booking.spans import zone
 from web.deps import NowDep, SessionDep
 from web.errors import status_of
@@ -485,6 +485,66 @@ def mark_attendance(
     )
     events.record_attendance(session, actor, event_id, data, now)
     session.commit()
+    return see_other(f"/manage/events/{event_id}")
+
+
+@router.post("/manage/events/{event_id}/message")
+def message_registrants(
+    request: Request,
+    event_id: str,
+    session: SessionDep,
+    now: NowDep,
+    actor: ManagerActor,
+    text_: Annotated[str, Form(alias="text", max_length=1000)] = "",
+) -> Response:
+    """Write to everyone registered or waiting."""
+    if not text_.strip():
+        raise InvalidRequest("write the message first")
+    told = events.message_registrants(session, actor, event_id, text_, now)
+    session.commit()
+    flash(request, text(request, actor, "The message went to %(count)s people.", count=told))
+    return see_other(f"/manage/events/{event_id}")
+
+
+@router.post("/manage/events/{event_id}/sessions/{session_id}/move")
+def move_session(
+    request: Request,
+    event_id: str,
+    session_id: str,
+    session: SessionDep,
+    now: NowDep,
+    actor: ManagerActor,
+    day: Annotated[str, Form(max_length=10)],
+    start: Annotated[str, Form(max_length=5)],
+    end: Annotated[str, Form(max_length=5)],
+) -> Response:
+    """Move one session to another day or time: its room booking moves with it, registrants are told."""
+    view = _manager_view(session, actor, event_id)
+    moved = False
+    sittings = []
+    for sitting in view.sittings:
+        s = sitting.session
+        if s.id == session_id:
+            when = parse_day(day, local_today(now, view.tz))
+            sittings.append(
+                EventSessionCreate(
+                    resource_id=s.resource_id,
+                    start=local_instant(when, start, view.tz),
+                    end=local_instant(when, end, view.tz),
+                )
+            )
+            moved = True
+        else:
+            sittings.append(EventSessionCreate(resource_id=s.resource_id, start=s.start_at, end=s.end_at))
+    if not moved:
+        raise InvalidRequest(
+            "{event} has no session '{session_id}'",
+            event=events.event_name(view.event),
+            session_id=session_id,
+        )
+    events.update_event(session, actor, event_id, EventUpdate(sessions=sittings), now)
+    session.commit()
+    flash(request, text(request, actor, "The session was moved and its room booked; registrants were told."))
     return see_other(f"/manage/events/{event_id}")
 
 

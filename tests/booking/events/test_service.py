@@ -358,3 +358,79 @@ class TestAttendance:
             session, actor(session, kiosk), event.id, AttendanceCreate(code=first.code), during
         )
         assert count_rows(session, Booking) >= 1
+
+
+class TestChanges:
+    def test_moving_sessions_moves_their_rooms_and_tells_registrants(
+        self, session: Session, site: Site, room: Resource, manager: Member
+    ) -> None:
+        from booking.schemas import EventUpdate
+
+        event = announce(session, manager, site, room, EVENING, NEXT_EVENING)
+        member = make_member(session)
+        events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
+        # The first evening moves half an hour later (over where it was); the second stays.
+        later = {"resource_id": room.id, "start": at("2027-03-02 18:30"), "end": at("2027-03-02 20:30")}
+        kept = {"resource_id": room.id, "start": at(NEXT_EVENING[0]), "end": at(NEXT_EVENING[1])}
+        events.update_event(
+            session,
+            actor(session, manager),
+            event.id,
+            EventUpdate.model_validate({"sessions": [later, kept]}),
+            NOW,
+        )
+        starts = [s.start_at for s in events.sessions_of(session, event)]
+        assert starts == [at("2027-03-02 18:30"), at(NEXT_EVENING[0])]
+        held = session.exec(
+            select(Booking).where(
+                Booking.event_id == event.id, col(Booking.status) == BookingStatus.confirmed
+            )
+        ).all()
+        assert sorted(b.start_at for b in held) == starts
+        told = session.exec(select(Notification).where(Notification.member_id == member.id)).all()
+        assert [n.kind for n in told] == ["event_moved"]
+        # The freed 18:00 half hour is bookable again.
+        bookings.book(
+            session, actor(session, member), ask(room.id, "2027-03-02 17:30", "2027-03-02 18:30"), NOW
+        )
+
+    def test_a_move_onto_a_taken_slot_changes_nothing(
+        self, session: Session, site: Site, room: Resource, manager: Member
+    ) -> None:
+        from booking.schemas import EventUpdate
+
+        event = announce(session, manager, site, room, EVENING)
+        member = make_member(session)
+        bookings.book(
+            session, actor(session, member), ask(room.id, "2027-03-04 18:00", "2027-03-04 19:00"), NOW
+        )
+        moved = {"resource_id": room.id, "start": at("2027-03-04 18:00"), "end": at("2027-03-04 20:00")}
+        with pytest.raises(Conflict, match="Training room"):
+            events.update_event(
+                session,
+                actor(session, manager),
+                event.id,
+                EventUpdate.model_validate({"sessions": [moved]}),
+                NOW,
+            )
+        assert [s.start_at for s in events.sessions_of(session, event)] == [at(EVENING[0])]
+
+    def test_more_seats_seat_the_waiters_and_fewer_than_taken_are_refused(
+        self, session: Session, site: Site, room: Resource, manager: Member
+    ) -> None:
+        from booking.schemas import EventUpdate
+
+        event = announce(session, manager, site, room, EVENING, capacity=1)
+        first, second = (
+            events.register(
+                session, actor(session, make_member(session)), event.id, RegistrationCreate(), NOW
+            )
+            for _ in range(2)
+        )
+        boss = actor(session, manager)
+        events.update_event(session, boss, event.id, EventUpdate(capacity=2), NOW)
+        assert second.status is RegistrationStatus.registered
+        with pytest.raises(Conflict, match="2 people registered"):
+            events.update_event(session, boss, event.id, EventUpdate(capacity=1), NOW)
+        assert events.message_registrants(session, boss, event.id, "Mang theo laptop", NOW) == 2
+        assert first.status is RegistrationStatus.registered

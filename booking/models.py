@@ -463,10 +463,45 @@ class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="member.id", max_length=64)
     kind: str = Field(max_length=32)
+    # The sentence in English (logs, older rows); `data` keeps the Message itself, rendered per reader.
     message: str = Field(max_length=1000)
+    data: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     booking_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     read_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class DeliveryStatus(enum.StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class Delivery(SQLModel, table=True):
+    """A message waiting to leave (or that left) by e-mail: the outbox.
+
+    Written in the transaction of the change that caused it; a worker sends it after the commit,
+    retrying with back-off, under the stable Message-ID `<id@fablab-hub>`.
+    """
+
+    __table_args__ = (sa.Index("ix_delivery_due", "status", "next_attempt_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    channel: str = Field(default="email", max_length=16)
+    kind: str = Field(max_length=32)
+    # A member (their address and language are read when it is sent), or a guest's address.
+    member_id: str | None = Field(default=None, foreign_key="member.id", max_length=64)
+    to_address: str | None = Field(default=None, max_length=320)
+    language: str = Field(default="vi", max_length=8)
+    message: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    # The page the e-mail links back to (a path on FABLAB_PUBLIC_URL).
+    link: str = Field(default="", max_length=400)
+    status: DeliveryStatus = Field(sa_column=enum_column(DeliveryStatus, 16))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column())
+    last_error: str = Field(default="", max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class ResourceBlock(SQLModel, table=True):

@@ -1,6 +1,8 @@
-"""Notifications: what a member is told of a change, written in the transaction of the change.
+"""Notifications: what a member is told of a change, written in the transaction of the change, and
+the e-mails that carry them, queued in the same transaction (the outbox) for a worker to send after
+the commit.
 
-One small subdomain in one module: the service function every use case calls, and its queries.
+One small subdomain in one module: the service functions every use case calls, and its queries.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from booking.messages import Message
-from booking.models import Booking, Notification
+from booking.models import Booking, Delivery, DeliveryStatus, Notification
+from booking.security import new_id
 
 
 def notify(
@@ -22,21 +25,62 @@ def notify(
     *,
     booking: Booking | None = None,
     now: datetime,
+    link: str = "",
+    email: bool = True,
 ) -> Notification:
-    """Record a message for a member, in the transaction of the change that caused it.
+    """Record a message for a member, in the transaction of the change that caused it, and queue its
+    e-mail (sent after the commit, in the member's language at that time).
 
     Give a `Message` (an English template and typed values) so the member reads it in their
     language; a plain string is an older caller's English sentence.
     """
+    said = message if isinstance(message, Message) else Message(message)
     notification = Notification(
         member_id=member_id,
         kind=kind,
-        message=message.english() if isinstance(message, Message) else message,
+        message=said.english()[:1000],
+        data=said.to_json(),
         booking_id=booking.id if booking else None,
         created_at=now,
     )
     session.add(notification)
+    if email:
+        queue_email(session, kind, said, now, member_id=member_id, link=link or _link_of(booking))
     return notification
+
+
+def queue_email(
+    session: Session,
+    kind: str,
+    message: Message,
+    now: datetime,
+    *,
+    member_id: str | None = None,
+    to_address: str | None = None,
+    language: str = "vi",
+    link: str = "",
+) -> Delivery:
+    """Queue an e-mail to a member (or to a guest's address) in this transaction."""
+    delivery = Delivery(
+        id=new_id(),
+        channel="email",
+        kind=kind,
+        member_id=member_id,
+        to_address=to_address,
+        language=language,
+        message=message.to_json(),
+        link=link,
+        status=DeliveryStatus.pending,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(delivery)
+    return delivery
+
+
+def _link_of(booking: Booking | None) -> str:
+    return f"/bookings/{booking.id}" if booking is not None else ""
 
 
 def list_notifications(session: Session, member_id: str, limit: int = 50) -> Sequence[Notification]:

@@ -39,6 +39,11 @@ HTTP_LATENCY = Histogram(
 JOB_RUNS = Counter(
     "fablab_job_runs_total", "Scheduled job runs, by job and outcome (ok, failed)", ["job", "outcome"]
 )
+DELIVERIES = Counter(
+    "fablab_deliveries_total",
+    "Outbox messages handed over (sent), retried after a failure (retry) or given up (failed), by channel",
+    ["channel", "result"],
+)
 JOB_DURATION = Histogram(
     "fablab_job_duration_seconds",
     "How long a scheduled job's run took, by job",

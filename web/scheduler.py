@@ -26,6 +26,7 @@ from booking import jobs as booking_jobs
 from devices import jobs
 from devices.models import JobRun
 from firmware_bridge.center.commands import OutboxLink
+from web import outbox
 from web.metrics import JOB_DURATION, JOB_RUNS
 from web.settings import Settings
 
@@ -100,6 +101,7 @@ class Jobs:
         self.clock = clock
         self.send = send
         self.leadership = Leadership(engine)
+        self.mail = outbox.sender_for(settings)
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -127,6 +129,11 @@ class Jobs:
                 lambda now: booking_jobs.release_no_shows(engine, now, grace),
             ),
             ("sign-in-records", 3600.0, lambda now: booking_jobs.forget_old_sign_ins(engine, now)),
+            (
+                "deliveries",
+                settings.delivery_check_s,
+                lambda now: outbox.deliver_due(engine, self.mail, settings, now),
+            ),
         ]
         for job_id, every_s, work in table:
             self.scheduler.add_job(

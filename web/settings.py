@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     body_timeout_s: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
+    # E-mail (CONTRACT §4): smtp://user:pass@host:port, smtps://… for TLS, ?starttls=true; empty: the
+    # e-mails go to the log (the demo) and the in-app inbox.
+    smtp_url: str = ""
+    mail_from: str = "FabLab Hub <no-reply@fablab.local>"
+    # The address links in e-mails point to.
+    public_url: str = "http://127.0.0.1:8000"
+    # How often the outbox is worked through.
+    delivery_check_s: float = Field(default=10, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

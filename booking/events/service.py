@@ -38,7 +38,7 @@ from booking.models import (
     Role,
     Site,
 )
-from booking.notifications import notify
+from booking.notifications import notify, queue_email
 from booking.schemas import (
     AttendanceCreate,
     EventCreate,
@@ -436,7 +436,13 @@ class Registrant:
 
 
 def register(
-    session: Session, actor: Actor | None, event_id: str, data: RegistrationCreate, now: datetime
+    session: Session,
+    actor: Actor | None,
+    event_id: str,
+    data: RegistrationCreate,
+    now: datetime,
+    *,
+    language: str = "vi",
 ) -> Registration:
     """Take a seat, or the next place on the waitlist once the seats are gone; a member registers once."""
     event = repo.lock_event(session, event_id)
@@ -475,7 +481,44 @@ def register(
     )
     session.add(registration)
     session.flush()
+    _confirm(session, event, registration, tz, language, now)
     return registration
+
+
+def _confirm(
+    session: Session, event: Event, registration: Registration, tz: ZoneInfo, language: str, now: datetime
+) -> None:
+    """Tell the registrant their seat (or waitlist place) and code: a member in-app and by e-mail,
+    a guest by e-mail at the address they gave."""
+    slot = Slot(event.starts_at, event.ends_at, tz.key)
+    if registration.status is RegistrationStatus.registered:
+        said = message(
+            "You are registered for {event} ({slot}); your code is {code}",
+            event=event_name(event),
+            slot=slot,
+            code=registration.code,
+        )
+    else:
+        said = message(
+            "{event} ({slot}) is full: you are on its waitlist, and are told if a seat frees up; "
+            "your code is {code}",
+            event=event_name(event),
+            slot=slot,
+            code=registration.code,
+        )
+    link = f"/events/{event.id}"
+    if registration.member_id is not None:
+        notify(session, registration.member_id, "event_registered", said, now=now, link=link)
+    else:
+        queue_email(
+            session,
+            "event_registered",
+            said,
+            now,
+            to_address=registration.email,
+            language=language,
+            link=link,
+        )
 
 
 def _registrant(

@@ -293,4 +293,4 @@ class TestManagerChanges:
             n.kind
             for n in session.exec(select(Notification).where(Notification.member_id == center.member.id))
         ]
-        assert kinds == ["event_moved", "event_message"]
+        assert kinds == ["event_registered", "event_moved", "event_message"]

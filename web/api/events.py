@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from booking.events import service as events
 from booking.schemas import (
@@ -18,6 +18,7 @@ from booking.schemas import (
     When,
 )
 from web.deps import ActorDep, MaybeActorDep, NowDep, SessionDep
+from web.i18n import accept_language as accept_language_of
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -90,10 +91,15 @@ def register(
     actor: MaybeActorDep,
     now: NowDep,
     data: RegistrationCreate | None = None,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RegistrationRead:
     """Register (a member, or a guest by name and e-mail for a public event): a seat while there are
     seats, then a place on the waitlist."""
-    registration = events.register(session, actor, event_id, data or RegistrationCreate(), now)
+    # A guest's confirmation e-mail is written in the language their client asks for.
+    language = accept_language_of(accept_language, default="vi")
+    registration = events.register(
+        session, actor, event_id, data or RegistrationCreate(), now, language=language
+    )
     read = events.registration_read(session, registration)
     session.commit()
     return read

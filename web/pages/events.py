@@ -243,7 +243,9 @@ def register(
     what was typed kept."""
     data = RegistrationCreate() if actor is not None else RegistrationCreate(name=name, email=email)
     try:
-        registration = events.register(session, actor, event_id, data, now)
+        registration = events.register(
+            session, actor, event_id, data, now, language=language_of(request, actor)
+        )
         session.commit()
     except DomainError as exc:
         session.rollback()

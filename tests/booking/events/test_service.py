@@ -168,7 +168,7 @@ class TestRegistration:
         assert got[2].status is RegistrationStatus.registered
         assert events.registration_read(session, got[3]).position == 1
         told = session.exec(select(Notification).where(Notification.member_id == people[2].id)).all()
-        assert [n.kind for n in told] == ["event_promoted"]
+        assert [n.kind for n in told] == ["event_registered", "event_promoted"]  # waitlisted, then seated
         assert got[2].code in told[0].message
         # A waiter who leaves frees no seat.
         events.cancel_registration(session, actor(session, people[3]), event.id, got[3].id, NOW)
@@ -255,7 +255,7 @@ class TestRegistration:
         kinds = [
             n.kind for n in session.exec(select(Notification).where(Notification.member_id == member.id))
         ]
-        assert kinds == ["event_cancelled"]
+        assert kinds == ["event_registered", "event_cancelled"]
         booked = bookings.book(session, actor(session, member), ask(room.id, *EVENING), NOW)
         assert booked.status is BookingStatus.confirmed
         with pytest.raises(Conflict, match="cancelled"):
@@ -301,7 +301,7 @@ class TestAttendance:
         kinds = [
             n.kind for n in session.exec(select(Notification).where(Notification.member_id == member.id))
         ]
-        assert kinds == ["training_granted"]
+        assert kinds == ["event_registered", "training_granted"]
 
     def test_the_instructor_passes_a_registrant(
         self, session: Session, site: Site, room: Resource, manager: Member
@@ -388,7 +388,7 @@ class TestChanges:
         ).all()
         assert sorted(b.start_at for b in held) == starts
         told = session.exec(select(Notification).where(Notification.member_id == member.id)).all()
-        assert [n.kind for n in told] == ["event_moved"]
+        assert [n.kind for n in told] == ["event_registered", "event_moved"]
         # The freed 18:00 half hour is bookable again.
         bookings.book(
             session, actor(session, member), ask(room.id, "2027-03-02 17:30", "2027-03-02 18:30"), NOW

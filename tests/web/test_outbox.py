@@ -1,0 +1,190 @@
+"""The e-mail outbox against a real SMTP server (aiosmtpd on 127.0.0.1), on SQLite and PostgreSQL:
+a notification's e-mail leaves after the commit in the reader's language, once; a server that is down
+is retried with back-off until it is up; a lease that ran out sends again under the same Message-ID."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from booking.messages import Slot, message
+from booking.models import Delivery, DeliveryStatus, Role
+from booking.notifications import notify, queue_email
+from tests.conftest import NOW
+from tests.factories import at, make_member
+from tests.servers import free_port
+from web import outbox
+from web.settings import Settings
+
+SETTINGS = Settings(
+    environment="test",
+    secret_key="x" * 40,
+    database_url="sqlite://",
+    public_url="https://fablab.example.vn",
+    mail_from="FabLab Hub <no-reply@fablab.example.vn>",
+)
+
+
+class Inbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _notify(engine: Engine, language: str = "vi") -> str:
+    with Session(engine, expire_on_commit=False) as session:
+        member = make_member(session, name="Nguyễn Thị Lan", email="lan@example.vn", role=Role.member)
+        member.language = language
+        session.add(member)
+        said = message(
+            "You are registered for {event} ({slot}); your code is {code}",
+            event="Đêm gọi vốn",
+            slot=Slot(at("2027-03-12 18:30"), at("2027-03-12 20:30"), "Asia/Ho_Chi_Minh"),
+            code="ABCD2345",
+        )
+        notify(session, member.id, "event_registered", said, now=NOW, link="/events/e1")
+        session.commit()
+        return member.id
+
+
+def _rows(engine: Engine) -> list[Delivery]:
+    with Session(engine) as session:
+        return list(session.exec(select(Delivery)).all())
+
+
+def test_an_email_leaves_after_the_commit_in_the_readers_language_once(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    _notify(fresh_engine)
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW) == {"sent": 1, "retry": 0, "failed": 0}
+    (mail,) = inbox.messages
+    (row,) = _rows(fresh_engine)
+    assert mail["Message-ID"] == f"<{row.id}@fablab-hub>"
+    assert mail["To"] == "Nguyễn Thị Lan <lan@example.vn>"
+    assert mail["Subject"] == "FabLab Hub: Đăng ký của bạn"
+    plain = mail.get_body(preferencelist=("plain",))
+    html = mail.get_body(preferencelist=("html",))
+    assert plain is not None
+    assert html is not None
+    text = plain.get_content()
+    assert "Xin chào Nguyễn Thị Lan," in text
+    assert "Bạn đã đăng ký Đêm gọi vốn (18:30–20:30" in text
+    assert "https://fablab.example.vn/events/e1" in text
+    assert 'href="https://fablab.example.vn/events/e1"' in html.get_content()
+    assert (row.status, row.attempts, row.sent_at) == (DeliveryStatus.sent, 1, NOW)
+    # Nothing is due any more: a second run sends nothing.
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + timedelta(hours=1))["sent"] == 0
+    assert len(inbox.messages) == 1
+
+
+def test_a_server_that_is_down_is_retried_until_it_is_up(fresh_engine: Engine) -> None:
+    from aiosmtpd.controller import Controller
+
+    _notify(fresh_engine, language="en")
+    port = free_port()
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}", timeout_s=2)
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW) == {"sent": 0, "retry": 1, "failed": 0}
+    (row,) = _rows(fresh_engine)
+    assert row.status is DeliveryStatus.pending
+    assert row.next_attempt_at == NOW + timedelta(seconds=30)
+    assert "Connection refused" in row.last_error or "refused" in row.last_error.lower()
+    # Still down at the next try: the wait doubles.
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + timedelta(seconds=31))["retry"] == 1
+    (row,) = _rows(fresh_engine)
+    assert row.next_attempt_at == NOW + timedelta(seconds=31 + 60)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + timedelta(seconds=60))["sent"] == 0
+        assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + timedelta(seconds=95))["sent"] == 1
+        assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + timedelta(hours=2))["sent"] == 0
+    finally:
+        controller.stop()
+    (mail,) = inbox.messages
+    assert mail["Subject"] == "FabLab Hub: Your registration"
+    (row,) = _rows(fresh_engine)
+    assert (row.status, row.attempts) == (DeliveryStatus.sent, 3)
+
+
+def test_a_lease_that_ran_out_sends_again_under_the_same_message_id(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    _notify(fresh_engine)
+    # A worker claimed the row and died before recording anything (kill -9 mid-send).
+    (claimed,) = outbox.claim(fresh_engine, NOW)
+    assert outbox.claim(fresh_engine, NOW + timedelta(minutes=1)) == []
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + outbox.LEASE)["sent"] == 1
+    assert [m["Message-ID"] for m in inbox.messages] == [f"<{claimed.id}@fablab-hub>"]
+
+
+def test_a_guest_gets_the_email_at_their_address_in_their_language(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    with Session(fresh_engine) as session:
+        said = message(
+            "You are registered for {event} ({slot}); your code is {code}",
+            event="Pitch night",
+            slot=Slot(at("2027-03-12 18:30"), at("2027-03-12 20:30"), "Asia/Ho_Chi_Minh"),
+            code="ZX23",
+        )
+        queue_email(session, "event_registered", said, NOW, to_address="guest@example.org", language="en")
+        session.commit()
+    outbox.deliver_due(fresh_engine, outbox.SmtpSender(f"smtp://127.0.0.1:{port}"), SETTINGS, NOW)
+    (mail,) = inbox.messages
+    assert mail["To"] == "guest@example.org"
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "Hello," in body.get_content()
+    assert "You are registered for Pitch night" in body.get_content()
+
+
+def test_without_a_mail_server_the_email_goes_to_the_log(
+    fresh_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    _notify(fresh_engine)
+    caplog.set_level("INFO", logger="web.outbox")
+    assert isinstance(outbox.sender_for(SETTINGS), outbox.LogSender)
+    assert outbox.deliver_due(fresh_engine, outbox.sender_for(SETTINGS), SETTINGS, NOW)["sent"] == 1
+    assert "e-mail to Nguyễn Thị Lan <lan@example.vn>" in caplog.text
+    assert "ABCD2345" in caplog.text
+
+
+def test_a_bad_smtp_url_is_refused_in_words() -> None:
+    with pytest.raises(ValueError, match="FABLAB_SMTP_URL must look like"):
+        outbox.SmtpSender("http://mail.example.vn")
+    sender = outbox.SmtpSender("smtps://user%40x:p%3Ass@mail.example.vn?starttls=false")
+    assert (sender.tls, sender.port, sender.user, sender.password) == (True, 465, "user@x", "p:ss")

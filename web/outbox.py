@@ -1,0 +1,260 @@
+"""The outbox worker: sends the e-mails queued beside each change, after its commit.
+
+A batch is claimed in a short transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two workers never
+take the same row; SQLite: its write slot), each row leased for `LEASE` by counting the attempt; then
+every message is sent with no transaction open, and the outcome recorded. A message the server
+refused or could not take is tried again with back-off (30 s, 1, 2, 4 … minutes, at most an hour)
+until `MAX_ATTEMPTS`; a process killed mid-send leaves the lease to run out and the row is sent again,
+under the same `Message-ID` (`<id@fablab-hub>`), so a mail client shows it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from booking.messages import Message
+from booking.models import Delivery, DeliveryStatus, Member
+from web.i18n import Gettext, normalise, say
+from web.metrics import DELIVERIES
+from web.pages.common import env
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 20
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 30
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+SMTP_TIMEOUT_S = 15.0
+
+# The subject of each kind of message (message ids of the catalogues).
+SUBJECTS = {
+    "event_registered": "Your registration",
+    "event_promoted": "A seat freed up for you",
+    "event_cancelled": "An event was cancelled",
+    "event_moved": "An event's times changed",
+    "event_message": "A message about your event",
+    "training_granted": "A training was granted to you",
+    "no_show": "Your booking was released",
+    "rejected": "Your booking was declined",
+    "approved": "Your booking was approved",
+    "cancelled": "Your booking was cancelled",
+    "promoted": "A slot freed up for you",
+}
+DEFAULT_SUBJECT = "A message from FabLab Hub"
+
+
+class Sender(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class LogSender:
+    """No mail server configured (the demo): each e-mail is written to the log instead."""
+
+    def send(self, message: EmailMessage) -> None:
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        log.info("e-mail to %s: %s\n%s", message["To"], message["Subject"], text)
+
+
+class SmtpSender:
+    """An SMTP server from `smtp://user:pass@host:port` (`smtps://` for TLS, `?starttls=true`)."""
+
+    def __init__(self, url: str, timeout_s: float = SMTP_TIMEOUT_S) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("FABLAB_SMTP_URL must look like smtp://user:pass@host:port or smtps://…")
+        self.tls = parts.scheme == "smtps"
+        self.starttls = parse_qs(parts.query).get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
+        self.host = parts.hostname
+        self.port = parts.port or (465 if self.tls else 25)
+        self.user = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout_s = timeout_s
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if self.tls:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        with client:
+            if self.starttls:
+                client.starttls(context=context)
+            if self.user:
+                client.login(self.user, self.password or "")
+            client.send_message(message)
+
+
+def sender_for(settings: Settings) -> Sender:
+    return SmtpSender(settings.smtp_url) if settings.smtp_url else LogSender()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A claimed delivery with what composing it needs."""
+
+    id: str
+    kind: str
+    to_address: str
+    name: str
+    language: str
+    message: Message
+    link: str
+    attempts: int
+
+
+def retry_after(attempts: int) -> timedelta:
+    """The wait before the next try: 30 s after the first failure, doubling, at most an hour."""
+    wait: timedelta = FIRST_RETRY * (2 ** min(max(0, attempts - 1), 20))
+    return min(wait, LONGEST_WAIT)
+
+
+def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
+    """Take the due deliveries (leased for LEASE) in one short transaction."""
+    with Session(engine, expire_on_commit=False) as session:
+        query = (
+            select(Delivery)
+            .where(Delivery.status == DeliveryStatus.pending, col(Delivery.next_attempt_at) <= now)
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(batch)
+        )
+        if engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.exec(query).all())
+        members = {
+            m.id: m
+            for m in session.exec(
+                select(Member).where(col(Member.id).in_([r.member_id for r in rows if r.member_id]))
+            ).all()
+        }
+        claimed = []
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + LEASE
+            session.add(row)
+            member = members.get(row.member_id) if row.member_id else None
+            address = member.email if member else row.to_address
+            if not address:
+                row.status, row.last_error = DeliveryStatus.failed, "no address"
+                continue
+            claimed.append(
+                Outgoing(
+                    id=row.id,
+                    kind=row.kind,
+                    to_address=address,
+                    name=member.name if member else "",
+                    language=normalise(member.language if member else row.language),
+                    message=Message.from_json(row.message),
+                    link=row.link,
+                    attempts=row.attempts,
+                )
+            )
+        session.commit()
+        return claimed
+
+
+def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessage:
+    """The e-mail in the recipient's language: plain text and HTML, with a stable Message-ID."""
+    gettext = Gettext(outgoing.language)
+    subject = f"FabLab Hub: {gettext.gettext(SUBJECTS.get(outgoing.kind, DEFAULT_SUBJECT))}"
+    sentence = say(outgoing.message, outgoing.language)
+    link = settings.public_url.rstrip("/") + outgoing.link if outgoing.link else ""
+    context = {
+        "name": outgoing.name,
+        "sentence": sentence,
+        "link": link,
+        "center": "FabLab Hub",
+        "subject": subject,
+        "lang": outgoing.language,
+    }
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.mail_from
+    message["To"] = formataddr((outgoing.name, outgoing.to_address)) if outgoing.name else outgoing.to_address
+    message["Message-ID"] = f"<{outgoing.id}@fablab-hub>"
+    message["Date"] = format_datetime(now)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(env.get_template("email/message.txt").render(_=gettext.gettext, **context))
+    message.add_alternative(
+        env.get_template("email/message.html").render(_=gettext.markup, **context), subtype="html"
+    )
+    return message
+
+
+def deliver_due(engine: Engine, sender: Sender, settings: Settings, now: datetime) -> dict[str, int]:
+    """Send what is due; returns how many were sent, put off and given up."""
+    outcome = {"sent": 0, "retry": 0, "failed": 0}
+    for outgoing in claim(engine, now):
+        try:
+            sender.send(compose(outgoing, settings, now))
+        except (OSError, smtplib.SMTPException) as exc:
+            gave_up = outgoing.attempts >= MAX_ATTEMPTS
+            _record(
+                engine,
+                outgoing.id,
+                failed=True,
+                gave_up=gave_up,
+                error=repr(exc),
+                now=now,
+                attempts=outgoing.attempts,
+            )
+            result = "failed" if gave_up else "retry"
+            log.warning("e-mail %s to %s not sent (%s): %s", outgoing.id, outgoing.to_address, result, exc)
+        else:
+            _record(
+                engine,
+                outgoing.id,
+                failed=False,
+                gave_up=False,
+                error="",
+                now=now,
+                attempts=outgoing.attempts,
+            )
+            result = "sent"
+        outcome[result] += 1
+        DELIVERIES.labels(channel="email", result=result).inc()
+    return outcome
+
+
+def _record(
+    engine: Engine, delivery_id: str, *, failed: bool, gave_up: bool, error: str, now: datetime, attempts: int
+) -> None:
+    with Session(engine) as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None:
+            return
+        if not failed:
+            row.status, row.sent_at, row.last_error = DeliveryStatus.sent, now, ""
+        else:
+            row.last_error = error[:500]
+            if gave_up:
+                row.status = DeliveryStatus.failed
+            else:
+                row.next_attempt_at = now + retry_after(attempts)
+        session.add(row)
+        session.commit()
+
+
+def failed_deliveries(session: Session, limit: int = 50) -> Sequence[Delivery]:
+    """The messages given up on, newest first (for admins)."""
+    return session.exec(
+        select(Delivery)
+        .where(Delivery.status == DeliveryStatus.failed)
+        .order_by(col(Delivery.created_at).desc())
+        .limit(limit)
+    ).all()

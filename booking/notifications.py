@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
 
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Notification
@@ -91,3 +92,25 @@ def list_notifications(session: Session, member_id: str, limit: int = 50) -> Seq
         .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
         .limit(limit)
     ).all()
+
+
+def unread_count(session: Session, member_id: str) -> int:
+    """How many of the member's notifications are not read yet."""
+    return int(
+        session.exec(
+            select(func.count()).where(
+                Notification.member_id == member_id, col(Notification.read_at).is_(None)
+            )
+        ).one()
+    )
+
+
+def mark_read(session: Session, member_id: str, now: datetime, notification_id: int | None = None) -> int:
+    """Mark one of the member's notifications read (all of them without an id); how many changed."""
+    query = update(Notification).where(
+        col(Notification.member_id) == member_id, col(Notification.read_at).is_(None)
+    )
+    if notification_id is not None:
+        query = query.where(col(Notification.id) == notification_id)
+    result = session.connection().execute(query.values(read_at=now))
+    return int(result.rowcount or 0)

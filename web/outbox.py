@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from booking.messages import Message
 from booking.models import Delivery, DeliveryStatus, Member
+from web import notices
 from web.i18n import Gettext, normalise, say
 from web.metrics import DELIVERIES
 from web.pages.common import env
@@ -39,22 +40,6 @@ MAX_ATTEMPTS = 30
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 SMTP_TIMEOUT_S = 15.0
-
-# The subject of each kind of message (message ids of the catalogues).
-SUBJECTS = {
-    "event_registered": "Your registration",
-    "event_promoted": "A seat freed up for you",
-    "event_cancelled": "An event was cancelled",
-    "event_moved": "An event's times changed",
-    "event_message": "A message about your event",
-    "training_granted": "A training was granted to you",
-    "no_show": "Your booking was released",
-    "rejected": "Your booking was declined",
-    "approved": "Your booking was approved",
-    "cancelled": "Your booking was cancelled",
-    "promoted": "A slot freed up for you",
-}
-DEFAULT_SUBJECT = "A message from FabLab Hub"
 
 
 class Sender(Protocol):
@@ -171,7 +156,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
 def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessage:
     """The e-mail in the recipient's language: plain text and HTML, with a stable Message-ID."""
     gettext = Gettext(outgoing.language)
-    subject = f"FabLab Hub: {gettext.gettext(SUBJECTS.get(outgoing.kind, DEFAULT_SUBJECT))}"
+    subject = f"FabLab Hub: {notices.title(outgoing.kind, outgoing.language)}"
     sentence = say(outgoing.message, outgoing.language)
     link = settings.public_url.rstrip("/") + outgoing.link if outgoing.link else ""
     context = {

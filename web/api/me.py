@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
 from booking import notifications
@@ -10,7 +12,10 @@ from booking.catalogue import repository as catalogue_repo
 from booking.ledger import service as ledger
 from booking.members import service as members
 from booking.schemas import MemberRead, MemberTrainingRead, QuotaRead, Timestamp
+from web import notices
 from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
+from web.i18n import accept_language as accept_language_of
+from web.i18n import normalise
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
 
@@ -36,19 +41,54 @@ def my_trainings(session: SessionDep, actor: ActorDep, now: NowDep) -> list[Memb
 
 
 class NotificationRead(BaseModel):
+    id: int
     kind: str
+    title: str
+    body: str
+    created_at: Timestamp
+    read_at: Timestamp | None
+    # Extensions: the English sentence, and the booking it is about.
     message: str
     booking_id: str | None
-    created_at: Timestamp
 
 
 @router.get("/me/notifications")
-def my_notifications(session: SessionDep, actor: ActorDep) -> list[NotificationRead]:
-    """The member's newest notifications."""
+def my_notifications(
+    session: SessionDep,
+    actor: ActorDep,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> list[NotificationRead]:
+    """The member's newest notifications, in the language asked for (else the member's own)."""
+    language = accept_language_of(accept_language, default=normalise(actor.member.language))
     return [
-        NotificationRead(kind=n.kind, message=n.message, booking_id=n.booking_id, created_at=n.created_at)
+        NotificationRead(
+            id=n.id or 0,
+            kind=n.kind,
+            title=notices.title(n.kind, language),
+            body=notices.body(n, language),
+            created_at=n.created_at,
+            read_at=n.read_at,
+            message=n.message,
+            booking_id=n.booking_id,
+        )
         for n in notifications.list_notifications(session, actor.id)
     ]
+
+
+@router.post("/me/notifications/read")
+def mark_all_read(session: SessionDep, actor: ActorDep, now: NowDep) -> dict[str, int]:
+    """Mark every notification read."""
+    changed = notifications.mark_read(session, actor.id, now)
+    session.commit()
+    return {"marked": changed}
+
+
+@router.post("/me/notifications/{notification_id}/read")
+def mark_read(notification_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> dict[str, int]:
+    """Mark one notification read (only one's own)."""
+    changed = notifications.mark_read(session, actor.id, now, notification_id)
+    session.commit()
+    return {"marked": changed}
 
 
 class TrainingGrant(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from booking import notifications
 from booking.bookings import ical
 from booking.bookings import service as bookings
 from booking.bookings.rules import check_in_is_open
@@ -27,7 +28,9 @@ from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, Si
 from booking.series import service as series
 from booking.spans import zone
 from booking.waitlist import service as waitlist
+from web import notices
 from web.deps import NowDep, SessionDep, SettingsDep
+from web.i18n import normalise
 from web.pages.common import (
     PersonActor,
     flash,
@@ -267,3 +270,52 @@ def ical_feed(token: str, session: SessionDep, now: NowDep) -> Response:
             "Referrer-Policy": "no-referrer",
         },
     )
+
+
+# --- my notifications -----------------------------------------------------------------------------
+
+# How often the bell in the header asks for the unread count.
+BELL_REFRESH_S = 30
+
+
+@router.get("/notifications")
+def my_notifications(
+    request: Request, session: SessionDep, settings: SettingsDep, actor: PersonActor
+) -> Response:
+    """My notifications, newest first, in my language; the unread ones stand out."""
+    language = normalise(actor.member.language)
+    rows = [
+        (n, notices.title(n.kind, language), notices.body(n, language))
+        for n in notifications.list_notifications(session, actor.id, limit=100)
+    ]
+    return render(request, "portal/notifications.html", actor, rows=rows, tz=zone(settings.timezone))
+
+
+@router.get("/notifications/bell")
+def bell(request: Request, session: SessionDep, actor: PersonActor) -> Response:
+    """The bell of the header with the unread count (polled)."""
+    return render(
+        request,
+        "portal/_bell.html",
+        actor,
+        unread=notifications.unread_count(session, actor.id),
+        refresh_s=BELL_REFRESH_S,
+    )
+
+
+@router.post("/notifications/read")
+def read_all(request: Request, session: SessionDep, now: NowDep, actor: PersonActor) -> Response:
+    """Mark all my notifications read."""
+    notifications.mark_read(session, actor.id, now)
+    session.commit()
+    return see_other("/notifications")
+
+
+@router.post("/notifications/{notification_id}/read")
+def read_one(
+    request: Request, notification_id: int, session: SessionDep, now: NowDep, actor: PersonActor
+) -> Response:
+    """Mark one of my notifications read."""
+    notifications.mark_read(session, actor.id, now, notification_id)
+    session.commit()
+    return see_other("/notifications")

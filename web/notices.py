@@ -1,0 +1,37 @@
+"""Notifications as people read them: a title per kind and the sentence in the reader's language.
+
+Shared by the in-app inbox (pages and API) and the e-mails (web/outbox.py).
+"""
+
+from __future__ import annotations
+
+from booking.messages import Message
+from booking.models import Notification
+from web.i18n import Gettext, say
+
+# The title of each kind of message (message ids of the catalogues).
+TITLES = {
+    "event_registered": "Your registration",
+    "event_promoted": "A seat freed up for you",
+    "event_cancelled": "An event was cancelled",
+    "event_moved": "An event's times changed",
+    "event_message": "A message about your event",
+    "training_granted": "A training was granted to you",
+    "no_show": "Your booking was released",
+    "rejected": "Your booking was declined",
+    "approved": "Your booking was approved",
+    "cancelled": "Your booking was cancelled",
+    "promoted": "A slot freed up for you",
+}
+DEFAULT_TITLE = "A message from FabLab Hub"
+
+
+def title(kind: str, language: str) -> str:
+    return Gettext(language).gettext(TITLES.get(kind, DEFAULT_TITLE))
+
+
+def body(notification: Notification, language: str) -> str:
+    """The sentence in the reader's language; an older row without its message stays in English."""
+    if notification.data:
+        return say(Message.from_json(notification.data), language)
+    return notification.message

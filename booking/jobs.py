@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.bookings import service as bookings
+from booking.events import service as events
 from booking.members import service as members
 from booking.waitlist import service as waitlist
 
@@ -30,3 +31,11 @@ def forget_old_sign_ins(engine: Engine, now: datetime) -> int:
         dropped = members.forget_old_sign_ins(session, now)
         session.commit()
     return dropped
+
+
+def send_reminders(engine: Engine, now: datetime, window: timedelta) -> int:
+    """Remind members of their bookings, and registrants of their event sessions, starting soon."""
+    with Session(engine, expire_on_commit=False) as session:
+        reminded = bookings.send_reminders(session, now, window) + events.send_reminders(session, now, window)
+        session.commit()
+    return reminded

@@ -279,6 +279,8 @@ class Booking(SQLModel, table=True):
     booked_by: str | None = Field(default=None, max_length=64)
     # The event whose session this booking holds the room for (no check-in, no no-show, no quota).
     event_id: str | None = Field(default=None, max_length=32)
+    # When its member was reminded of it (once, FABLAB_REMINDER_MIN before the start).
+    reminded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -381,6 +383,8 @@ class EventSession(SQLModel, table=True):
     start_at: datetime = Field(sa_column=utc_column())
     end_at: datetime = Field(sa_column=utc_column())
     booking_id: str | None = Field(default=None, foreign_key="booking.id", max_length=32)
+    # When its registrants were reminded of it.
+    reminded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class Registration(SQLModel, table=True):

@@ -22,6 +22,7 @@ TITLES = {
     "approved": "Your booking was approved",
     "cancelled": "Your booking was cancelled",
     "promoted": "A slot freed up for you",
+    "reminder": "Reminder",
 }
 DEFAULT_TITLE = "A message from FabLab Hub"
 

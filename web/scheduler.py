@@ -130,6 +130,13 @@ class Jobs:
             ),
             ("sign-in-records", 3600.0, lambda now: booking_jobs.forget_old_sign_ins(engine, now)),
             (
+                "reminders",
+                60.0,
+                lambda now: booking_jobs.send_reminders(
+                    engine, now, timedelta(minutes=settings.reminder_min)
+                ),
+            ),
+            (
                 "deliveries",
                 settings.delivery_check_s,
                 lambda now: outbox.deliver_due(engine, self.mail, settings, now),

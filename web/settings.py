@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     mail_from: str = "FabLab Hub <no-reply@fablab.local>"
     # The address links in e-mails point to.
     public_url: str = "http://127.0.0.1:8000"
+    # Members are reminded of a booking or an event session this long before it starts.
+    reminder_min: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # How often the outbox is worked through.
     delivery_check_s: float = Field(default=10, gt=0)
 

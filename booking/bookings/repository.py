@@ -75,6 +75,22 @@ def due_for_no_show(session: Session, started_before: datetime, limit: int = 500
     ).all()
 
 
+def due_for_reminder(session: Session, now: datetime, until: datetime, limit: int = 500) -> Sequence[Booking]:
+    """Confirmed bookings (not an event's room) starting in (now, until] whose member was not reminded."""
+    return session.exec(
+        select(Booking)
+        .where(
+            Booking.status == BookingStatus.confirmed,
+            col(Booking.start_at) > now,
+            col(Booking.start_at) <= until,
+            col(Booking.reminded_at).is_(None),
+            col(Booking.event_id).is_(None),
+        )
+        .order_by(col(Booking.start_at))
+        .limit(limit)
+    ).all()
+
+
 def ended(session: Session, before: datetime, limit: int = 1000) -> Sequence[Booking]:
     """Checked-in bookings whose end has passed: the oldest `limit` of them."""
     return session.exec(

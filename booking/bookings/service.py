@@ -421,3 +421,30 @@ def clear_blocks(session: Session, resource_id: str, reason: str, now: datetime)
         cleared += 1
     session.flush()
     return cleared
+
+
+def send_reminders(session: Session, now: datetime, window: timedelta, limit: int = 500) -> int:
+    """Remind each member of a confirmed booking starting within `window`, once; a booking made inside
+    that window was just made and gets none. Returns how many were reminded."""
+    reminded = 0
+    for booking in repo.due_for_reminder(session, now, now + window, limit):
+        booking.reminded_at = now
+        session.add(booking)
+        if booking.created_at > booking.start_at - window:
+            continue
+        notify(
+            session,
+            booking.member_id,
+            "reminder",
+            message(
+                "Reminder: your booking of {resource} is {slot}; your check-in code is {code}",
+                resource=_name_of(session, booking),
+                slot=_span_of(session, booking),
+                code=booking.code,
+            ),
+            booking=booking,
+            now=now,
+        )
+        reminded += 1
+    session.flush()
+    return reminded

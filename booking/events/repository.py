@@ -224,3 +224,22 @@ def events_between(
     if not include_cancelled:
         query = query.where(Event.status == EventStatus.scheduled)
     return session.exec(query.order_by(col(Event.starts_at), col(Event.id)).limit(limit)).all()
+
+
+def sessions_due_for_reminder(
+    session: Session, now: datetime, until: datetime, limit: int = 200
+) -> list[tuple[EventSession, Event]]:
+    """Sessions of scheduled events starting in (now, until] whose registrants were not reminded."""
+    rows = session.exec(
+        select(EventSession, Event)
+        .join(Event, col(Event.id) == col(EventSession.event_id))
+        .where(
+            Event.status == EventStatus.scheduled,
+            col(EventSession.start_at) > now,
+            col(EventSession.start_at) <= until,
+            col(EventSession.reminded_at).is_(None),
+        )
+        .order_by(col(EventSession.start_at))
+        .limit(limit)
+    ).all()
+    return [(sitting, event) for sitting, event in rows]

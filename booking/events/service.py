@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -865,3 +865,30 @@ def _grant_if_completed(
         ),
         now=now,
     )
+
+
+def send_reminders(session: Session, now: datetime, window: timedelta) -> int:
+    """Remind the registrants of each session starting within `window`, once (those who registered
+    inside the window were just told); guests by e-mail. Returns how many were reminded."""
+    reminded = 0
+    for sitting, event in repo.sessions_due_for_reminder(session, now, now + window):
+        sitting.reminded_at = now
+        session.add(sitting)
+        tz = _site_tz(session, event.site_id)
+        for registration in repo.registrations(session, event.id, [RegistrationStatus.registered]):
+            if registration.created_at > sitting.start_at - window:
+                continue
+            said = message(
+                "Reminder: {event} is {slot}; your code is {code}",
+                event=event_name(event),
+                slot=Slot(sitting.start_at, sitting.end_at, tz.key),
+                code=registration.code,
+            )
+            link = f"/events/{event.id}"
+            if registration.member_id is not None:
+                notify(session, registration.member_id, "reminder", said, now=now, link=link)
+            else:
+                queue_email(session, "reminder", said, now, to_address=registration.email, link=link)
+            reminded += 1
+    session.flush()
+    return reminded

@@ -1,0 +1,79 @@
+"""Reminders before the start (SQLite and PostgreSQL): once per booking and per event session, none
+for what was booked or registered inside the window, guests by e-mail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from booking.bookings import service as bookings
+from booking.events import service as events
+from booking.members.service import load_actor
+from booking.models import Delivery, Notification, ResourceKind, Role, Site
+from booking.schemas import EventCreate, RegistrationCreate
+from tests.booking.helpers import ask
+from tests.conftest import NOW
+from tests.factories import actor, at, make_member, make_resource
+
+HOUR = timedelta(minutes=60)
+
+
+def _kinds(session: Session, member_id: str) -> list[str]:
+    return [n.kind for n in session.exec(select(Notification).where(Notification.member_id == member_id))]
+
+
+def test_a_booking_is_reminded_once_and_not_if_made_inside_the_window(session: Session, site: Site) -> None:
+    room = make_resource(session, site, name="Phòng họp", kind=ResourceKind.room, quota_group=None)
+    early, late = make_member(session), make_member(session)
+    made_early = bookings.book(
+        session, actor(session, early), ask(room.id, "2027-03-01 13:00", "2027-03-01 14:00"), NOW
+    )
+    soon = NOW + timedelta(hours=3, minutes=30)  # 12:30: 13:00 is within the hour
+    # Booked at 13:15 for 14:00: inside its reminder window already.
+    bookings.book(
+        session,
+        actor(session, late),
+        ask(room.id, "2027-03-01 14:00", "2027-03-01 15:00"),
+        at("2027-03-01 13:15"),
+    )
+    assert bookings.send_reminders(session, NOW, HOUR) == 0  # nothing within the hour yet
+    assert bookings.send_reminders(session, soon, HOUR) == 1
+    assert bookings.send_reminders(session, soon + timedelta(minutes=1), HOUR) == 0
+    assert _kinds(session, early.id) == ["reminder"]
+    reminder = session.exec(select(Notification).where(Notification.member_id == early.id)).one()
+    assert made_early.code in reminder.message
+    # The 14:00 booking was made at 13:00, inside its window: no reminder, even when it comes near.
+    assert bookings.send_reminders(session, at("2027-03-01 13:30"), HOUR) == 0
+    assert _kinds(session, late.id) == []
+
+
+def test_event_sessions_remind_their_registrants_members_and_guests(session: Session, site: Site) -> None:
+    room = make_resource(session, site, name="Hội trường", kind=ResourceKind.training_room, quota_group=None)
+    manager = make_member(session, role=Role.manager, manages=(site,))
+    data = EventCreate.model_validate(
+        {
+            "site": site.id,
+            "kind": "workshop",
+            "title": "In 3D",
+            "capacity": 5,
+            "sessions": [
+                {"resource_id": room.id, "start": at("2027-03-02 18:00"), "end": at("2027-03-02 20:00")}
+            ],
+        }
+    )
+    event = events.create_event(session, load_actor(session, manager), data, NOW)
+    member, latecomer = make_member(session), make_member(session)
+    events.register(session, load_actor(session, member), event.id, RegistrationCreate(), NOW)
+    events.register(session, None, event.id, RegistrationCreate(name="Khách", email="khach@example.vn"), NOW)
+    events.register(
+        session, load_actor(session, latecomer), event.id, RegistrationCreate(), at("2027-03-02 17:30")
+    )
+    before = len(session.exec(select(Delivery)).all())
+    assert events.send_reminders(session, at("2027-03-02 17:10"), HOUR) == 2
+    assert events.send_reminders(session, at("2027-03-02 17:40"), HOUR) == 0
+    assert _kinds(session, member.id) == ["event_registered", "reminder"]
+    assert _kinds(session, latecomer.id) == ["event_registered"]
+    queued = session.exec(select(Delivery)).all()
+    assert len(queued) == before + 2
+    assert any(d.to_address == "khach@example.vn" and d.kind == "reminder" for d in queued)

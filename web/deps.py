@@ -126,6 +126,11 @@ class ActorCache:
             self._entries.clear()
         self._entries[(actor.id, actor.member.token_version)] = (time.monotonic(), actor)
 
+    def forget(self, member_id: str) -> None:
+        """Drop the member's entries: their new token version counts in this process at once."""
+        for key in [k for k in self._entries if k[0] == member_id]:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         self._entries.clear()
 

@@ -23,6 +23,7 @@ TITLES = {
     "cancelled": "Your booking was cancelled",
     "promoted": "A slot freed up for you",
     "reminder": "Reminder",
+    "password_reset": "A link to choose a new password",
 }
 DEFAULT_TITLE = "A message from FabLab Hub"
 

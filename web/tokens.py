@@ -36,3 +36,33 @@ class TokenCodec:
         if not isinstance(version, int):
             return None
         return TokenClaims(member_id=data["m"], version=version)
+
+
+# A reset link works for an hour.
+RESET_MAX_AGE_S = 3600
+
+
+class ResetCodec:
+    """Signs the one-time links of password-reset e-mails: the member and their password's
+    fingerprint (booking.accounts), valid for RESET_MAX_AGE_S."""
+
+    def __init__(self, secret_key: str, max_age_s: int = RESET_MAX_AGE_S) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="fablab-password-reset")
+        self._max_age_s = max_age_s
+
+    def issue(self, member_id: str, fingerprint: str) -> str:
+        return self._serializer.dumps({"m": member_id, "f": fingerprint})
+
+    def read(self, token: str) -> tuple[str, str] | None:
+        """(member id, fingerprint), or None for a forged, malformed or expired link."""
+        try:
+            data = self._serializer.loads(token, max_age=self._max_age_s)
+        except (BadSignature, SignatureExpired):
+            return None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("m"), str)
+            or not isinstance(data.get("f"), str)
+        ):
+            return None
+        return data["m"], data["f"]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from booking import accounts
 from booking.members import service as members
 from booking.models import Member
 from booking.security import verify_password_queued
 from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
-from web.tokens import TokenCodec
+from web.tokens import ResetCodec, TokenCodec
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -65,3 +67,70 @@ def _finish(session: Session, attempt: members.SignIn, matches: bool, now: datet
     finally:
         # A failed attempt is recorded even though the request fails: that is what rate-limits.
         session.commit()
+
+
+class ResetRequest(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class ResetConfirm(BaseModel):
+    token: str = Field(min_length=1, max_length=500)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def reset_link(request: Request) -> Callable[[Member], str]:
+    """How the e-mail's link to choose a new password is made (a path on FABLAB_PUBLIC_URL)."""
+    codec: ResetCodec = request.app.state.reset_links
+
+    def make(member: Member) -> str:
+        return f"/reset-password?token={codec.issue(member.id, accounts.password_fingerprint(member))}"
+
+    return make
+
+
+@router.post("/password-reset", status_code=202)
+def password_reset(
+    request: Request, data: ResetRequest, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> dict[str, str]:
+    """An e-mail with a link (one use, one hour) to choose a new password; 202 whether or not the
+    address has an account."""
+    accounts.request_password_reset(
+        session,
+        data.email,
+        now,
+        reset_link(request),
+        address=request.client.host if request.client else "",
+        window=timedelta(seconds=settings.login_window_s),
+        max_per_address=settings.login_max_per_address,
+    )
+    session.commit()
+    return {"detail": "if the address has an account, an e-mail with a link is on its way"}
+
+
+@router.post("/password-reset/confirm")
+async def password_reset_confirm(
+    request: Request, data: ResetConfirm, reader: ReadSessionDep, session: SessionDep
+) -> dict[str, str]:
+    """Choose the new password with the link's token; every other session and token of the account ends."""
+    member_id, fingerprint = read_reset_token(request, data.token)
+    member = await run_in_threadpool(members.get_member_or_raise, reader, member_id)
+    # Hashing is CPU work for before the write transaction (STYLE).
+    password_hash = await run_in_threadpool(
+        members.new_password_hash, data.password, known=(member.email, member.name)
+    )
+    await run_in_threadpool(_confirm, session, member_id, fingerprint, data.password, password_hash)
+    request.app.state.actors.forget(member_id)
+    return {"detail": "the password was changed; sign in with it"}
+
+
+def read_reset_token(request: Request, token: str) -> tuple[str, str]:
+    codec: ResetCodec = request.app.state.reset_links
+    claims = codec.read(token)
+    if claims is None:
+        raise accounts.LinkInvalid()
+    return claims
+
+
+def _confirm(session: Session, member_id: str, fingerprint: str, password: str, password_hash: str) -> None:
+    accounts.finish_password_reset(session, member_id, fingerprint, password, password_hash=password_hash)
+    session.commit()

@@ -11,14 +11,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from booking.errors import TooManyAttempts, Unauthenticated
+from booking import accounts
+from booking.errors import DomainError, TooManyAttempts, Unauthenticated
 from booking.members import service as members
 from booking.members.actors import Actor
 from booking.models import Member
 from booking.security import verify_password_queued
+from web.api.auth import read_reset_token, reset_link
 from web.csrf import rotate
 from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
-from web.i18n import normalise, say
+from web.i18n import Gettext, normalise, say
 from web.pages.common import (
     AnyActor,
     MaybeActor,
@@ -103,6 +105,7 @@ def signout(request: Request, actor: AnyActor, session: SessionDep) -> Response:
     It ends the member's other sessions and tokens as well: sign-out means signed out everywhere."""
     members.end_sessions(session, actor.id)
     session.commit()
+    request.app.state.actors.forget(actor.id)
     language = request.session.get("lang")
     request.session.clear()
     if language:
@@ -127,3 +130,109 @@ def set_language(
         members.set_language(session, member, language)
         session.commit()
     return see_other(safe_next(next))
+
+
+# --- a forgotten password -------------------------------------------------------------------------
+
+
+@router.get("/forgot-password")
+def forgot_page(request: Request, actor: MaybeActor) -> Response:
+    """Ask for a link to choose a new password."""
+    return render(request, "auth/forgot.html", None, email="", sent=False, error=None)
+
+
+@router.post("/forgot-password")
+def forgot(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Queue the e-mail; the page says the same whether or not the address has an account."""
+    try:
+        accounts.request_password_reset(
+            session,
+            email,
+            now,
+            reset_link(request),
+            address=request.client.host if request.client else "",
+            window=timedelta(seconds=settings.login_window_s),
+            max_per_address=settings.login_max_per_address,
+        )
+        session.commit()
+    except TooManyAttempts as exc:
+        session.rollback()
+        message = say(exc.message, language_of(request, None))
+        return render(request, "auth/forgot.html", None, status=429, email=email, sent=False, error=message)
+    return render(request, "auth/forgot.html", None, email=email, sent=True, error=None)
+
+
+@router.get("/reset-password")
+def reset_page(request: Request, reader: ReadSessionDep, token: str = "") -> Response:
+    """The form for the new password, if the link still works."""
+    error = _link_problem(request, reader, token)
+    return render(
+        request,
+        "auth/reset.html",
+        None,
+        token=token,
+        usable=error is None,
+        error=error,
+        status=200 if error is None else 400,
+    )
+
+
+def _link_problem(request: Request, reader: Session, token: str) -> str | None:
+    """Why the link cannot be used (in the reader's language), or None."""
+    try:
+        accounts.check_reset_link(reader, *read_reset_token(request, token))
+    except DomainError as exc:
+        return say(exc.message, language_of(request, None))
+    return None
+
+
+@router.post("/reset-password")
+async def reset(
+    request: Request,
+    reader: ReadSessionDep,
+    session: SessionDep,
+    token: Annotated[str, Form(max_length=500)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Save the new password; every other session of the account ends; then sign in with it."""
+    language = language_of(request, None)
+    try:
+        member_id, fingerprint = read_reset_token(request, token)
+        member = await run_in_threadpool(members.get_member_or_raise, reader, member_id)
+        password_hash = await run_in_threadpool(
+            members.new_password_hash, password, known=(member.email, member.name)
+        )
+        await run_in_threadpool(_save_password, session, member_id, fingerprint, password, password_hash)
+        request.app.state.actors.forget(member_id)
+    except DomainError as exc:
+        usable = not isinstance(exc, accounts.LinkInvalid)
+        return render(
+            request,
+            "auth/reset.html",
+            None,
+            status=422,
+            token=token,
+            usable=usable,
+            error=say(exc.message, language),
+        )
+    request.session.setdefault("flash", []).append(
+        Gettext(language).gettext("Your password was changed. Sign in with the new one.")
+    )
+    return see_other("/signin")
+
+
+def _save_password(
+    session: Session, member_id: str, fingerprint: str, password: str, password_hash: str
+) -> None:
+    try:
+        accounts.finish_password_reset(session, member_id, fingerprint, password, password_hash=password_hash)
+        session.commit()
+    except DomainError:
+        session.rollback()
+        raise

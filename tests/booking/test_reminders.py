@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from booking.bookings import service as bookings
 from booking.events import service as events
@@ -20,7 +20,12 @@ HOUR = timedelta(minutes=60)
 
 
 def _kinds(session: Session, member_id: str) -> list[str]:
-    return [n.kind for n in session.exec(select(Notification).where(Notification.member_id == member_id))]
+    return [
+        n.kind
+        for n in session.exec(
+            select(Notification).where(Notification.member_id == member_id).order_by(col(Notification.id))
+        )
+    ]
 
 
 def test_a_booking_is_reminded_once_and_not_if_made_inside_the_window(session: Session, site: Site) -> None:
@@ -41,7 +46,9 @@ def test_a_booking_is_reminded_once_and_not_if_made_inside_the_window(session: S
     assert bookings.send_reminders(session, soon, HOUR) == 1
     assert bookings.send_reminders(session, soon + timedelta(minutes=1), HOUR) == 0
     assert _kinds(session, early.id) == ["reminder"]
-    reminder = session.exec(select(Notification).where(Notification.member_id == early.id)).one()
+    reminder = session.exec(
+        select(Notification).where(Notification.member_id == early.id).order_by(col(Notification.id))
+    ).one()
     assert made_early.code in reminder.message
     # The 14:00 booking was made at 13:00, inside its window: no reminder, even when it comes near.
     assert bookings.send_reminders(session, at("2027-03-01 13:30"), HOUR) == 0

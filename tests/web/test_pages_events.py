@@ -10,7 +10,7 @@ import io
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from booking.events import service as events
 from booking.members.service import load_actor
@@ -291,6 +291,10 @@ class TestManagerChanges:
         assert "Tin nhắn đã được gửi tới 1 người." in sent.text
         kinds = [
             n.kind
-            for n in session.exec(select(Notification).where(Notification.member_id == center.member.id))
+            for n in session.exec(
+                select(Notification)
+                .where(Notification.member_id == center.member.id)
+                .order_by(col(Notification.id))
+            )
         ]
         assert kinds == ["event_registered", "event_moved", "event_message"]

@@ -167,7 +167,9 @@ class TestRegistration:
         events.cancel_registration(session, actor(session, people[1]), event.id, got[1].id, NOW)
         assert got[2].status is RegistrationStatus.registered
         assert events.registration_read(session, got[3]).position == 1
-        told = session.exec(select(Notification).where(Notification.member_id == people[2].id)).all()
+        told = session.exec(
+            select(Notification).where(Notification.member_id == people[2].id).order_by(col(Notification.id))
+        ).all()
         assert [n.kind for n in told] == ["event_registered", "event_promoted"]  # waitlisted, then seated
         assert got[2].code in told[0].message
         # A waiter who leaves frees no seat.
@@ -253,7 +255,10 @@ class TestRegistration:
             RegistrationStatus.cancelled,
         )
         kinds = [
-            n.kind for n in session.exec(select(Notification).where(Notification.member_id == member.id))
+            n.kind
+            for n in session.exec(
+                select(Notification).where(Notification.member_id == member.id).order_by(col(Notification.id))
+            )
         ]
         assert kinds == ["event_registered", "event_cancelled"]
         booked = bookings.book(session, actor(session, member), ask(room.id, *EVENING), NOW)
@@ -299,7 +304,10 @@ class TestAttendance:
         assert read.attended
         assert len(read.attended_sessions) == 2
         kinds = [
-            n.kind for n in session.exec(select(Notification).where(Notification.member_id == member.id))
+            n.kind
+            for n in session.exec(
+                select(Notification).where(Notification.member_id == member.id).order_by(col(Notification.id))
+            )
         ]
         assert kinds == ["event_registered", "training_granted"]
 
@@ -387,7 +395,9 @@ class TestChanges:
             )
         ).all()
         assert sorted(b.start_at for b in held) == starts
-        told = session.exec(select(Notification).where(Notification.member_id == member.id)).all()
+        told = session.exec(
+            select(Notification).where(Notification.member_id == member.id).order_by(col(Notification.id))
+        ).all()
         assert [n.kind for n in told] == ["event_registered", "event_moved"]
         # The freed 18:00 half hour is bookable again.
         bookings.book(

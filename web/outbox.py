@@ -22,7 +22,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from booking.messages import Message
 from booking.models import Delivery, DeliveryStatus, Member
@@ -243,3 +243,11 @@ def failed_deliveries(session: Session, limit: int = 50) -> Sequence[Delivery]:
         .order_by(col(Delivery.created_at).desc())
         .limit(limit)
     ).all()
+
+
+def waiting(session: Session) -> tuple[int, datetime | None]:
+    """How many e-mails wait to be sent, and since when the oldest has waited."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(Delivery.created_at)).where(Delivery.status == DeliveryStatus.pending)
+    ).one()
+    return int(count), oldest

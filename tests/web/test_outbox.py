@@ -188,3 +188,26 @@ def test_a_bad_smtp_url_is_refused_in_words() -> None:
         outbox.SmtpSender("http://mail.example.vn")
     sender = outbox.SmtpSender("smtps://user%40x:p%3Ass@mail.example.vn?starttls=false")
     assert (sender.tls, sender.port, sender.user, sender.password) == (True, 465, "user@x", "p:ss")
+
+
+def test_admin_page(client: Any, app: Any, session: Session) -> None:
+    from booking.models import Role as Roles
+    from tests.web.pages import HTML, sign_in
+
+    admin = make_member(session, role=Roles.admin)
+    said = message(
+        "You are registered for {event} ({slot}); your code is {code}",
+        event="X",
+        slot=Slot(at("2027-03-12 18:30"), at("2027-03-12 20:30"), "Asia/Ho_Chi_Minh"),
+        code="C",
+    )
+    given_up = queue_email(session, "event_registered", said, NOW, to_address="gone@example.vn")
+    given_up.status, given_up.attempts, given_up.last_error = DeliveryStatus.failed, 30, "550 no such user"
+    queue_email(session, "reminder", said, NOW, to_address="later@example.vn")
+    session.flush()
+    sign_in(client, app, admin)
+    page = client.get("/admin", headers=HTML)
+    assert "1 e-mail đang chờ gửi" in page.text
+    assert "gone@example.vn" in page.text
+    assert "550 no such user" in page.text
+    assert "Đăng ký của bạn" in page.text

@@ -30,8 +30,9 @@ from booking.schemas import (
     TrainingCreate,
 )
 from booking.spans import WEEKDAYS, zone
-from web.deps import NowDep, SessionDep
-from web.pages.common import AdminActor, flash, local_instant, parse_day, render, see_other, text
+from web import notices, outbox
+from web.deps import NowDep, SessionDep, SettingsDep
+from web.pages.common import AdminActor, flash, language_of, local_instant, parse_day, render, see_other, text
 from web.pages.mine import booking_views
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -92,7 +93,7 @@ def hours_text(opening_hours: dict[str, list[list[str]]]) -> dict[str, str]:
 
 
 @router.get("")
-def overview(request: Request, session: SessionDep, actor: AdminActor) -> Response:
+def overview(request: Request, session: SessionDep, settings: SettingsDep, actor: AdminActor) -> Response:
     """What there is to set up, with counts."""
     return render(
         request,
@@ -105,6 +106,12 @@ def overview(request: Request, session: SessionDep, actor: AdminActor) -> Respon
             "members": len(members_service.list_members(session, limit=10_000)),
             "trainings": len(catalogue_repo.list_trainings(session)),
         },
+        undelivered=[
+            (d, notices.title(d.kind, language_of(request, actor)))
+            for d in outbox.failed_deliveries(session, 20)
+        ],
+        waiting=outbox.waiting(session),
+        tz=zone(settings.timezone),
     )
 
 

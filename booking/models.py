@@ -222,6 +222,8 @@ class Member(SQLModel, table=True):
     )
     active: bool = True
     created_at: datetime = Field(sa_column=utc_column())
+    # The kinds of notification the member reads in the app only, not by e-mail.
+    email_off: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
 class ManagerSite(SQLModel, table=True):
@@ -479,6 +481,8 @@ class DeliveryStatus(enum.StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"
+    # The member chose to read this kind in the app only.
+    skipped = "skipped"
 
 
 class Delivery(SQLModel, table=True):

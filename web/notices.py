@@ -26,6 +26,10 @@ TITLES = {
     "password_reset": "A link to choose a new password",
 }
 DEFAULT_TITLE = "A message from FabLab Hub"
+# Sent by e-mail whatever the member chose: what their account's safety depends on.
+ESSENTIAL = frozenset({"password_reset"})
+# The kinds a member may choose to read in the app only, in the order the preferences list them.
+OPTIONAL = tuple(kind for kind in TITLES if kind not in ESSENTIAL)
 
 
 def title(kind: str, language: str) -> str:

@@ -31,6 +31,7 @@ from web.i18n import Gettext, normalise, say
 from web.metrics import DELIVERIES
 from web.pages.common import env
 from web.settings import Settings
+from web.tokens import UnsubscribeCodec
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Outgoing:
 
     id: str
     kind: str
+    member_id: str | None
     to_address: str
     name: str
     language: str
@@ -133,6 +135,13 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
             row.next_attempt_at = now + LEASE
             session.add(row)
             member = members.get(row.member_id) if row.member_id else None
+            if (
+                member is not None
+                and row.kind not in notices.ESSENTIAL
+                and row.kind in (member.email_off or [])
+            ):
+                row.status = DeliveryStatus.skipped
+                continue
             address = member.email if member else row.to_address
             if not address:
                 row.status, row.last_error = DeliveryStatus.failed, "no address"
@@ -141,6 +150,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
                 Outgoing(
                     id=row.id,
                     kind=row.kind,
+                    member_id=member.id if member else None,
                     to_address=address,
                     name=member.name if member else "",
                     language=normalise(member.language if member else row.language),
@@ -158,8 +168,14 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessa
     gettext = Gettext(outgoing.language)
     subject = f"FabLab Hub: {notices.title(outgoing.kind, outgoing.language)}"
     sentence = say(outgoing.message, outgoing.language)
-    link = settings.public_url.rstrip("/") + outgoing.link if outgoing.link else ""
+    base = settings.public_url.rstrip("/")
+    link = base + outgoing.link if outgoing.link else ""
+    unsubscribe = ""
+    if outgoing.member_id is not None and outgoing.kind not in notices.ESSENTIAL:
+        token = UnsubscribeCodec(settings.secret_key).issue(outgoing.member_id, outgoing.kind)
+        unsubscribe = f"{base}/unsubscribe?token={token}"
     context = {
+        "unsubscribe": unsubscribe,
         "name": outgoing.name,
         "sentence": sentence,
         "link": link,
@@ -174,6 +190,8 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessa
     message["Message-ID"] = f"<{outgoing.id}@fablab-hub>"
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
+    if unsubscribe:
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message.set_content(env.get_template("email/message.txt").render(_=gettext.gettext, **context))
     message.add_alternative(
         env.get_template("email/message.html").render(_=gettext.markup, **context), subtype="html"

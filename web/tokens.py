@@ -66,3 +66,27 @@ class ResetCodec:
         ):
             return None
         return data["m"], data["f"]
+
+
+class UnsubscribeCodec:
+    """Signs the unsubscribe links of e-mails: a member and a kind of message; no expiry, so an old
+    e-mail's link still works, and nothing else can be done with it."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="fablab-unsubscribe")
+
+    def issue(self, member_id: str, kind: str) -> str:
+        return self._serializer.dumps({"m": member_id, "k": kind})
+
+    def read(self, token: str) -> tuple[str, str] | None:
+        try:
+            data = self._serializer.loads(token)
+        except BadSignature:
+            return None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("m"), str)
+            or not isinstance(data.get("k"), str)
+        ):
+            return None
+        return data["m"], data["k"]

@@ -80,3 +80,69 @@ def test_the_bell_and_the_page(client: TestClient, app: FastAPI, session: Sessio
     assert "Về Đêm gọi vốn: Mang laptop" in page.text
     client.post("/notifications/read", data=form(), headers=HTML)
     assert "data-unread" not in client.get("/notifications/bell", headers=HTMX).text
+
+
+def test_unsubscribe_from_a_kind_without_signing_in(
+    client: TestClient, app: FastAPI, session: Session
+) -> None:
+    from booking.messages import Message
+    from web import outbox
+
+    member = make_member(session)
+    settings = app.state.settings
+    mail = outbox.compose(
+        outbox.Outgoing(
+            id="d1",
+            kind="reminder",
+            member_id=member.id,
+            to_address=member.email,
+            name=member.name,
+            language="vi",
+            message=Message("Reminder"),
+            link="",
+            attempts=1,
+        ),
+        settings,
+        NOW,
+    )
+    link = mail["List-Unsubscribe"].strip("<>")
+    path = link[link.index("/unsubscribe") :]
+    page = client.get(path, headers=HTML)
+    assert "Ngừng nhận e-mail loại “Nhắc lịch”?" in page.text
+    token = path.split("token=")[1]
+    from tests.web.pages import csrf_of
+
+    done = client.post("/unsubscribe", data={"csrf_token": csrf_of(page.text), "token": token}, headers=HTML)
+    assert "sẽ không gửi qua e-mail nữa" in done.text
+    session.refresh(member)
+    assert member.email_off == ["reminder"]
+    # The password reset has no such link: it is always sent.
+    essential = outbox.compose(
+        outbox.Outgoing(
+            id="d2",
+            kind="password_reset",
+            member_id=member.id,
+            to_address=member.email,
+            name=member.name,
+            language="vi",
+            message=Message("Reminder"),
+            link="",
+            attempts=1,
+        ),
+        settings,
+        NOW,
+    )
+    assert essential["List-Unsubscribe"] is None
+    forged = client.get(path[:-4] + "abcd", headers=HTML)
+    assert forged.status_code == 400
+
+
+def test_choices_on_my_account(client: TestClient, app: FastAPI, session: Session) -> None:
+    member = make_member(session)
+    sign_in(client, app, member)
+    me = client.get("/me", headers=HTML)
+    assert 'name="email_reminder"' in me.text
+    client.post("/me/email", data=form(email_reminder="on"), headers=HTML)
+    session.refresh(member)
+    assert "reminder" not in (member.email_off or [])
+    assert "event_message" in (member.email_off or [])

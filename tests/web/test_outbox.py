@@ -211,3 +211,21 @@ def test_admin_page(client: Any, app: Any, session: Session) -> None:
     assert "gone@example.vn" in page.text
     assert "550 no such user" in page.text
     assert "Đăng ký của bạn" in page.text
+
+
+def test_a_kind_the_member_turned_off_is_not_emailed(fresh_engine: Engine, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    member_id = _notify(fresh_engine)
+    with Session(fresh_engine) as session:
+        from booking.models import Member
+
+        member = session.get(Member, member_id)
+        assert member is not None
+        member.email_off = ["event_registered"]
+        session.add(member)
+        session.commit()
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW)["sent"] == 0
+    assert inbox.messages == []
+    (row,) = _rows(fresh_engine)
+    assert row.status is DeliveryStatus.skipped

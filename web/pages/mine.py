@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -32,13 +33,16 @@ from web import notices
 from web.deps import NowDep, SessionDep, SettingsDep
 from web.i18n import normalise
 from web.pages.common import (
+    MaybeActor,
     PersonActor,
     flash,
     is_htmx,
+    language_of,
     render,
     see_other,
     text,
 )
+from web.tokens import UnsubscribeCodec
 
 router = APIRouter(include_in_schema=False)
 
@@ -235,6 +239,9 @@ def my_account(
         trainings=members.list_member_trainings(session, actor.member, now),
         feed=feed,
         webcal=feed.replace("https://", "webcal://").replace("http://", "webcal://") if feed else None,
+        email_choices=[
+            (kind, notices.title(kind, normalise(actor.member.language))) for kind in notices.OPTIONAL
+        ],
         tz=zone(settings.timezone),
     )
 
@@ -319,3 +326,85 @@ def read_one(
     notifications.mark_read(session, actor.id, now, notification_id)
     session.commit()
     return see_other("/notifications")
+
+
+# --- e-mail preferences -------------------------------------------------------------------------------
+
+
+def _set_email(session: Session, member_id: str, kind: str, wanted: bool) -> None:
+    member = members.get_member_or_raise(session, member_id)
+    off = set(member.email_off or [])
+    if wanted:
+        off.discard(kind)
+    else:
+        off.add(kind)
+    member.email_off = sorted(off)
+    session.add(member)
+    session.flush()
+
+
+@router.post("/me/email")
+async def email_preferences(request: Request, session: SessionDep, actor: PersonActor) -> Response:
+    """Which kinds of notification come by e-mail too (the others: in the app only)."""
+    form = await request.form()
+    wanted = {kind for kind in notices.OPTIONAL if form.get(f"email_{kind}")}
+    await run_in_threadpool(_save_email_preferences, session, actor.id, wanted)
+    flash(request, text(request, actor, "Your e-mail choices were saved."))
+    return see_other("/me")
+
+
+def _save_email_preferences(session: Session, member_id: str, wanted: set[str]) -> None:
+    member = members.get_member_or_raise(session, member_id)
+    member.email_off = sorted(set(notices.OPTIONAL) - wanted)
+    session.add(member)
+    session.commit()
+
+
+def _unsubscribe_claims(request: Request, token: str) -> tuple[str, str] | None:
+    codec = UnsubscribeCodec(request.app.state.settings.secret_key)
+    claims = codec.read(token)
+    if claims is None or claims[1] not in notices.OPTIONAL:
+        return None
+    return claims
+
+
+@router.get("/unsubscribe")
+def unsubscribe_page(request: Request, actor: MaybeActor, token: str = "") -> Response:
+    """An e-mail's 'stop e-mails of this kind' link: no sign-in needed, one button to confirm."""
+    claims = _unsubscribe_claims(request, token)
+    language = language_of(request, actor)
+    return render(
+        request,
+        "portal/unsubscribe.html",
+        actor,
+        status=200 if claims else 400,
+        token=token,
+        title=notices.title(claims[1], language) if claims else "",
+        done=False,
+        valid=claims is not None,
+    )
+
+
+@router.post("/unsubscribe")
+def unsubscribe(
+    request: Request,
+    session: SessionDep,
+    actor: MaybeActor,
+    token: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Stop e-mails of the link's kind for the link's member."""
+    claims = _unsubscribe_claims(request, token)
+    if claims is not None:
+        _set_email(session, claims[0], claims[1], wanted=False)
+        session.commit()
+    language = language_of(request, actor)
+    return render(
+        request,
+        "portal/unsubscribe.html",
+        actor,
+        status=200 if claims else 400,
+        token=token,
+        title=notices.title(claims[1], language) if claims else "",
+        done=claims is not None,
+        valid=claims is not None,
+    )

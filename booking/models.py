@@ -504,6 +504,8 @@ class Delivery(SQLModel, table=True):
     message: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     # The page the e-mail links back to (a path on FABLAB_PUBLIC_URL).
     link: str = Field(default="", max_length=400)
+    # The booking it is about: its e-mail carries the booking as a calendar invitation (.ics).
+    booking_id: str | None = Field(default=None, max_length=32)
     status: DeliveryStatus = Field(sa_column=enum_column(DeliveryStatus, 16))
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=utc_column())

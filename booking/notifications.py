@@ -17,6 +17,9 @@ from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Notification
 from booking.security import new_id
 
+_notification = Notification.__table__  # type: ignore[attr-defined]
+_delivery = Delivery.__table__  # type: ignore[attr-defined]
+
 
 def notify(
     session: Session,
@@ -28,26 +31,41 @@ def notify(
     now: datetime,
     link: str = "",
     email: bool = True,
-) -> Notification:
+) -> None:
     """Record a message for a member, in the transaction of the change that caused it, and queue its
     e-mail (sent after the commit, in the member's language at that time).
 
     Give a `Message` (an English template and typed values) so the member reads it in their
-    language; a plain string is an older caller's English sentence.
+    language; a plain string is an older caller's English sentence. Both rows are written with one
+    Core INSERT each: this runs inside a booking's transaction, where the ORM's unit of work would
+    hold the write slot longer.
     """
     said = message if isinstance(message, Message) else Message(message)
-    notification = Notification(
-        member_id=member_id,
-        kind=kind,
-        message=said.english()[:1000],
-        data=said.to_json(),
-        booking_id=booking.id if booking else None,
-        created_at=now,
+    data = said.to_json()
+    session.connection().execute(
+        _notification.insert(),
+        {
+            "member_id": member_id,
+            "kind": kind,
+            "message": said.english()[:1000],
+            "data": data,
+            "booking_id": booking.id if booking else None,
+            "created_at": now,
+            "read_at": None,
+        },
     )
-    session.add(notification)
     if email:
-        queue_email(session, kind, said, now, member_id=member_id, link=link or _link_of(booking))
-    return notification
+        _queue(
+            session,
+            kind,
+            data,
+            now,
+            member_id=member_id,
+            to_address=None,
+            language="vi",
+            link=link or _link_of(booking),
+            booking_id=booking.id if booking else None,
+        )
 
 
 def queue_email(
@@ -60,6 +78,7 @@ def queue_email(
     to_address: str | None = None,
     language: str = "vi",
     link: str = "",
+    booking_id: str | None = None,
 ) -> Delivery:
     """Queue an e-mail to a member (or to a guest's address) in this transaction."""
     delivery = Delivery(
@@ -71,6 +90,7 @@ def queue_email(
         language=language,
         message=message.to_json(),
         link=link,
+        booking_id=booking_id,
         status=DeliveryStatus.pending,
         attempts=0,
         next_attempt_at=now,
@@ -78,6 +98,40 @@ def queue_email(
     )
     session.add(delivery)
     return delivery
+
+
+def _queue(
+    session: Session,
+    kind: str,
+    message: dict[str, object],
+    now: datetime,
+    *,
+    member_id: str | None,
+    to_address: str | None,
+    language: str,
+    link: str,
+    booking_id: str | None,
+) -> None:
+    session.connection().execute(
+        _delivery.insert(),
+        {
+            "id": new_id(),
+            "channel": "email",
+            "kind": kind,
+            "member_id": member_id,
+            "to_address": to_address,
+            "language": language,
+            "message": message,
+            "link": link,
+            "booking_id": booking_id,
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "sent_at": None,
+            "created_at": now,
+        },
+    )
 
 
 def _link_of(booking: Booking | None) -> str:

@@ -11,6 +11,8 @@ from web.i18n import Gettext, say
 
 # The title of each kind of message (message ids of the catalogues).
 TITLES = {
+    "confirmed": "Your booking is confirmed",
+    "pending": "Your booking awaits approval",
     "event_registered": "Your registration",
     "event_promoted": "A seat freed up for you",
     "event_cancelled": "An event was cancelled",

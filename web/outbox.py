@@ -24,8 +24,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from booking.bookings import ical
 from booking.messages import Message
-from booking.models import Delivery, DeliveryStatus, Member
+from booking.models import Booking, Delivery, DeliveryStatus, Member, Resource, Site
 from web import notices
 from web.i18n import Gettext, normalise, say
 from web.metrics import DELIVERIES
@@ -103,6 +104,8 @@ class Outgoing:
     message: Message
     link: str
     attempts: int
+    # The booking as a calendar invitation (.ics), when the e-mail is about one.
+    invitation: bytes | None = None
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -146,6 +149,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
             if not address:
                 row.status, row.last_error = DeliveryStatus.failed, "no address"
                 continue
+            language = normalise(member.language if member else row.language)
             claimed.append(
                 Outgoing(
                     id=row.id,
@@ -153,14 +157,33 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
                     member_id=member.id if member else None,
                     to_address=address,
                     name=member.name if member else "",
-                    language=normalise(member.language if member else row.language),
+                    language=language,
                     message=Message.from_json(row.message),
                     link=row.link,
                     attempts=row.attempts,
+                    invitation=_invitation(session, row, language, now),
                 )
             )
         session.commit()
         return claimed
+
+
+# Kinds whose e-mail carries its booking as an invitation, and those that take it off calendars.
+INVITING = frozenset({"confirmed", "approved", "moved"})
+CANCELLING = frozenset({"cancelled", "rejected", "no_show"})
+
+
+def _invitation(session: Session, row: Delivery, language: str, now: datetime) -> bytes | None:
+    if row.booking_id is None or row.kind not in INVITING | CANCELLING:
+        return None
+    booking = session.get(Booking, row.booking_id)
+    if booking is None:
+        return None
+    resource = session.get(Resource, booking.resource_id)
+    site = session.get(Site, booking.site_id)
+    if resource is None or site is None:
+        return None
+    return ical.invitation(booking, resource, site, now, language, cancel=row.kind in CANCELLING)
 
 
 def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessage:
@@ -196,6 +219,15 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessa
     message.add_alternative(
         env.get_template("email/message.html").render(_=gettext.markup, **context), subtype="html"
     )
+    if outgoing.invitation is not None:
+        method = "CANCEL" if b"METHOD:CANCEL" in outgoing.invitation else "REQUEST"
+        message.add_attachment(
+            outgoing.invitation,
+            maintype="text",
+            subtype="calendar",
+            filename="fablab-hub.ics",
+            params={"method": method},
+        )
     return message
 
 

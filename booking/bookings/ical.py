@@ -66,3 +66,22 @@ def _event(booking: Booking, resource: Resource, site: Site, now: datetime, lang
     event.add("status", "TENTATIVE" if booking.status is BookingStatus.pending else "CONFIRMED")
     event.add("last-modified", booking.updated_at)
     return event
+
+
+def invitation(
+    booking: Booking, resource: Resource, site: Site, now: datetime, language: str, *, cancel: bool = False
+) -> bytes:
+    """The booking as an e-mail's calendar invitation (METHOD:REQUEST; METHOD:CANCEL with the same UID
+    when it was called off), so it lands in Google Calendar and Outlook and leaves them again."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//FabLab Hub//Bookings//VI")
+    calendar.add("version", "2.0")
+    calendar.add("method", "CANCEL" if cancel else "REQUEST")
+    entry = _event(booking, resource, site, now, language)
+    if cancel:
+        entry["status"] = "CANCELLED"
+    # A sequence that grows with each change lets a calendar take the newest version.
+    entry.add("sequence", int(booking.updated_at.timestamp()) - int(booking.created_at.timestamp()))
+    calendar.add_component(entry)
+    data: bytes = calendar.to_ical()
+    return data

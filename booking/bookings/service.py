@@ -75,7 +75,23 @@ def book(
         session, actor, data.resource_id, data.member, now, card_presented=card_presented
     )
     engine.with_closures(session, target, start, end)
-    return engine.book_one(session, target, start, end, data.seats, now, note=data.note)
+    booking = engine.book_one(session, target, start, end, data.seats, now, note=data.note)
+    slot = Slot(booking.start_at, booking.end_at, target.tz.key)
+    if booking.status is BookingStatus.pending:
+        said = message(
+            "Your booking of {resource} {slot} awaits a manager's approval; you are told when it is decided",
+            resource=target.resource.name,
+            slot=slot,
+        )
+    else:
+        said = message(
+            "Your booking of {resource} {slot} is confirmed; your check-in code is {code}",
+            resource=target.resource.name,
+            slot=slot,
+            code=booking.code,
+        )
+    notify(session, booking.member_id, booking.status.value, said, booking=booking, now=now)
+    return booking
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -229,3 +229,46 @@ def test_a_kind_the_member_turned_off_is_not_emailed(fresh_engine: Engine, smtp:
     assert inbox.messages == []
     (row,) = _rows(fresh_engine)
     assert row.status is DeliveryStatus.skipped
+
+
+def test_a_booking_arrives_as_an_invitation_and_leaves_as_a_cancellation(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    from icalendar import Calendar
+
+    from booking.bookings import service as bookings
+    from booking.members.service import load_actor
+    from booking.models import ResourceKind
+    from booking.schemas import BookingCreate
+    from tests.factories import make_resource, make_site
+
+    inbox, port = smtp
+    with Session(fresh_engine, expire_on_commit=False) as session:
+        site = make_site(session)
+        room = make_resource(session, site, name="Phòng họp 2", kind=ResourceKind.room, quota_group=None)
+        member = make_member(session, email="minh@example.vn")
+        manager = make_member(session, role=Role.manager, manages=(site,))
+        data = BookingCreate(resource_id=room.id, start=at("2027-03-02 10:00"), end=at("2027-03-02 11:00"))
+        booking = bookings.book(session, load_actor(session, member), data, NOW)
+        session.commit()
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW)
+    with Session(fresh_engine, expire_on_commit=False) as session:
+        bookings.cancel(session, load_actor(session, manager), booking.id, NOW, reason="Phòng sửa điện")
+        session.commit()
+    outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW)
+    confirmed, cancelled = inbox.messages
+    assert confirmed["Subject"] == "FabLab Hub: Lượt đặt của bạn đã được xác nhận"
+    invites = []
+    for mail, method in ((confirmed, "REQUEST"), (cancelled, "CANCEL")):
+        (attachment,) = [
+            part for part in mail.iter_attachments() if part.get_content_type() == "text/calendar"
+        ]
+        assert attachment.get_param("method") == method
+        calendar = Calendar.from_ical(attachment.get_content())
+        assert calendar["method"] == method
+        (entry,) = calendar.walk("VEVENT")
+        invites.append(entry)
+    assert str(invites[0]["uid"]) == str(invites[1]["uid"]) == f"{booking.id}@fablab-hub"
+    assert str(invites[1]["status"]) == "CANCELLED"
+    assert invites[0].decoded("dtstart") == at("2027-03-02 10:00")

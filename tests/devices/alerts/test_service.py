@@ -35,7 +35,11 @@ class TestFault:
             f"Laser 1 is out of service since 09:00 {en_day('2027-03-01')} (fault E12: lid open); "
             "it takes no bookings until a manager clears it"
         )
-        notes = session.exec(select(Notification.message).where(Notification.member_id == member.id)).all()
+        notes = session.exec(
+            select(Notification.message).where(
+                Notification.member_id == member.id, Notification.kind != "confirmed"
+            )
+        ).all()
         assert notes == [
             "Laser 1 is out of service (fault E12: lid open); "
             f"your booking {en_slot('2027-03-02 09:00–10:00')} may not be usable"

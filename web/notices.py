@@ -25,6 +25,13 @@ TITLES = {
     "cancelled": "Your booking was cancelled",
     "promoted": "A slot freed up for you",
     "reminder": "Reminder",
+    "alert_fault": "A machine reported a fault",
+    "alert_offline": "A machine went offline",
+    "alert_due": "Maintenance is due",
+    "alert_overdue": "Maintenance is overdue",
+    "alert_unbooked_use": "A machine was used without a booking",
+    "alert_quota": "A member ran out of quota",
+    "alert_reported": "A problem was reported",
     "password_reset": "A link to choose a new password",
 }
 DEFAULT_TITLE = "A message from FabLab Hub"

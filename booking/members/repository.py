@@ -108,6 +108,16 @@ def managed_sites(session: Session, member_id: str) -> set[str]:
     return set(rows.all())
 
 
+def managers_of(session: Session, site_id: str) -> list[str]:
+    """The active managers of a site (their member ids)."""
+    rows = session.exec(
+        select(Member.id)
+        .join(ManagerSite, col(ManagerSite.member_id) == col(Member.id))
+        .where(ManagerSite.site_id == site_id, col(Member.active).is_(True))
+    ).all()
+    return list(rows)
+
+
 def manager_site_rows(session: Session, member_id: str) -> Sequence[ManagerSite]:
     """The member's rows of managed sites."""
     return session.exec(select(ManagerSite).where(ManagerSite.member_id == member_id)).all()

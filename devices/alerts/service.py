@@ -15,7 +15,10 @@ from sqlmodel import Session
 
 from booking.bookings import service as bookings
 from booking.errors import NotFound, NotPermitted
+from booking.members import repository as members_repo
 from booking.members.actors import Actor
+from booking.messages import message
+from booking.notifications import notify
 from devices.alerts import repository as repo
 from devices.alerts import rules
 from devices.models import Activity, Alert, AlertKind, Machine, new_id
@@ -56,7 +59,15 @@ def open_alert(
     )
     session.add(alert)
     session.flush()
+    _tell_managers(session, alert, now)
     return alert
+
+
+def _tell_managers(session: Session, alert: Alert, now: datetime) -> None:
+    """Every manager of the alert's site is told, in the app and by e-mail (their choice)."""
+    said = message("An alert at the FabLab: {text}", text=alert.message)
+    for manager_id in members_repo.managers_of(session, alert.site_id):
+        notify(session, manager_id, f"alert_{alert.kind.value}", said, now=now, link="/manage/alerts")
 
 
 def resolve_alerts_for(

@@ -94,3 +94,22 @@ class TestOffline:
         machine = online(session, laser.id, link)
         alerts.gateway_state(session, link, "gw-a", site.id, "lost", "boot-1", NOW)
         assert state(machine) is MachineState.offline
+
+
+class TestManagersAreTold:
+    def test_a_fault_reaches_the_sites_managers_in_the_app_and_by_email(
+        self, session: Session, site: Site, link: RecordingLink
+    ) -> None:
+        from booking.models import Delivery
+
+        laser = make_machine(session, site, name="Laser 1")
+        manager = make_member(session, role=Role.manager, manages=(site,))
+        elsewhere = make_member(session, role=Role.manager, manages=(make_site(session),))
+        machine = online(session, laser.id, link)
+        alerts.fault_raised(session, link, machine, "E12", "lid open", NOW)
+        told = session.exec(select(Notification).where(Notification.member_id == manager.id)).all()
+        assert [n.kind for n in told] == ["alert_fault"]
+        assert "E12" in told[0].message
+        assert session.exec(select(Notification).where(Notification.member_id == elsewhere.id)).all() == []
+        mails = session.exec(select(Delivery).where(Delivery.member_id == manager.id)).all()
+        assert [(d.kind, d.link) for d in mails] == [("alert_fault", "/manage/alerts")]

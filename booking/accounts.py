@@ -10,15 +10,15 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from booking.errors import InvalidRequest
 from booking.members import repository as repo
 from booking.members.rules import check_address_attempts, normal_email
 from booking.members.service import set_password
-from booking.messages import message
-from booking.models import LoginFailure, Member, Role
-from booking.notifications import queue_email
+from booking.messages import Day, Name, message
+from booking.models import LoginFailure, Member, MemberTraining, Role, Training
+from booking.notifications import notify, queue_email
 
 
 class LinkInvalid(InvalidRequest):
@@ -94,3 +94,43 @@ def check_reset_link(session: Session, member_id: str, fingerprint: str) -> Memb
     ):
         raise LinkInvalid()
     return member
+
+
+# --- trainings about to expire ---------------------------------------------------------------------
+
+EXPIRY_NOTICE = timedelta(days=14)
+
+
+def warn_expiring_trainings(session: Session, now: datetime, ahead: timedelta = EXPIRY_NOTICE) -> int:
+    """Tell each member once that a training of theirs expires within `ahead` (renew it by attending
+    the training again). Returns how many were told."""
+    told = 0
+    for grant in session.exec(
+        select(MemberTraining).where(
+            col(MemberTraining.expires_at).is_not(None),
+            col(MemberTraining.expires_at) > now,
+            col(MemberTraining.expires_at) <= now + ahead,
+            col(MemberTraining.warned_at).is_(None),
+        )
+    ).all():
+        training = session.get(Training, grant.training_id)
+        if training is None or grant.expires_at is None:
+            continue
+        grant.warned_at = now
+        session.add(grant)
+        notify(
+            session,
+            grant.member_id,
+            "training_expiring",
+            message(
+                "Your training '{training}' expires on {day}; "
+                "attend it again to keep using the machines that need it",
+                training=Name(training.name, training.name_en or None),
+                day=Day(grant.expires_at.date()),
+            ),
+            now=now,
+            link="/me",
+        )
+        told += 1
+    session.flush()
+    return told

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from booking import accounts
 from booking.bookings import service as bookings
 from booking.events import service as events
 from booking.members import service as members
@@ -39,3 +40,11 @@ def send_reminders(engine: Engine, now: datetime, window: timedelta) -> int:
         reminded = bookings.send_reminders(session, now, window) + events.send_reminders(session, now, window)
         session.commit()
     return reminded
+
+
+def warn_expiring_trainings(engine: Engine, now: datetime) -> int:
+    """Tell members whose training expires within two weeks, once."""
+    with Session(engine) as session:
+        told = accounts.warn_expiring_trainings(session, now)
+        session.commit()
+    return told

@@ -237,6 +237,8 @@ class MemberTraining(SQLModel, table=True):
     granted_at: datetime = Field(sa_column=utc_column())
     expires_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     granted_by: str | None = Field(default=None, max_length=64)
+    # When the member was told that this grant expires soon (once per grant; a renewal clears it).
+    warned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class Series(SQLModel, table=True):

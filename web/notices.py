@@ -25,6 +25,8 @@ TITLES = {
     "cancelled": "Your booking was cancelled",
     "promoted": "A slot freed up for you",
     "reminder": "Reminder",
+    "approval_needed": "A booking awaits your approval",
+    "training_expiring": "A training of yours expires soon",
     "alert_fault": "A machine reported a fault",
     "alert_offline": "A machine went offline",
     "alert_due": "Maintenance is due",

@@ -136,6 +136,7 @@ class Jobs:
                     engine, now, timedelta(minutes=settings.reminder_min)
                 ),
             ),
+            ("training-expiry", 3600.0, lambda now: booking_jobs.warn_expiring_trainings(engine, now)),
             (
                 "deliveries",
                 settings.delivery_check_s,

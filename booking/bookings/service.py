@@ -29,6 +29,7 @@ from booking.engine.rules import block_end
 from booking.engine.status import Move, can_move, transition
 from booking.errors import InvalidRequest, NotFound, NotPermitted
 from booking.ledger import service as ledger
+from booking.members import repository as members_repo
 from booking.members.actors import Actor
 from booking.messages import Slot, message
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, ResourceBlock, Role
@@ -91,6 +92,15 @@ def book(
             code=booking.code,
         )
     notify(session, booking.member_id, booking.status.value, said, booking=booking, now=now)
+    if booking.status is BookingStatus.pending:
+        asks = message(
+            "{name} asks to book {resource} {slot}; it awaits your approval",
+            name=target.member.name,
+            resource=target.resource.name,
+            slot=slot,
+        )
+        for manager_id in members_repo.managers_of(session, booking.site_id):
+            notify(session, manager_id, "approval_needed", asks, now=now, link="/manage/approvals")
     return booking
 
 

@@ -333,7 +333,7 @@ def record_training(
     if grant is None:
         grant = MemberTraining(member_id=member_id, training_id=training_id, granted_at=now)
     grant.granted_at, grant.expires_at = now, training_expiry(now, valid_days)
-    grant.granted_by = granted_by
+    grant.granted_by, grant.warned_at = granted_by, None
     session.add(grant)
     session.flush()
     return grant

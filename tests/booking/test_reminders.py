@@ -84,3 +84,39 @@ def test_event_sessions_remind_their_registrants_members_and_guests(session: Ses
     queued = session.exec(select(Delivery)).all()
     assert len(queued) == before + 2
     assert any(d.to_address == "khach@example.vn" and d.kind == "reminder" for d in queued)
+
+
+def test_managers_are_asked_to_approve_and_members_warned_of_expiring_trainings(
+    session: Session, site: Site
+) -> None:
+    from booking import accounts
+    from booking.members import service as members_service
+    from tests.factories import make_training
+
+    room = make_resource(
+        session,
+        site,
+        name="Phòng STEM",
+        kind=ResourceKind.stem_space,
+        requires_approval=True,
+        quota_group=None,
+    )
+    manager = make_member(session, role=Role.manager, manages=(site,))
+    member = make_member(session, name="Lê Quang Minh")
+    bookings.book(session, actor(session, member), ask(room.id, "2027-03-02 09:00", "2027-03-02 10:00"), NOW)
+    assert _kinds(session, member.id) == ["pending"]
+    assert _kinds(session, manager.id) == ["approval_needed"]
+    asked = session.exec(select(Notification).where(Notification.member_id == manager.id)).one()
+    assert "Lê Quang Minh asks to book Phòng STEM" in asked.message
+
+    training = make_training(session, valid_days=30)
+    members_service.record_training(session, member.id, training.id, 30, NOW, granted_by=None)
+    assert accounts.warn_expiring_trainings(session, NOW + timedelta(days=10)) == 0  # 20 days left
+    assert accounts.warn_expiring_trainings(session, NOW + timedelta(days=17)) == 1  # 13 days left
+    assert accounts.warn_expiring_trainings(session, NOW + timedelta(days=18)) == 0  # told once
+    assert _kinds(session, member.id) == ["pending", "training_expiring"]
+    # Renewed: the next expiry is announced again in its time.
+    members_service.record_training(
+        session, member.id, training.id, 30, NOW + timedelta(days=20), granted_by=None
+    )
+    assert accounts.warn_expiring_trainings(session, NOW + timedelta(days=37)) == 1

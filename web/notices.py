@@ -13,6 +13,7 @@ from web.i18n import Gettext, say
 TITLES = {
     "confirmed": "Your booking is confirmed",
     "pending": "Your booking awaits approval",
+    "series_booked": "Your recurring booking",
     "event_registered": "Your registration",
     "event_promoted": "A seat freed up for you",
     "event_cancelled": "An event was cancelled",

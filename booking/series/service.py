@@ -16,7 +16,9 @@ from booking.catalogue.cache import CATALOGUE
 from booking.engine import service as engine
 from booking.errors import DomainError, InvalidRequest, NotFound
 from booking.members.actors import Actor
+from booking.messages import Slot, message
 from booking.models import Booking, BookingStatus, Series
+from booking.notifications import notify
 from booking.schemas import BookingCreate, SeriesRead, SeriesUpdate, SkippedOccurrence
 from booking.security import new_id
 from booking.series import repository as repo
@@ -111,6 +113,22 @@ def book_series(
         if refused and (not data.skip_conflicts or not booked):
             raise series_refusal(refused, len(occurrences), target.tz)
     skipped = [SkippedOccurrence(start=span.start, end=span.end, reason=exc.detail) for span, exc in refused]
+    # One message for the whole series, not one per occurrence.
+    first = booked[0]
+    notify(
+        session,
+        target.member.id,
+        "series_booked",
+        message(
+            "{count} bookings of {resource} were made, the first {slot}; dates skipped: {skipped}",
+            count=len(booked),
+            resource=target.resource.name,
+            slot=Slot(first.start_at, first.end_at, target.tz.key),
+            skipped=len(skipped),
+        ),
+        now=now,
+        link="/bookings",
+    )
     return SeriesResult(series=series, bookings=booked, skipped=skipped)
 
 

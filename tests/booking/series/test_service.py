@@ -78,6 +78,15 @@ class TestSeries:
             (at("2027-03-09 14:00"), f"Room is booked {en_slot('2027-03-09 14:00–15:00')}")
         ]
         assert {b.series_id for b in result.bookings} == {result.series.id}
+        # One message for the whole series, not one per occurrence.
+        from sqlmodel import select
+
+        from booking.models import Notification
+
+        told = session.exec(select(Notification).where(Notification.member_id == who.id)).all()
+        assert [n.kind for n in told] == ["series_booked"]
+        assert told[0].message.startswith("3 bookings of Room were made, the first")
+        assert told[0].message.endswith("; dates skipped: 1")
         # Cancel one occurrence, then the whole series.
         bookings.cancel(session, who, result.bookings[1].id, NOW)
         cancelled = series.cancel_series(session, who, result.series.id, NOW)

@@ -35,7 +35,7 @@ from booking.models import (
 )
 from booking.schemas import AttendanceCreate, EventCreate, EventSessionCreate, EventUpdate, RegistrationCreate
 from booking.spans import zone
-from web.deps import NowDep, SessionDep
+from web.deps import NowDep, ReadSessionDep, SessionDep
 from web.errors import status_of
 from web.i18n import say
 from web.pages.common import (
@@ -233,6 +233,7 @@ def seats_fragment(request: Request, event_id: str, session: SessionDep, actor: 
 def register(
     request: Request,
     event_id: str,
+    reader: ReadSessionDep,
     session: SessionDep,
     now: NowDep,
     actor: MaybeActor,
@@ -240,7 +241,8 @@ def register(
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Register: a member in one click, a guest by name and e-mail; a refusal is told on the page,
-    what was typed kept."""
+    what was typed kept. The page shown after the commit (or the rollback) is read with a read-only
+    session: on SQLite a read in the writing session would take the write slot again."""
     data = RegistrationCreate() if actor is not None else RegistrationCreate(name=name, email=email)
     try:
         registration = events.register(
@@ -249,11 +251,11 @@ def register(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        view = _view(session, actor, event_id)
+        view = _view(reader, actor, event_id)
         message = say(exc.message, language_of(request, actor))
         return _event_page(
             request,
-            session,
+            reader,
             actor,
             view,
             now,
@@ -263,7 +265,7 @@ def register(
         )
     if actor is None:
         # A guest has no account to come back to: the page shows their code now.
-        return _event_page(request, session, None, _view(session, None, event_id), now, guest=registration)
+        return _event_page(request, reader, None, _view(reader, None, event_id), now, guest=registration)
     if registration.status is RegistrationStatus.registered:
         flash(
             request,
@@ -363,6 +365,7 @@ def manage_events(request: Request, session: SessionDep, now: NowDep, actor: Man
 @router.post("/manage/events")
 def announce(
     request: Request,
+    reader: ReadSessionDep,
     session: SessionDep,
     now: NowDep,
     actor: ManagerActor,
@@ -435,7 +438,7 @@ def announce(
     except DomainError as exc:
         session.rollback()
         message = say(exc.message, language_of(request, actor))
-        return _manage_list(request, session, actor, now, error=message, status=status_of(exc), form=form)
+        return _manage_list(request, reader, actor, now, error=message, status=status_of(exc), form=form)
     flash(request, text(request, actor, "The event was announced and its room booked."))
     return see_other(f"/manage/events/{event.id}")
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from booking import spans
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError
+from booking.events import attendance
 from booking.events import service as events
 from booking.members import repository as members_repo
 from booking.members import service as members
@@ -190,7 +191,7 @@ def _held_event(session: Session, now: datetime) -> int:
             session, members.load_actor(session, member), event.id, RegistrationCreate(), announced_at
         )
         if index < 2:  # two came, one did not
-            events.record_attendance(
+            attendance.record_attendance(
                 session, boss, event.id, AttendanceCreate(registration_id=registration.id), start
             )
     return 1

@@ -190,25 +190,17 @@ def book_one(
         session, target.member.id, target.quota_limits, start, end, seats, target.tz, now
     )
     resource = target.resource
-    booking = Booking(
-        id=new_id(),
-        resource_id=resource.id,
-        site_id=resource.site_id,
-        member_id=target.member.id,
-        start_at=start,
-        end_at=end,
-        block_end=block_end(end, resource.buffer_minutes),
-        seats=seats,
-        exclusive=resource.exclusive,
+    booking = _new_booking(
+        target,
+        start,
+        end,
+        seats,
+        now,
         status=initial_status(resource.requires_approval, target.by_manager),
         code=new_code(),
         quota_group=resource.quota_group,
-        series_id=series_id,
         note=note,
-        created_at=now,
-        updated_at=now,
-        checked_in_at=None,
-        decided_by=None,
+        series_id=series_id,
         booked_by=target.booked_by,
     )
     _insert(session, target, booking, new_code)
@@ -244,7 +236,40 @@ def book_for_event(
     check_in_service(session, target, start, end)
     seats = 1 if resource.exclusive else resource.capacity
     check_free(session, target, start, end, seats)
-    booking = Booking(
+    booking = _new_booking(
+        target,
+        start,
+        end,
+        seats,
+        now,
+        status=BookingStatus.confirmed,
+        code=new_booking_code(),
+        quota_group=None,
+        note=note,
+        event_id=event_id,
+    )
+    _insert(session, target, booking, new_booking_code)
+    return booking
+
+
+def _new_booking(
+    target: Target,
+    start: datetime,
+    end: datetime,
+    seats: int,
+    now: datetime,
+    *,
+    status: BookingStatus,
+    code: str,
+    quota_group: str | None,
+    note: str,
+    series_id: str | None = None,
+    booked_by: str | None = None,
+    event_id: str | None = None,
+) -> Booking:
+    """A new booking row of the target's member on its resource (not yet inserted)."""
+    resource = target.resource
+    return Booking(
         id=new_id(),
         resource_id=resource.id,
         site_id=resource.site_id,
@@ -254,20 +279,18 @@ def book_for_event(
         block_end=block_end(end, resource.buffer_minutes),
         seats=seats,
         exclusive=resource.exclusive,
-        status=BookingStatus.confirmed,
-        code=new_booking_code(),
-        quota_group=None,
-        series_id=None,
+        status=status,
+        code=code,
+        quota_group=quota_group,
+        series_id=series_id,
         note=note,
         created_at=now,
         updated_at=now,
         checked_in_at=None,
         decided_by=None,
-        booked_by=None,
+        booked_by=booked_by,
         event_id=event_id,
     )
-    _insert(session, target, booking, new_booking_code)
-    return booking
 
 
 def _insert(session: Session, target: Target, booking: Booking, new_code: Callable[[], str]) -> None:

@@ -26,9 +26,7 @@ from booking.members.rules import check_training
 from booking.messages import Items, Name, Slot, message
 from booking.models import (
     ACTIVE_STATUSES,
-    Attendance,
     Booking,
-    BookingStatus,
     Event,
     EventKind,
     EventSession,
@@ -40,7 +38,6 @@ from booking.models import (
 )
 from booking.notifications import notify, queue_email
 from booking.schemas import (
-    AttendanceCreate,
     EventCreate,
     EventRead,
     EventSessionCreate,
@@ -623,12 +620,28 @@ def promote_waiters(session: Session, event: Event, now: datetime) -> list[Regis
 
 
 def registration_read(session: Session, registration: Registration) -> RegistrationRead:
+    """One registration as the API gives it: its waitlist place, the sessions it attended."""
     position = (
         repo.waiting_ahead(session, registration) + 1
         if registration.status is RegistrationStatus.waitlisted
         else None
     )
-    attended = repo.attended(session, registration.id)
+    return _read(registration, position, repo.attended(session, registration.id))
+
+
+def list_registrations(session: Session, actor: Actor, event_id: str) -> list[RegistrationRead]:
+    """The event's registrations with attendance, for its site's managers."""
+    event = get_event_or_raise(session, actor, event_id)
+    if not actor.manages(event.site_id):
+        raise NotPermitted("only the site's managers see an event's registrations")
+    attendance = repo.attendance_of(session, event.id)
+    rows = repo.registrations(session, event.id)
+    waiting = [r for r in rows if r.status is RegistrationStatus.waitlisted]
+    places = {r.id: index + 1 for index, r in enumerate(sorted(waiting, key=lambda r: r.position or 0))}
+    return [_read(r, places.get(r.id), attendance.get(r.id, set())) for r in rows]
+
+
+def _read(registration: Registration, position: int | None, attended: set[str]) -> RegistrationRead:
     return RegistrationRead(
         id=registration.id,
         event_id=registration.event_id,
@@ -644,33 +657,6 @@ def registration_read(session: Session, registration: Registration) -> Registrat
     )
 
 
-def list_registrations(session: Session, actor: Actor, event_id: str) -> list[RegistrationRead]:
-    """The event's registrations with attendance, for its site's managers."""
-    event = get_event_or_raise(session, actor, event_id)
-    if not actor.manages(event.site_id):
-        raise NotPermitted("only the site's managers see an event's registrations")
-    attendance = repo.attendance_of(session, event.id)
-    rows = repo.registrations(session, event.id)
-    waiting = [r for r in rows if r.status is RegistrationStatus.waitlisted]
-    places = {r.id: index + 1 for index, r in enumerate(sorted(waiting, key=lambda r: r.position or 0))}
-    return [
-        RegistrationRead(
-            id=r.id,
-            event_id=r.event_id,
-            member=r.member_id,
-            name=r.name,
-            status=r.status,
-            position=places.get(r.id),
-            code=r.code,
-            attended=bool(attendance.get(r.id)),
-            attended_sessions=sorted(attendance.get(r.id, set())),
-            passed=r.passed,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-
-
 def my_registrations(session: Session, member_id: str) -> list[tuple[Registration, Event]]:
     """The member's live registrations with their events, soonest event first."""
     found = []
@@ -679,84 +665,6 @@ def my_registrations(session: Session, member_id: str) -> list[tuple[Registratio
         if event is not None:
             found.append((registration, event))
     return sorted(found, key=lambda pair: pair[1].starts_at)
-
-
-# --- attendance ---------------------------------------------------------------------------------
-
-
-def record_attendance(
-    session: Session, actor: Actor, event_id: str, data: AttendanceCreate, now: datetime
-) -> Registration:
-    """Mark a registrant present at a session (by code or registration), by a manager or the site's
-    kiosk; a training event then grants its training to whoever completed it."""
-    event = get_event_or_raise(session, actor, event_id)
-    if not (actor.manages(event.site_id) or actor.is_kiosk_of(event.site_id)):
-        raise NotPermitted("only the site's managers and its kiosk take attendance")
-    if event.status is EventStatus.cancelled:
-        raise Conflict("{event} was cancelled", event=event_name(event))
-    registration = _registration_for(session, event, data)
-    if data.passed is not None and not actor.manages(event.site_id):
-        raise NotPermitted("only the site's managers mark a registrant as passed")
-    sittings = sessions_of(session, event)
-    if data.passed is None or data.session_id is not None:
-        sitting = _sitting(session, event, sittings, data.session_id, now)
-        if not repo.has_attended(session, registration.id, sitting.id):
-            session.add(
-                Attendance(
-                    registration_id=registration.id, session_id=sitting.id, at=now, recorded_by=actor.id
-                )
-            )
-            session.flush()
-            _check_in_room(session, sitting, now)
-    if data.passed is not None:
-        registration.passed = data.passed
-        registration.updated_at = now
-        session.add(registration)
-        session.flush()
-    _grant_if_completed(session, event, registration, [s.id for s in sittings], actor, now)
-    return registration
-
-
-def attend_at_kiosk(
-    session: Session, actor: Actor, site_id: str, now: datetime, *, code: str = "", card: str = ""
-) -> tuple[Registration, Event] | None:
-    """At the site's kiosk: a registration code, or a card whose holder registered for an event of
-    the site under way, marks them present; None when the code or card is not an event's (the kiosk
-    then tries a booking's check-in)."""
-    if code.strip():
-        registration = repo.registration_by_code(session, code.strip().upper())
-        event = repo.get_event(session, registration.event_id) if registration else None
-        if registration is None or event is None or event.site_id != site_id:
-            return None
-        return record_attendance(
-            session, actor, event.id, AttendanceCreate(code=registration.code), now
-        ), event
-    member = members_repo.get_member_by_card(session, card.strip().upper()) if card.strip() else None
-    if member is None:
-        return None
-    for event in under_way(session, site_id, now):
-        registration = repo.live_registration_of_member(session, event.id, member.id)
-        if registration is not None and registration.status is RegistrationStatus.registered:
-            attendance = AttendanceCreate(registration_id=registration.id)
-            return record_attendance(session, actor, event.id, attendance, now), event
-    return None
-
-
-def under_way(session: Session, site_id: str, now: datetime) -> list[Event]:
-    """The site's events with a session under way or beginning within the hour."""
-    found = []
-    for event in repo.events_between(
-        session,
-        site_ids=[site_id],
-        start=now - rules.ATTENDANCE_OPENS,
-        end=now + rules.ATTENDANCE_OPENS,
-        public_only=False,
-        include_cancelled=False,
-    ):
-        sittings = [Span(s.start_at, s.end_at) for s in sessions_of(session, event)]
-        if rules.session_for_attendance(sittings, now) is not None:
-            found.append(event)
-    return found
 
 
 def sessions_between(
@@ -774,97 +682,6 @@ def sessions_between(
         if sitting.start_at < end and sitting.end_at > start
     ]
     return sorted(pairs, key=lambda pair: pair[1].start_at)
-
-
-def _registration_for(session: Session, event: Event, data: AttendanceCreate) -> Registration:
-    if data.code:
-        code = data.code.strip().upper()
-        registration = repo.registration_by_code(session, code)
-        if registration is None or registration.event_id != event.id:
-            raise NotFound(
-                "no registration for {event} has the code {code}", event=event_name(event), code=code
-            )
-    elif data.registration_id:
-        registration = repo.get_registration(session, data.registration_id)
-        if registration is None or registration.event_id != event.id:
-            raise NotFound(
-                "there is no registration '{registration_id}'", registration_id=data.registration_id
-            )
-    else:
-        raise InvalidRequest("give a registration code or a registration id")
-    if registration.status is RegistrationStatus.waitlisted:
-        raise Conflict(
-            "{name} is on the waitlist of {event}, not registered",
-            name=registration.name,
-            event=event_name(event),
-        )
-    if registration.status is RegistrationStatus.cancelled:
-        raise Conflict("the registration of {name} was cancelled", name=registration.name)
-    return registration
-
-
-def _sitting(
-    session: Session, event: Event, sittings: list[EventSession], session_id: str | None, now: datetime
-) -> EventSession:
-    if session_id is not None:
-        for sitting in sittings:
-            if sitting.id == session_id:
-                return sitting
-        raise NotFound(
-            "{event} has no session '{session_id}'", event=event_name(event), session_id=session_id
-        )
-    index = rules.session_for_attendance([Span(s.start_at, s.end_at) for s in sittings], now)
-    if index is None:
-        raise InvalidRequest(
-            "no session of {event} is under way or begins within the hour; choose the session",
-            event=event_name(event),
-        )
-    return sittings[index]
-
-
-def _check_in_room(session: Session, sitting: EventSession, now: datetime) -> None:
-    """The first registrant present checks the session's room booking in: the room is in use."""
-    if sitting.booking_id is None:
-        return
-    booking = session.get(Booking, sitting.booking_id)
-    if booking is not None and booking.status is BookingStatus.confirmed:
-        booking.status = transition(booking.status, Move.check_in, booking.id)
-        booking.checked_in_at = now
-        booking.updated_at = now
-        session.add(booking)
-        session.flush()
-
-
-def _grant_if_completed(
-    session: Session,
-    event: Event,
-    registration: Registration,
-    session_ids: list[str],
-    actor: Actor,
-    now: datetime,
-) -> None:
-    if event.kind is not EventKind.training or event.training_id is None or registration.member_id is None:
-        return
-    if not rules.qualifies(session_ids, repo.attended(session, registration.id), registration.passed):
-        return
-    training = catalogue.get_training_or_raise(session, event.training_id)
-    grant = members_repo.get_grant(session, registration.member_id, training.id)
-    if grant is not None and grant.granted_at >= event.starts_at:
-        return
-    members.record_training(
-        session, registration.member_id, training.id, training.valid_days, now, granted_by=actor.id
-    )
-    notify(
-        session,
-        registration.member_id,
-        "training_granted",
-        message(
-            "You completed {event}: you now hold the training '{training}'",
-            event=event_name(event),
-            training=Name(training.name, training.name_en or None),
-        ),
-        now=now,
-    )
 
 
 def send_reminders(session: Session, now: datetime, window: timedelta) -> int:

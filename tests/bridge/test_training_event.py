@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from booking.catalogue.service import catalogue_changed
+from booking.events import attendance
 from booking.events import service as events
 from booking.members.service import load_actor
 from booking.models import Member, Resource, ResourceKind, Role, Site
@@ -70,7 +71,7 @@ def test_attending_the_training_lets_the_card_unlock_the_laser(lab: Lab) -> None
     assert (deny["cmd"], deny["reason"]) == ("deny", "no_training")
 
     with Session(lab.engine, expire_on_commit=False) as session:
-        events.record_attendance(
+        attendance.record_attendance(
             session, load_actor(session, manager), event.id, AttendanceCreate(code=registration.code), NOW
         )
         session.commit()

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from booking.bookings import service as bookings
+from booking.events import attendance
 from booking.events import service as events
 from booking.members.service import load_actor
 from booking.models import (
@@ -110,7 +111,7 @@ def year(session: Session) -> Year:
     seated = [_register(session, p, workshop) for p in people[:3]]
     _register(session, people[3], workshop)
     for registration_id in seated[:2]:
-        events.record_attendance(
+        attendance.record_attendance(
             session, boss, workshop, AttendanceCreate(registration_id=registration_id), at("2027-03-02 14:05")
         )
     # A training: one registrant, present, granted the training.
@@ -124,7 +125,7 @@ def year(session: Session) -> Year:
         training_id=training.id,
     )
     trainee = _register(session, people[4], course)
-    events.record_attendance(
+    attendance.record_attendance(
         session, boss, course, AttendanceCreate(registration_id=trainee), at("2027-03-03 09:10")
     )
     # A cancelled event counts for nothing.

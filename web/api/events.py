@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
+from booking.events import attendance
 from booking.events import service as events
 from booking.schemas import (
     AttendanceCreate,
@@ -128,7 +129,7 @@ def record_attendance(
 ) -> RegistrationRead:
     """Mark a registrant present (by code or registration id) at the session under way, or the one
     named; a training event grants its training to whoever completed it."""
-    registration = events.record_attendance(session, actor, event_id, data, now)
+    registration = attendance.record_attendance(session, actor, event_id, data, now)
     read = events.registration_read(session, registration)
     session.commit()
     return read

@@ -19,6 +19,7 @@ from booking.bookings import service as bookings
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.errors import DomainError, NotFound
+from booking.events import attendance
 from booking.events import service as events
 from booking.members import repository as members_repo
 from booking.members.rules import given_name
@@ -168,7 +169,7 @@ def check_in(
     registration code, or the card of someone registered for an event under way here, marks them
     present at the event."""
     try:
-        attended = events.attend_at_kiosk(session, actor, site_id, now, code=code, card=card)
+        attended = attendance.attend_at_kiosk(session, actor, site_id, now, code=code, card=card)
         if attended is not None:
             session.commit()
             return _result(request, session, actor, site_id, now, None, None, "attendance", attended)

@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError, InvalidRequest, NotPermitted
+from booking.events import attendance, rules
 from booking.events import repository as events_repo
-from booking.events import rules
 from booking.events import service as events
 from booking.members.actors import Actor
 from booking.models import (
@@ -233,7 +233,7 @@ def mark_attendance(
     data = AttendanceCreate(
         registration_id=registration_id, session_id=session_id or None, passed=True if passed else None
     )
-    events.record_attendance(session, actor, event_id, data, now)
+    attendance.record_attendance(session, actor, event_id, data, now)
     session.commit()
     return see_other(f"/manage/events/{event_id}")
 

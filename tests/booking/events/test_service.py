@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from booking.bookings import service as bookings
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted
+from booking.events import attendance
 from booking.events import service as events
 from booking.members import repository as members_repo
 from booking.models import (
@@ -281,7 +282,7 @@ class TestAttendance:
         registration = events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
         boss = actor(session, manager)
         during_first = at("2027-03-02 18:10")
-        events.record_attendance(
+        attendance.record_attendance(
             session, boss, event.id, AttendanceCreate(code=registration.code.lower()), during_first
         )
         assert training.id not in members_repo.trainings_held(session, member.id)
@@ -291,11 +292,11 @@ class TestAttendance:
         assert room_booking is not None
         assert room_booking.status is BookingStatus.checked_in
         # Twice for the same session changes nothing.
-        events.record_attendance(
+        attendance.record_attendance(
             session, boss, event.id, AttendanceCreate(code=registration.code), during_first
         )
         during_second = at("2027-03-09 17:30")
-        events.record_attendance(
+        attendance.record_attendance(
             session, boss, event.id, AttendanceCreate(registration_id=registration.id), during_second
         )
         held = members_repo.trainings_held(session, member.id)
@@ -320,7 +321,7 @@ class TestAttendance:
         )
         member = make_member(session)
         registration = events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
-        events.record_attendance(
+        attendance.record_attendance(
             session,
             actor(session, manager),
             event.id,
@@ -339,14 +340,14 @@ class TestAttendance:
         )
         boss = actor(session, manager)
         with pytest.raises(InvalidRequest, match="no session"):
-            events.record_attendance(session, boss, event.id, AttendanceCreate(code=first.code), NOW)
+            attendance.record_attendance(session, boss, event.id, AttendanceCreate(code=first.code), NOW)
         during = at("2027-03-02 18:30")
         with pytest.raises(Conflict, match="waitlist"):
-            events.record_attendance(session, boss, event.id, AttendanceCreate(code=waiter.code), during)
+            attendance.record_attendance(session, boss, event.id, AttendanceCreate(code=waiter.code), during)
         with pytest.raises(NotFound, match="ZZZZ"):
-            events.record_attendance(session, boss, event.id, AttendanceCreate(code="zzzz"), during)
+            attendance.record_attendance(session, boss, event.id, AttendanceCreate(code="zzzz"), during)
         with pytest.raises(NotPermitted):
-            events.record_attendance(
+            attendance.record_attendance(
                 session,
                 actor(session, make_member(session)),
                 event.id,
@@ -355,14 +356,14 @@ class TestAttendance:
             )
         kiosk = make_member(session, role=Role.kiosk, kiosk_site=site)
         with pytest.raises(NotPermitted, match="passed"):
-            events.record_attendance(
+            attendance.record_attendance(
                 session,
                 actor(session, kiosk),
                 event.id,
                 AttendanceCreate(code=first.code, passed=True),
                 during,
             )
-        events.record_attendance(
+        attendance.record_attendance(
             session, actor(session, kiosk), event.id, AttendanceCreate(code=first.code), during
         )
         assert count_rows(session, Booking) >= 1

@@ -79,25 +79,19 @@ def queue_email(
     language: str = "vi",
     link: str = "",
     booking_id: str | None = None,
-) -> Delivery:
-    """Queue an e-mail to a member (or to a guest's address) in this transaction."""
-    delivery = Delivery(
-        id=new_id(),
-        channel="email",
-        kind=kind,
+) -> str:
+    """Queue an e-mail to a member (or to a guest's address) in this transaction; returns its id."""
+    return _queue(
+        session,
+        kind,
+        message.to_json(),
+        now,
         member_id=member_id,
         to_address=to_address,
         language=language,
-        message=message.to_json(),
         link=link,
         booking_id=booking_id,
-        status=DeliveryStatus.pending,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
     )
-    session.add(delivery)
-    return delivery
 
 
 def _queue(
@@ -111,11 +105,12 @@ def _queue(
     language: str,
     link: str,
     booking_id: str | None,
-) -> None:
+) -> str:
+    delivery_id = new_id()
     session.connection().execute(
         _delivery.insert(),
         {
-            "id": new_id(),
+            "id": delivery_id,
             "channel": "email",
             "kind": kind,
             "member_id": member_id,
@@ -132,6 +127,7 @@ def _queue(
             "created_at": now,
         },
     )
+    return delivery_id
 
 
 def _link_of(booking: Booking | None) -> str:

@@ -201,7 +201,10 @@ def test_admin_page(client: Any, app: Any, session: Session) -> None:
         slot=Slot(at("2027-03-12 18:30"), at("2027-03-12 20:30"), "Asia/Ho_Chi_Minh"),
         code="C",
     )
-    given_up = queue_email(session, "event_registered", said, NOW, to_address="gone@example.vn")
+    given_up = session.get(
+        Delivery, queue_email(session, "event_registered", said, NOW, to_address="gone@example.vn")
+    )
+    assert given_up is not None
     given_up.status, given_up.attempts, given_up.last_error = DeliveryStatus.failed, 30, "550 no such user"
     queue_email(session, "reminder", said, NOW, to_address="later@example.vn")
     session.flush()

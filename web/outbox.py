@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -285,14 +284,16 @@ def _record(
         session.commit()
 
 
-def failed_deliveries(session: Session, limit: int = 50) -> Sequence[Delivery]:
-    """The messages given up on, newest first (for admins)."""
-    return session.exec(
-        select(Delivery)
+def failed_deliveries(session: Session, limit: int = 50) -> list[tuple[Delivery, str]]:
+    """The messages given up on, newest first, each with its addressee's e-mail (for admins)."""
+    rows = session.exec(
+        select(Delivery, Member.email)
+        .join(Member, col(Member.id) == col(Delivery.member_id), isouter=True)
         .where(Delivery.status == DeliveryStatus.failed)
         .order_by(col(Delivery.created_at).desc())
         .limit(limit)
     ).all()
+    return [(delivery, delivery.to_address or email or "") for delivery, email in rows]
 
 
 def waiting(session: Session) -> tuple[int, datetime | None]:

@@ -107,8 +107,8 @@ def overview(request: Request, session: SessionDep, settings: SettingsDep, actor
             "trainings": len(catalogue_repo.list_trainings(session)),
         },
         undelivered=[
-            (d, notices.title(d.kind, language_of(request, actor)))
-            for d in outbox.failed_deliveries(session, 20)
+            (d, notices.title(d.kind, language_of(request, actor)), address)
+            for d, address in outbox.failed_deliveries(session, 20)
         ],
         waiting=outbox.waiting(session),
         tz=zone(settings.timezone),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -146,6 +146,10 @@ class Site(SQLModel, table=True):
     # {"mon": [["08:00", "17:30"]], ...}; a weekday that is absent is closed.
     opening_hours: dict[str, list[list[str]]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     address: str = Field(default="", max_length=400)
+    # Members who signed up themselves book here only once a manager approved them.
+    approve_members: bool = False
+    # The local day the managers' morning digest was last sent (once a day, whatever restarts).
+    digest_on: date | None = None
 
 
 class Closure(SQLModel, table=True):
@@ -224,6 +228,12 @@ class Member(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column())
     # The kinds of notification the member reads in the app only, not by e-mail.
     email_off: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    # Set when the member opened the link sent to their address (accounts opened by an admin are).
+    email_verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Set when a manager let a member who signed up book at sites that ask for approval.
+    approved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # A new address the member asked for, until they confirm it from that address.
+    pending_email: str | None = Field(default=None, max_length=320)
 
 
 class ManagerSite(SQLModel, table=True):
@@ -285,6 +295,8 @@ class Booking(SQLModel, table=True):
     event_id: str | None = Field(default=None, max_length=32)
     # When its member was reminded of it (once, FABLAB_REMINDER_MIN before the start).
     reminded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When its member, at the machine, was told the booking ends in a few minutes (once).
+    end_warned_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -485,6 +497,8 @@ class DeliveryStatus(enum.StrEnum):
     failed = "failed"
     # The member chose to read this kind in the app only.
     skipped = "skipped"
+    # The mail server refused the address for good (5xx): not tried again.
+    bounced = "bounced"
 
 
 class Delivery(SQLModel, table=True):
@@ -513,6 +527,24 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=utc_column())
     last_error: str = Field(default="", max_length=500)
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    # channel "webhook": the endpoint and the JSON it is sent (message stays the sentence).
+    webhook_id: str | None = Field(default=None, max_length=32)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+
+
+class Webhook(SQLModel, table=True):
+    """Another system told of events (a chat bridge, Home Assistant): a signed JSON POST per event."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    url: str = Field(max_length=500)
+    # The kinds of event it wants ("*" for all).
+    kinds: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    secret: str = Field(max_length=200)
+    active: bool = True
+    # Since when every delivery to it has failed; a day of that disables it.
+    failing_since: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str = Field(default="", max_length=500)
     created_at: datetime = Field(sa_column=utc_column())
 
 

@@ -158,6 +158,8 @@ def make_member(
         kiosk_site_id=kiosk_site.id if kiosk_site else None,
         ical_token=new_token(),
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        email_verified_at=datetime(2026, 1, 1, tzinfo=UTC),
+        approved_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     session.add(member)
     session.flush()

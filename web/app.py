@@ -28,7 +28,7 @@ from web.guard import BodyGuard
 from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, metrics_allowed, render_metrics
 from web.runtime import MachineRuntime
 from web.settings import Settings
-from web.tokens import ResetCodec, TokenCodec
+from web.tokens import AddressCodec, ResetCodec, TokenCodec
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ def create_app(
     app.state.clock = clock
     app.state.tokens = TokenCodec(settings.secret_key, settings.token_max_age_s)
     app.state.reset_links = ResetCodec(settings.secret_key)
+    app.state.signup_links = AddressCodec(settings.secret_key, "signup")
+    app.state.address_links = AddressCodec(settings.secret_key, "change")
     app.state.actors = ActorCache()
     app.state.machines = machines
     # Added before the session middleware, so it runs inside it and can read the session.

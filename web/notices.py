@@ -36,10 +36,29 @@ TITLES = {
     "alert_quota": "A member ran out of quota",
     "alert_reported": "A problem was reported",
     "password_reset": "A link to choose a new password",
+    "verify_email": "Confirm your e-mail address",
+    "signup_exists": "Someone tried to sign up with your address",
+    "email_change": "Confirm your new e-mail address",
+    "email_change_asked": "Your account's address is being changed",
+    "account_approved": "Your account was approved",
+    "account_refused": "Your request for an account",
+    "member_waiting": "A new member awaits your approval",
+    "ending_soon": "Your booking ends soon",
+    "digest": "Today at the center",
+    "webhook_disabled": "A webhook was switched off",
 }
 DEFAULT_TITLE = "A message from FabLab Hub"
 # Sent by e-mail whatever the member chose: what their account's safety depends on.
-ESSENTIAL = frozenset({"password_reset"})
+ESSENTIAL = frozenset(
+    {
+        "password_reset",
+        "verify_email",
+        "signup_exists",
+        "email_change",
+        "email_change_asked",
+        "account_refused",
+    }
+)
 # The kinds a member may choose to read in the app only, in the order the preferences list them.
 OPTIONAL = tuple(kind for kind in TITLES if kind not in ESSENTIAL)
 

@@ -208,7 +208,8 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessa
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.mail_from
-    message["To"] = formataddr((outgoing.name, outgoing.to_address)) if outgoing.name else outgoing.to_address
+    name, address = one_line(outgoing.name), one_line(outgoing.to_address)
+    message["To"] = formataddr((name, address)) if name else address
     message["Message-ID"] = f"<{outgoing.id}@fablab-hub>"
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
@@ -230,14 +231,22 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessa
     return message
 
 
+def one_line(text: str) -> str:
+    """Text for a header: line breaks and other control characters become spaces, so a name cannot
+    add a header of its own (CR/LF injection)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def deliver_due(engine: Engine, sender: Sender, settings: Settings, now: datetime) -> dict[str, int]:
     """Send what is due; returns how many were sent, put off and given up."""
     outcome = {"sent": 0, "retry": 0, "failed": 0}
     for outgoing in claim(engine, now):
         try:
             sender.send(compose(outgoing, settings, now))
-        except (OSError, smtplib.SMTPException) as exc:
-            gave_up = outgoing.attempts >= MAX_ATTEMPTS
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
+            # ValueError: an address no mail could be composed for; it will not get better.
+            bounced = refused_for_good(exc) or isinstance(exc, ValueError)
+            gave_up = bounced or outgoing.attempts >= MAX_ATTEMPTS
             _record(
                 engine,
                 outgoing.id,
@@ -246,6 +255,7 @@ def deliver_due(engine: Engine, sender: Sender, settings: Settings, now: datetim
                 error=repr(exc),
                 now=now,
                 attempts=outgoing.attempts,
+                bounced=bounced,
             )
             result = "failed" if gave_up else "retry"
             log.warning("e-mail %s to %s not sent (%s): %s", outgoing.id, outgoing.to_address, result, exc)
@@ -265,8 +275,26 @@ def deliver_due(engine: Engine, sender: Sender, settings: Settings, now: datetim
     return outcome
 
 
+def refused_for_good(exc: Exception) -> bool:
+    """Whether the mail server refused the recipient or the message permanently (a 5xx reply): a
+    mailbox that does not exist is not tried again and again. 4xx replies and lost connections pass."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return False
+
+
 def _record(
-    engine: Engine, delivery_id: str, *, failed: bool, gave_up: bool, error: str, now: datetime, attempts: int
+    engine: Engine,
+    delivery_id: str,
+    *,
+    failed: bool,
+    gave_up: bool,
+    error: str,
+    now: datetime,
+    attempts: int,
+    bounced: bool = False,
 ) -> None:
     with Session(engine) as session:
         row = session.get(Delivery, delivery_id)
@@ -277,7 +305,7 @@ def _record(
         else:
             row.last_error = error[:500]
             if gave_up:
-                row.status = DeliveryStatus.failed
+                row.status = DeliveryStatus.bounced if bounced else DeliveryStatus.failed
             else:
                 row.next_attempt_at = now + retry_after(attempts)
         session.add(row)
@@ -289,7 +317,7 @@ def failed_deliveries(session: Session, limit: int = 50) -> list[tuple[Delivery,
     rows = session.exec(
         select(Delivery, Member.email)
         .join(Member, col(Member.id) == col(Delivery.member_id), isouter=True)
-        .where(Delivery.status == DeliveryStatus.failed)
+        .where(col(Delivery.status).in_([DeliveryStatus.failed, DeliveryStatus.bounced]))
         .order_by(col(Delivery.created_at).desc())
         .limit(limit)
     ).all()

@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     reminder_min: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # How often the outbox is worked through.
     delivery_check_s: float = Field(default=10, gt=0)
+    # Anyone may open an account from the sign-in page (its address confirmed by e-mail); false: only
+    # admins open accounts.
+    signup_open: bool = True
+    # The plan a member who signed up starts with (none: a manager gives one).
+    signup_plan: str | None = None
+    # Webhooks may point at loopback and private addresses (a Home Assistant on the center's LAN).
+    webhook_allow_private: bool = False
+    # The managers' digest leaves at this hour of each site's morning.
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    # Members at a machine are told this many minutes before their booking ends.
+    ending_warning_min: int = Field(default=5, ge=1, le=60)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

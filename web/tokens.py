@@ -90,3 +90,33 @@ class UnsubscribeCodec:
         ):
             return None
         return data["m"], data["k"]
+
+
+# A link that confirms an address (a new account's, or a new one for an account) works for a day.
+ADDRESS_MAX_AGE_S = 24 * 3600
+
+
+class AddressCodec:
+    """Signs the links that confirm an e-mail address: a member and the address, valid for a day.
+    `purpose` keeps a sign-up's link from confirming a change of address, and the reverse."""
+
+    def __init__(self, secret_key: str, purpose: str, max_age_s: int = ADDRESS_MAX_AGE_S) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=f"fablab-address-{purpose}")
+        self._max_age_s = max_age_s
+
+    def issue(self, member_id: str, email: str) -> str:
+        return self._serializer.dumps({"m": member_id, "e": email})
+
+    def read(self, token: str) -> tuple[str, str] | None:
+        """(member id, address), or None for a forged, malformed or expired link."""
+        try:
+            data = self._serializer.loads(token, max_age=self._max_age_s)
+        except (BadSignature, SignatureExpired):
+            return None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("m"), str)
+            or not isinstance(data.get("e"), str)
+        ):
+            return None
+        return data["m"], data["e"]

@@ -40,6 +40,8 @@ class SiteInfo:
     tz: ZoneInfo
     hours: OpeningHours
     holiday_country: str
+    # Members who signed up themselves book here only once approved.
+    approve_members: bool = False
 
     @property
     def display_name(self) -> str:
@@ -132,6 +134,7 @@ def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
             tz=zone(site.timezone),
             hours=parse_opening_hours(site.opening_hours),
             holiday_country=site.holiday_country,
+            approve_members=site.approve_members,
         ),
         kind=ResourceKind(resource.kind),
         name=resource.name,

@@ -23,7 +23,7 @@ from booking.members import repository as members_repo
 from booking.members import service as members
 from booking.members.actors import Actor, MemberInfo
 from booking.members.rules import check_training
-from booking.messages import At, Message, Slot, message
+from booking.messages import At, Message, Name, Slot, message
 from booking.models import Booking, BookingStatus, Role
 from booking.security import new_booking_code, new_id
 from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
@@ -73,6 +73,13 @@ def load_target(
         member = MemberInfo.of(members.get_member_or_raise(session, member_id))
     if not member.active:
         raise NotPermitted("the account of {name} is suspended", name=member.name)
+    if resource.site.approve_members and not member.approved:
+        raise NotPermitted(
+            "{site} lets members who signed up book once a manager has approved their account; "
+            "the account of {name} awaits that approval",
+            site=Name(resource.site.name, resource.site.name_en or None),
+            name=member.name,
+        )
     limits: list[QuotaLimits] = []
     if member.plan_id is not None and resource.quota_group is not None:
         limits = CATALOGUE.quota_limits(session, member.plan_id, resource.quota_group)

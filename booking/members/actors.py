@@ -21,6 +21,8 @@ class MemberInfo:
     kiosk_site_id: str | None
     token_version: int
     active: bool
+    # Whether a manager approved them (members who signed up themselves start without).
+    approved: bool = True
 
     @classmethod
     def of(cls, member: Member) -> MemberInfo:
@@ -35,6 +37,7 @@ class MemberInfo:
             kiosk_site_id=member.kiosk_site_id,
             token_version=member.token_version,
             active=member.active,
+            approved=member.approved_at is not None,
         )
 
 

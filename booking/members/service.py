@@ -74,7 +74,7 @@ def list_members(session: Session, query: str = "", *, limit: int = 200) -> list
     return sorted(rows, key=lambda m: (m.role is Role.kiosk, m.email))
 
 
-def _unused_member_id(session: Session, email: str) -> str:
+def unused_member_id(session: Session, email: str) -> str:
     base = member_id_base(email)
     candidate, n = base, 1
     while repo.member_id_taken(session, candidate):
@@ -108,7 +108,7 @@ def create_member(
     if card is not None and repo.get_member_by_card(session, card) is not None:
         raise Conflict("the card {card} already belongs to another member", card=card)
     member = Member(
-        id=_unused_member_id(session, email),
+        id=unused_member_id(session, email),
         email=email,
         name=data.name or email.split("@", 1)[0],
         password_hash=password_hash or hash_password(data.password),
@@ -119,6 +119,9 @@ def create_member(
         kiosk_site_id=data.sites[0] if data.role is Role.kiosk else None,
         ical_token=new_token(),
         created_at=now,
+        # An admin opened it: the address and the person are known.
+        email_verified_at=now,
+        approved_at=now,
     )
     session.add(member)
     session.flush()
@@ -232,6 +235,13 @@ def finish_sign_in(
         repo.add_login_failure(session, LoginFailure(email=attempt.email, address=address, at=now))
         session.flush()
         raise Unauthenticated("the e-mail or the password is wrong")
+    if member.email_verified_at is None:
+        # Told only to who knows the password: it says nothing of which addresses have accounts.
+        raise Unauthenticated(
+            "confirm your e-mail address first: open the link we sent to {email} (it works for a day; "
+            "signing up again sends a new one)",
+            email=member.email,
+        )
     if attempt.failures:
         repo.clear_login_failures(session, attempt.email, address)
     # A success counts toward its address's limit too (one address signing in to many accounts).

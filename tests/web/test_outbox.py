@@ -4,11 +4,8 @@ is retried with back-off until it is up; a lease that ran out sends again under 
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Iterator
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -16,10 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from booking.messages import Slot, message
-from booking.models import Delivery, DeliveryStatus, Role
+from booking.models import Delivery, DeliveryStatus, Member, Role
 from booking.notifications import notify, queue_email
 from tests.conftest import NOW
 from tests.factories import at, make_member
+from tests.mail import Inbox, smtp_server
 from tests.servers import free_port
 from web import outbox
 from web.settings import Settings
@@ -33,30 +31,10 @@ SETTINGS = Settings(
 )
 
 
-class Inbox:
-    """What the SMTP server received."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def _notify(engine: Engine, language: str = "vi") -> str:
@@ -275,3 +253,43 @@ def test_a_booking_arrives_as_an_invitation_and_leaves_as_a_cancellation(
     assert str(invites[0]["uid"]) == str(invites[1]["uid"]) == f"{booking.id}@fablab-hub"
     assert str(invites[1]["status"]) == "CANCELLED"
     assert invites[0].decoded("dtstart") == at("2027-03-02 10:00")
+
+
+def test_an_address_the_server_refuses_for_good_is_not_tried_again(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    inbox.refused.add("lan@example.vn")
+    _notify(fresh_engine)
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW) == {"sent": 0, "retry": 0, "failed": 1}
+    (row,) = _rows(fresh_engine)
+    assert row.status is DeliveryStatus.bounced
+    assert "No such mailbox" in row.last_error
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + timedelta(days=2)) == {
+        "sent": 0,
+        "retry": 0,
+        "failed": 0,
+    }
+    assert inbox.messages == []
+    with Session(fresh_engine) as session:
+        ((listed, address),) = outbox.failed_deliveries(session)
+        assert (listed.id, address) == (row.id, "lan@example.vn")
+
+
+def test_a_name_with_line_breaks_cannot_add_headers(fresh_engine: Engine, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    member_id = _notify(fresh_engine)
+    with Session(fresh_engine) as session:
+        member = session.get(Member, member_id)
+        assert member is not None
+        member.name = "Lan\r\nBcc: victim@example.org\r\nSubject: pwned"
+        session.add(member)
+        session.commit()
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW)["sent"] == 1
+    (mail,) = inbox.messages
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "FabLab Hub: Đăng ký của bạn"
+    assert "\n" not in str(mail["To"])
+    assert "lan@example.vn" in str(mail["To"])

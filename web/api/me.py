@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from booking import notifications
+from booking import accounts, notifications
 from booking.catalogue import repository as catalogue_repo
 from booking.ledger import service as ledger
 from booking.members import service as members
 from booking.schemas import MemberRead, MemberTrainingRead, QuotaRead, Timestamp
 from web import notices
-from web.deps import ActorDep, NowDep, SessionDep, SettingsDep
+from web.api.auth import address_link
+from web.deps import ActorDep, NowDep, ReadSessionDep, SessionDep, SettingsDep
 from web.i18n import accept_language as accept_language_of
 from web.i18n import normalise
 
@@ -117,3 +119,66 @@ def revoke_training(member_id: str, training_id: str, session: SessionDep, actor
     """A manager withdraws a member's training."""
     members.revoke_training(session, actor, member_id, training_id)
     session.commit()
+
+
+class AddressChange(BaseModel):
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@router.post("/me/email", status_code=202)
+def change_address(
+    request: Request,
+    data: AddressChange,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> dict[str, str]:
+    """Ask to change the account's address: it changes once the link e-mailed to the new one is opened."""
+    member = members.get_member_or_raise(session, actor.id)
+    accounts.request_address_change(
+        session,
+        member,
+        data.email,
+        now,
+        address_link(request, "address"),
+        address=request.client.host if request.client else "",
+        window=timedelta(seconds=settings.login_window_s),
+        max_per_address=settings.login_max_per_address,
+    )
+    session.commit()
+    return {"detail": "an e-mail with a link to confirm the new address is on its way"}
+
+
+class AwaitingRead(BaseModel):
+    id: str
+    email: str
+    name: str
+    created_at: Timestamp
+
+
+class MemberDecision(BaseModel):
+    approve: bool
+    reason: str = Field(default="", max_length=300)
+
+
+@router.get("/members/awaiting-approval")
+def awaiting_approval(reader: ReadSessionDep, actor: ActorDep) -> list[AwaitingRead]:
+    """Members who signed up, confirmed their address and wait for a manager's approval."""
+    return [
+        AwaitingRead(id=m.id, email=m.email, name=m.name, created_at=m.created_at)
+        for m in accounts.members_awaiting_approval(reader, actor)
+    ]
+
+
+@router.post("/members/{member_id}/approval")
+def decide_member(
+    member_id: str, data: MemberDecision, session: SessionDep, actor: ActorDep, now: NowDep, request: Request
+) -> dict[str, str]:
+    """Approve a member who signed up (they may book) or decline them (the account closes); they are
+    told by e-mail."""
+    member = accounts.decide_member(session, actor, member_id, data.approve, now, reason=data.reason)
+    member_id, approved = member.id, member.approved_at is not None
+    session.commit()
+    request.app.state.actors.forget(member_id)
+    return {"member": member_id, "status": "approved" if approved else "declined"}

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from booking import accounts
-from booking.errors import DomainError, TooManyAttempts, Unauthenticated
+from booking.errors import DomainError, NotPermitted, TooManyAttempts, Unauthenticated
 from booking.members import service as members
 from booking.members.actors import Actor
 from booking.models import Member
 from booking.security import verify_password_queued
-from web.api.auth import read_reset_token, reset_link
+from web.api.auth import SignUp, read_reset_token, reset_link, verify_token
+from web.api.auth import sign_up as api_sign_up
 from web.csrf import rotate
 from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
+from web.errors import status_of
 from web.i18n import Gettext, normalise, say
 from web.pages.common import (
     AnyActor,
@@ -31,6 +35,7 @@ from web.pages.common import (
     see_other,
     signed_in_actor,
 )
+from web.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -236,3 +241,96 @@ def _save_password(
     except DomainError:
         session.rollback()
         raise
+
+
+# --- opening an account -----------------------------------------------------------------------------
+
+
+@router.get("/signup")
+def signup_page(request: Request, actor: MaybeActor, settings: SettingsDep) -> Response:
+    """The form to open an account (someone signed in goes on to their page)."""
+    if actor is not None:
+        return see_other(home_of(actor))
+    return _signup_form(request, settings, SignUpForm())
+
+
+class SignUpForm:
+    """What was typed into the sign-up form, and the refusals beside its fields."""
+
+    def __init__(self, name: str = "", email: str = "", language: str = "vi") -> None:
+        self.name, self.email, self.language = name, email, language
+        self.errors: dict[str, str] = {}
+
+
+def _signup_form(request: Request, settings: Settings, form: SignUpForm, status: int = 200) -> Response:
+    return render(
+        request, "auth/signup.html", None, status=status, form=form, open=settings.signup_open, sent=False
+    )
+
+
+@router.post("/signup")
+async def signup(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    language: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Open the account and e-mail the link that confirms the address; refusals stand beside their
+    field, with what was typed kept (the password is typed again)."""
+    reader_language = language_of(request, None)
+    form = SignUpForm(" ".join(name.split()), email.strip(), normalise(language or reader_language))
+    gettext = Gettext(reader_language).gettext
+    if not form.name:
+        form.errors["name"] = gettext("Write your name as people call you.")
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", form.email):
+        form.errors["email"] = gettext("This does not look like an e-mail address (name@example.com).")
+    if form.errors:
+        return _signup_form(request, settings, form, status=422)
+    try:
+        data = SignUp(name=form.name, email=form.email, password=password, language=form.language)
+        await api_sign_up(request, session, settings, now, data)
+    except ValidationError:
+        form.errors["name"] = gettext("Write your name as people call you.")
+        return _signup_form(request, settings, form, status=422)
+    except TooManyAttempts as exc:
+        form.errors["form"] = say(exc.message, reader_language)
+        return _signup_form(request, settings, form, status=429)
+    except DomainError as exc:
+        field = "form" if isinstance(exc, NotPermitted) else "password"
+        form.errors[field] = say(exc.message, reader_language)
+        return _signup_form(request, settings, form, status=status_of(exc))
+    return render(request, "auth/signup.html", None, form=form, open=True, sent=True)
+
+
+@router.get("/verify-email")
+def verify_email(request: Request, session: SessionDep, now: NowDep, token: str = "") -> Response:
+    """The link of the sign-up e-mail: the address is confirmed and the account works (once)."""
+    language = language_of(request, None)
+    try:
+        member_id, email = verify_token(request, token, "signup")
+        member = accounts.verify_email(session, member_id, email, now)
+        awaits = member.approved_at is None
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return render(request, "auth/confirmed.html", None, status=400, error=say(exc.message, language))
+    return render(request, "auth/confirmed.html", None, error=None, email=email, awaits=awaits, change=False)
+
+
+@router.get("/confirm-email")
+def confirm_email(request: Request, session: SessionDep, token: str = "") -> Response:
+    """The link sent to a new address: it becomes the account's (once)."""
+    language = language_of(request, None)
+    try:
+        member_id, email = verify_token(request, token, "address")
+        accounts.confirm_address_change(session, member_id, email)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return render(request, "auth/confirmed.html", None, status=400, error=say(exc.message, language))
+    request.app.state.actors.forget(member_id)
+    return render(request, "auth/confirmed.html", None, error=None, email=email, awaits=False, change=True)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from booking import reports, spans
+from booking import accounts, reports, spans
 from booking.bookings import repository as bookings_repo
 from booking.bookings import service as bookings
 from booking.catalogue import repository as catalogue_repo
@@ -34,6 +34,7 @@ from web.pages.common import (
     parse_day,
     render,
     safe_next,
+    see_other,
     text,
 )
 from web.pages.machines import alerts_context, board_context
@@ -123,7 +124,41 @@ def approvals(
     """Bookings of my sites that await my decision, soonest first."""
     context = _approvals_context(session, actor, now, settings.check_in_opens_min)
     template = "manage/_approvals.html" if is_htmx(request) else "manage/approvals.html"
-    return render(request, template, actor, **context)
+    return render(
+        request,
+        template,
+        actor,
+        newcomers=accounts.members_awaiting_approval(session, actor),
+        tz=spans.zone(settings.timezone),
+        **context,
+    )
+
+
+@router.get("/members")
+def newcomers(request: Request) -> Response:
+    """Members awaiting approval are listed with the bookings that do."""
+    return see_other("/manage/approvals#members")
+
+
+@router.post("/members/{member_id}/{decision}")
+def decide_member(
+    request: Request,
+    member_id: str,
+    decision: str,
+    session: SessionDep,
+    now: NowDep,
+    actor: ManagerActor,
+    note: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """Approve a member who signed up (they may book) or decline them (the account closes); they are
+    told by e-mail."""
+    if decision not in ("approve", "decline"):
+        raise NotFound("there is nothing at {path}", path=request.url.path)
+    accounts.decide_member(session, actor, member_id, decision == "approve", now, reason=note)
+    session.commit()
+    request.app.state.actors.forget(member_id)
+    flash(request, text(request, actor, "Approved." if decision == "approve" else "Declined."))
+    return see_other("/manage/approvals#members")
 
 
 @router.post("/bookings/{booking_id}/{decision}")

@@ -3,9 +3,10 @@ page, my waitlist places, my quotas and trainings, my calendar feed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -14,13 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from booking import notifications
+from booking import accounts, notifications
 from booking.bookings import ical
 from booking.bookings import service as bookings
 from booking.bookings.rules import check_in_is_open
 from booking.catalogue import repository as catalogue_repo
 from booking.engine.status import Move, can_move
-from booking.errors import NotFound
+from booking.errors import DomainError, InvalidRequest, NotFound
 from booking.events import ical as events_ical
 from booking.ledger import service as ledger
 from booking.members import service as members
@@ -30,8 +31,10 @@ from booking.series import service as series
 from booking.spans import zone
 from booking.waitlist import service as waitlist
 from web import notices
-from web.deps import NowDep, SessionDep, SettingsDep
-from web.i18n import normalise
+from web.api.auth import address_link
+from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
+from web.errors import status_of
+from web.i18n import normalise, say
 from web.pages.common import (
     MaybeActor,
     PersonActor,
@@ -42,6 +45,7 @@ from web.pages.common import (
     see_other,
     text,
 )
+from web.settings import Settings
 from web.tokens import UnsubscribeCodec
 
 router = APIRouter(include_in_schema=False)
@@ -226,6 +230,19 @@ def my_account(
     request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, actor: PersonActor
 ) -> Response:
     """Quota meters per quota group (booked and really used), my trainings, my calendar feed."""
+    return _my_account(request, session, settings, now, actor)
+
+
+def _my_account(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    actor: Actor,
+    *,
+    address_form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     member = members.get_member_or_raise(session, actor.id)
     plan = catalogue_repo.get_plan(session, member.plan_id) if member.plan_id else None
     feed = str(request.url_for("ical_feed", token=member.ical_token)) if member.ical_token else None
@@ -243,7 +260,47 @@ def my_account(
             (kind, notices.title(kind, normalise(actor.member.language))) for kind in notices.OPTIONAL
         ],
         tz=zone(settings.timezone),
+        address_form=address_form,
+        status=status,
     )
+
+
+@router.post("/me/address")
+def change_address(
+    request: Request,
+    session: SessionDep,
+    reader: ReadSessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    actor: PersonActor,
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Send a link to the new address; the account's address changes once it is opened there."""
+    member = members.get_member_or_raise(session, actor.id)
+    try:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email.strip()):
+            raise InvalidRequest("this does not look like an e-mail address (name@example.com)")
+        accounts.request_address_change(
+            session,
+            member,
+            email,
+            now,
+            address_link(request, "address"),
+            address=request.client.host if request.client else "",
+            window=timedelta(seconds=settings.login_window_s),
+            max_per_address=settings.login_max_per_address,
+        )
+    except DomainError as exc:
+        session.rollback()
+        problem = {"email": email, "error": say(exc.message, language_of(request, actor))}
+        return _my_account(
+            request, session, settings, now, actor, address_form=problem, status=status_of(exc)
+        )
+    session.commit()
+    flash(
+        request, text(request, actor, "A link was sent to the new address; open it there to make the change.")
+    )
+    return see_other("/me")
 
 
 @router.post("/me/ical")

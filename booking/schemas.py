@@ -59,6 +59,7 @@ class SiteRead(_Out):
     holiday_country: str
     opening_hours: dict[str, list[list[str]]]
     address: str
+    approve_members: bool = False
 
 
 class SiteCreate(_In):
@@ -69,6 +70,8 @@ class SiteCreate(_In):
     holiday_country: str = Field(default="VN", max_length=2)
     opening_hours: dict[str, list[list[str]]]
     address: str = Field(default="", max_length=400)
+    # Members who signed up themselves book here once a manager approved them.
+    approve_members: bool = False
 
 
 class SiteUpdate(_In):
@@ -78,6 +81,8 @@ class SiteUpdate(_In):
     holiday_country: str = Field(default="VN", max_length=2)
     opening_hours: dict[str, list[list[str]]]
     address: str = Field(default="", max_length=400)
+    # Members who signed up themselves book here once a manager approved them.
+    approve_members: bool = False
 
 
 class ClosureCreate(_In):

@@ -139,6 +139,7 @@ def _site_data(form: FormData) -> dict[str, Any]:
         "holiday_country": _value(form, "holiday_country").upper(),
         "opening_hours": parse_hours(form),
         "address": _value(form, "address"),
+        "approve_members": bool(form.get("approve_members")),
     }
 
 

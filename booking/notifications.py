@@ -7,6 +7,9 @@ One small subdomain in one module: the service functions every use case calls, a
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -14,7 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from booking.messages import Message
-from booking.models import Booking, Delivery, DeliveryStatus, Notification
+from booking.models import Booking, Delivery, DeliveryStatus, Notification, Webhook
 from booking.security import new_id
 
 _notification = Notification.__table__  # type: ignore[attr-defined]
@@ -54,6 +57,7 @@ def notify(
             "read_at": None,
         },
     )
+    publish(session, kind, said, now, booking=booking, member_id=member_id)
     if email:
         _queue(
             session,
@@ -128,6 +132,97 @@ def _queue(
         },
     )
     return delivery_id
+
+
+# --- webhooks ----------------------------------------------------------------------------------------
+
+# The active webhooks and their kinds, read again at most this often (and at once after a change here).
+HOOKS_TTL_S = 5.0
+_hooks_lock = threading.Lock()
+_hooks: dict[str, tuple[float, list[tuple[str, frozenset[str]]]]] = {}
+
+
+def webhooks_changed() -> None:
+    """Forget the cached webhooks: the next event reads them again."""
+    with _hooks_lock:
+        _hooks.clear()
+
+
+def _subscribers(session: Session, kind: str) -> list[str]:
+    bind = str(session.connection().engine.url)
+    now = time.monotonic()
+    with _hooks_lock:
+        cached = _hooks.get(bind)
+    if cached is None or now - cached[0] > HOOKS_TTL_S:
+        rows = session.connection().execute(
+            select(Webhook.id, Webhook.kinds).where(col(Webhook.active).is_(True))
+        )
+        hooks = [(hook_id, frozenset(kinds or [])) for hook_id, kinds in rows]
+        with _hooks_lock:
+            _hooks[bind] = (now, hooks)
+    else:
+        hooks = cached[1]
+    return [hook_id for hook_id, kinds in hooks if kind in kinds or "*" in kinds]
+
+
+def publish(
+    session: Session,
+    kind: str,
+    message: Message,
+    now: datetime,
+    *,
+    booking: Booking | None = None,
+    member_id: str | None = None,
+    data: dict[str, object] | None = None,
+) -> None:
+    """Queue the event for every webhook that wants its kind, in this transaction (sent after the
+    commit, signed, by the web layer's worker). One event told to several people (an alert to each
+    manager) is published once per transaction."""
+    hooks = _subscribers(session, kind)
+    if not hooks:
+        return
+    said = message.to_json()
+    seen: set[str] = session.info.setdefault("published", set())
+    key = f"{kind}|{now.isoformat()}|{json.dumps(said, sort_keys=True, default=str)}"
+    if key in seen:
+        return
+    seen.add(key)
+    payload: dict[str, object] = {"kind": kind, "created_at": now.isoformat(), **(data or {})}
+    if booking is not None:
+        payload["booking"] = {
+            "id": booking.id,
+            "resource_id": booking.resource_id,
+            "site_id": booking.site_id,
+            "start": booking.start_at.isoformat(),
+            "end": booking.end_at.isoformat(),
+            "status": str(booking.status),
+            "member_id": booking.member_id,
+        }
+    elif member_id is not None:
+        payload["member_id"] = member_id
+    for hook_id in hooks:
+        session.connection().execute(
+            _delivery.insert(),
+            {
+                "id": new_id(),
+                "channel": "webhook",
+                "kind": kind,
+                "member_id": None,
+                "to_address": None,
+                "language": "vi",
+                "message": said,
+                "link": _link_of(booking),
+                "booking_id": booking.id if booking else None,
+                "status": DeliveryStatus.pending.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "sent_at": None,
+                "created_at": now,
+                "webhook_id": hook_id,
+                "payload": payload,
+            },
+        )
 
 
 def _link_of(booking: Booking | None) -> str:

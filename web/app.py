@@ -21,6 +21,7 @@ from web.api import events as events_api
 from web.api import machines as machines_api
 from web.api import problems as problems_api
 from web.api import reports as reports_api
+from web.api import webhooks as webhooks_api
 from web.csrf import CSRFMiddleware
 from web.db import make_engine, read_only
 from web.deps import ActorCache
@@ -105,6 +106,7 @@ def create_app(
         machines_api.router,
         problems_api.router,
         reports_api.router,
+        webhooks_api.router,
     ):
         app.include_router(router)
     pages.install(app)

@@ -118,7 +118,11 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
     with Session(engine, expire_on_commit=False) as session:
         query = (
             select(Delivery)
-            .where(Delivery.status == DeliveryStatus.pending, col(Delivery.next_attempt_at) <= now)
+            .where(
+                Delivery.channel == "email",
+                Delivery.status == DeliveryStatus.pending,
+                col(Delivery.next_attempt_at) <= now,
+            )
             .order_by(col(Delivery.next_attempt_at))
             .limit(batch)
         )

@@ -26,7 +26,7 @@ from booking import jobs as booking_jobs
 from devices import jobs
 from devices.models import JobRun
 from firmware_bridge.center.commands import OutboxLink
-from web import outbox
+from web import outbox, webhooks
 from web.metrics import JOB_DURATION, JOB_RUNS
 from web.settings import Settings
 
@@ -141,6 +141,11 @@ class Jobs:
                 "deliveries",
                 settings.delivery_check_s,
                 lambda now: outbox.deliver_due(engine, self.mail, settings, now),
+            ),
+            (
+                "webhooks",
+                settings.delivery_check_s,
+                lambda now: webhooks.deliver_due(engine, settings, now),
             ),
         ]
         for job_id, every_s, work in table:

@@ -44,7 +44,7 @@ class TestAdminSetUp:
         assert site.opening_hours["mon"] == [["08:00", "12:00"], ["13:00", "17:00"]]
         assert "sat" not in site.opening_hours
         assert site.holiday_country == "VN"
-        assert site.approve_members is False
+        assert (site.approve_members, site.holiday_country) == (False, "VN")
         fields = {"name": "Cơ sở Hòa Phú", "holiday_country": "VN", "approve_members": "on", **HOURS}
         assert _post(client, "/admin/sites/hoa-phu", **fields) == 303
         session.refresh(site)

@@ -14,6 +14,7 @@ from web.pages import (
     activity,
     admin,
     admin_members,
+    admin_webhooks,
     auth,
     changes,
     events,
@@ -53,6 +54,7 @@ def install(app: FastAPI) -> None:
         machines,
         admin,
         admin_members,
+        admin_webhooks,
     ):
         app.include_router(module.router)
 

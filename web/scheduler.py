@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking import jobs as booking_jobs
-from devices import jobs
+from devices import digest, jobs
 from devices.models import JobRun
 from firmware_bridge.center.commands import OutboxLink
 from web import outbox, webhooks
@@ -141,6 +141,11 @@ class Jobs:
                 "deliveries",
                 settings.delivery_check_s,
                 lambda now: outbox.deliver_due(engine, self.mail, settings, now),
+            ),
+            (
+                "digest",
+                60.0,
+                lambda now: digest.send_digests(engine, now, settings.digest_hour),
             ),
             (
                 "webhooks",

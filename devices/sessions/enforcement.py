@@ -12,6 +12,9 @@ from booking.bookings import repository as bookings_repo
 from booking.catalogue.cache import CATALOGUE
 from booking.ledger import service as ledger
 from booking.members import repository as members_repo
+from booking.messages import Minutes, TimeOfDay, message
+from booking.models import Booking
+from booking.notifications import notify
 from devices.alerts import service as alerts
 from devices.models import AlertKind
 from devices.ports import MachineLink
@@ -106,5 +109,29 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
                 )
                 usage.warned_end = True
                 sent += 1
+                _tell_booking_ends(session, held, registry.machine_name(session, machine), now)
         session.add(usage)
     return sent
+
+
+def _tell_booking_ends(session: Session, held: Booking, machine_name: str, now: datetime) -> None:
+    """The member at the machine is told (bell, e-mail, phone) as the machine shows its warning."""
+    if held.end_warned_at is not None:
+        return
+    held.end_warned_at = now
+    session.add(held)
+    minutes = max(1, round((held.end_at - now).total_seconds() / 60))
+    notify(
+        session,
+        held.member_id,
+        "ending_soon",
+        message(
+            "Your booking of {machine} ends at {time}, in {minutes}; the machine locks then: "
+            "finish the job and save your work",
+            machine=machine_name,
+            time=TimeOfDay(held.end_at, CATALOGUE.resource(session, held.resource_id).site.timezone),
+            minutes=Minutes(minutes),
+        ),
+        booking=held,
+        now=now,
+    )

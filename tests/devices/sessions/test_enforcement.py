@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from booking.models import QuotaPeriod, Site
+from booking.messages import Message
+from booking.models import Notification, QuotaPeriod, Site
 from devices.models import Activity, Alert, AlertKind
 from devices.sessions import enforcement
 from devices.sessions import service as sessions
@@ -14,6 +15,7 @@ from tests.conftest import NOW
 from tests.devices.helpers import book, online, tap
 from tests.factories import at, make_machine, make_member, make_plan, quota
 from tests.links import RecordingLink
+from web.i18n import say
 
 
 class TestEnforcement:
@@ -28,12 +30,23 @@ class TestEnforcement:
         assert enforcement.enforce_sessions(session, link, at("2027-03-01 09:50")) == 0
         enforcement.enforce_sessions(session, link, at("2027-03-01 09:56"))
         assert [(c.cmd, c.fields["seconds_left"]) for c in link.commands] == [("warn", 240)]
+        # The member is told too (bell and e-mail), once, in their language.
+        (told,) = session.exec(
+            select(Notification).where(
+                Notification.member_id == member.id, Notification.kind == "ending_soon"
+            )
+        ).all()
+        assert told.data is not None
+        assert say(Message.from_json(told.data), "vi").startswith("Lượt đặt máy ")
+        assert "lúc 10:00, còn 4 phút" in say(Message.from_json(told.data), "vi")
+        assert "ends at 10:00, in 4 min" in say(Message.from_json(told.data), "en")
         enforcement.enforce_sessions(session, link, at("2027-03-01 10:00"))
         assert [(c.cmd, c.fields.get("reason"), c.fields.get("grace_s")) for c in link.commands[1:]] == [
             ("lock", "booking_ended", 300)
         ]
         enforcement.enforce_sessions(session, link, at("2027-03-01 10:01"))
         assert len(link.commands) == 2  # locked once
+        assert len(session.exec(select(Notification).where(Notification.kind == "ending_soon")).all()) == 1
 
     def test_lock_at_runtime_quota(self, session: Session, site: Site, link: RecordingLink) -> None:
         laser = make_machine(session, site)

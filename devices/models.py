@@ -182,7 +182,9 @@ class Alert(SQLModel, table=True):
     machine_id: str | None = Field(default=None, foreign_key="machine.id", max_length=64)
     plan_id: int | None = Field(default=None, foreign_key="maintenanceplan.id")
     member_id: str | None = Field(default=None, max_length=64)
+    # The sentence in English (logs, the API); `data` keeps the Message, rendered per reader.
     message: str = Field(max_length=1000)
+    data: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     # Set while the alert is open, so the same condition never opens a second alert; NULL once resolved.
     open_key: str | None = Field(
         default=None, sa_column=sa.Column(sa.String(200), nullable=True, unique=True)

@@ -20,6 +20,7 @@ from booking.catalogue import repository as catalogue_repo
 from booking.errors import NotFound
 from booking.members import repository as members_repo
 from booking.members.actors import Actor
+from booking.messages import Message
 from booking.models import BOOKED_STATUSES
 from devices.alerts import repository as alerts_repo
 from devices.maintenance import repository as maintenance_repo
@@ -250,6 +251,11 @@ class AlertRow:
     machine_name: str | None
     acknowledged_by: str | None
     resolved_by: str | None
+
+    @property
+    def said(self) -> Message:
+        """What the alert says, for the reader's language (an older alert: its English sentence)."""
+        return Message.from_json(self.alert.data) if self.alert.data else Message(self.alert.message)
 
 
 def alert_rows(session: Session, alerts: Sequence[AlertRead]) -> list[AlertRow]:

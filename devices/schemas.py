@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from booking.schemas import Slug, Timestamp
@@ -72,6 +74,8 @@ class AlertRead(BaseModel):
     resolved_at: Timestamp | None
     resolved_by: str | None
     note: str
+    # The sentence as a Message (pages render it in the reader's language); not part of the API.
+    data: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class AlertDecision(BaseModel):

@@ -17,7 +17,7 @@ from booking.bookings import service as bookings
 from booking.errors import NotFound, NotPermitted
 from booking.members import repository as members_repo
 from booking.members.actors import Actor
-from booking.messages import message
+from booking.messages import Message, message
 from booking.notifications import notify
 from devices.alerts import repository as repo
 from devices.alerts import rules
@@ -35,7 +35,7 @@ def open_alert(
     kind: AlertKind,
     site_id: str,
     machine_id: str | None,
-    message: str,
+    said: str | Message,
     now: datetime,
     *,
     key: str | None = None,
@@ -53,7 +53,8 @@ def open_alert(
         machine_id=machine_id,
         plan_id=plan_id,
         member_id=member_id,
-        message=message[:1000],
+        message=(said.english() if isinstance(said, Message) else said)[:1000],
+        data=said.to_json() if isinstance(said, Message) else None,
         open_key=key,
         opened_at=now,
     )
@@ -65,7 +66,8 @@ def open_alert(
 
 def _tell_managers(session: Session, alert: Alert, now: datetime) -> None:
     """Every manager of the alert's site is told, in the app and by e-mail (their choice)."""
-    said = message("An alert at the FabLab: {text}", text=alert.message)
+    text: Message = Message.from_json(alert.data) if alert.data else Message(alert.message)
+    said = message("An alert at the FabLab: {text}", text=text)
     for manager_id in members_repo.managers_of(session, alert.site_id):
         notify(session, manager_id, f"alert_{alert.kind.value}", said, now=now, link="/manage/alerts")
 
@@ -113,6 +115,7 @@ def alert_read(alert: Alert) -> AlertRead:
         resolved_at=alert.resolved_at,
         resolved_by=alert.resolved_by,
         note=alert.note,
+        data=alert.data,
     )
 
 
@@ -166,7 +169,12 @@ def resolve_alert(
 
 
 def set_online(
-    session: Session, link: MachineLink, machine: Machine, online: bool, now: datetime, why: str = ""
+    session: Session,
+    link: MachineLink,
+    machine: Machine,
+    online: bool,
+    now: datetime,
+    why: Message | None = None,
 ) -> None:
     """The machine is reachable or not: an offline alert opens (saying why) or resolves."""
     if machine.online != online:
@@ -180,7 +188,11 @@ def set_online(
                 AlertKind.offline,
                 machine.site_id,
                 machine.id,
-                f"{registry.machine_name(session, machine)} is offline: {why}",
+                message(
+                    "{machine} is offline: {why}",
+                    machine=registry.machine_name(session, machine),
+                    why=why or message("no reason given"),
+                ),
                 now,
             )
         session.add(machine)
@@ -204,7 +216,14 @@ def gateway_state(
     session.add(gateway)
     for machine in registry_repo.machines_of_gateway(session, gateway_id):
         if state == "lost":
-            set_online(session, link, machine, False, now, why=f"its gateway {gateway_id} was lost")
+            set_online(
+                session,
+                link,
+                machine,
+                False,
+                now,
+                why=message("its gateway {gateway} was lost", gateway=gateway_id),
+            )
         else:
             machine.last_seen_at = now
             set_online(session, link, machine, True, now)
@@ -216,14 +235,21 @@ def machine_availability(
     """The device's own will (mirrored by its gateway): online or not."""
     if online:
         machine.last_seen_at = now
-    set_online(session, link, machine, online, now, why="the device reported itself offline")
+    set_online(session, link, machine, online, now, why=message("the device reported itself offline"))
 
 
 def check_offline(session: Session, link: MachineLink, now: datetime) -> list[str]:
     """Machines silent for longer than their `offline_after_s` go offline (and raise an alert)."""
     went = []
     for machine in registry_repo.silent_machines(session, now):
-        set_online(session, link, machine, False, now, why=f"nothing heard for {machine.offline_after_s} s")
+        set_online(
+            session,
+            link,
+            machine,
+            False,
+            now,
+            why=message("nothing heard for {seconds} s", seconds=machine.offline_after_s),
+        )
         went.append(machine.id)
     return went
 
@@ -239,7 +265,11 @@ def fault_raised(
     session.add(machine)
     name = registry.machine_name(session, machine)
     bookings.block_resource(session, machine.id, "fault", f"fault {code}: {message}"[:500], now)
-    open_alert(session, AlertKind.fault, machine.site_id, machine.id, f"{name} fault {code}: {message}", now)
+    # The device's own words stay as they came (a controller speaks no language of ours).
+    fault = Message(
+        "{machine} reported fault {code}: {text}", {"machine": name, "code": code, "text": message}
+    )
+    open_alert(session, AlertKind.fault, machine.site_id, machine.id, fault, now)
     registry.refresh_state(session, link, machine, now)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from booking.messages import Message, message
 
 # A plan is `due` (service soon) from this share of its interval, `overdue` (blocked) from 100 %.
 DUE_RATIO = 0.9
@@ -17,6 +19,8 @@ class PlanProgress:
 
     ratio: float
     reason: str
+    # The reason as a message each reader reads in their language.
+    said: Message = field(default_factory=lambda: message("no interval set"))
 
     @property
     def status(self) -> str:
@@ -44,14 +48,30 @@ def plan_progress(
     if every_runtime_h:
         hours = (runtime_s - runtime_s_at_done) / 3600
         candidates.append(
-            PlanProgress(hours / every_runtime_h, f"{hours:.1f} of {every_runtime_h:g} runtime hours")
+            PlanProgress(
+                hours / every_runtime_h,
+                f"{hours:.1f} of {every_runtime_h:g} runtime hours",
+                message("{done} of {every} runtime hours", done=round(hours, 1), every=every_runtime_h),
+            )
         )
     if every_jobs:
         done = jobs - jobs_at_done
-        candidates.append(PlanProgress(done / every_jobs, f"{done} of {every_jobs} jobs"))
+        candidates.append(
+            PlanProgress(
+                done / every_jobs,
+                f"{done} of {every_jobs} jobs",
+                message("{done} of {every} jobs", done=done, every=every_jobs),
+            )
+        )
     if every_days:
         days = (now - last_done_at).total_seconds() / 86400
-        candidates.append(PlanProgress(days / every_days, f"{days:.0f} of {every_days} days"))
+        candidates.append(
+            PlanProgress(
+                days / every_days,
+                f"{days:.0f} of {every_days} days",
+                message("{done} of {every} days", done=round(days), every=every_days),
+            )
+        )
     return max(candidates, key=lambda p: p.ratio, default=PlanProgress(0.0, "no interval set"))
 
 

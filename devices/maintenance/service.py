@@ -14,6 +14,7 @@ from booking.bookings import service as bookings
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import InvalidRequest, NotFound, NotPermitted
 from booking.members.actors import Actor
+from booking.messages import message
 from devices.alerts import service as alerts
 from devices.maintenance import repository as repo
 from devices.maintenance import rules
@@ -128,7 +129,12 @@ def check_maintenance(session: Session, link: MachineLink, now: datetime) -> int
                     AlertKind.overdue,
                     machine.site_id,
                     machine.id,
-                    f"{name}: maintenance '{plan.name}' is overdue ({reached.reason})",
+                    message(
+                        "{machine}: maintenance '{plan}' is overdue ({progress})",
+                        machine=name,
+                        plan=plan.name,
+                        progress=reached.said,
+                    ),
                     now,
                     plan_id=plan.id,
                 ):
@@ -138,7 +144,12 @@ def check_maintenance(session: Session, link: MachineLink, now: datetime) -> int
                 AlertKind.due,
                 machine.site_id,
                 machine.id,
-                f"{name}: maintenance '{plan.name}' is due soon ({reached.reason})",
+                message(
+                    "{machine}: maintenance '{plan}' is due soon ({progress})",
+                    machine=name,
+                    plan=plan.name,
+                    progress=reached.said,
+                ),
                 now,
                 plan_id=plan.id,
             ):

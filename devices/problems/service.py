@@ -13,6 +13,7 @@ from sqlmodel import Session
 from booking.catalogue import service as catalogue
 from booking.errors import InvalidRequest, NotFound
 from booking.members.actors import Actor
+from booking.messages import message
 from booking.spans import zone
 from devices.alerts import service as alerts
 from devices.models import AlertKind, Machine, ProblemReport, new_id
@@ -65,7 +66,12 @@ def report(
         AlertKind.reported,
         resource.site_id,
         machine_id,
-        f"{reporter} reports a problem with {resource.name}: {text}",
+        message(
+            "{name} reports a problem with {resource}: {text}",
+            name=reporter,
+            resource=resource.name,
+            text=text,
+        ),
         now,
         key=f"reported:{report_id}",
         member_id=member_id,

@@ -60,8 +60,11 @@ def enforce_sessions(session: Session, link: MachineLink, now: datetime) -> int:
                 AlertKind.quota,
                 machine.site_id,
                 machine.id,
-                f"{member.name if member else usage.member_id} used up their runtime quota "
-                f"on {registry.machine_name(session, machine)}",
+                message(
+                    "{name} used up their runtime quota on {machine}",
+                    name=member.name if member else usage.member_id,
+                    machine=registry.machine_name(session, machine),
+                ),
                 now,
                 key=f"quota:{usage.id}",
                 member_id=usage.member_id,

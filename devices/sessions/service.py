@@ -18,6 +18,7 @@ from booking.errors import NotPermitted
 from booking.ledger import service as ledger
 from booking.members import repository as members_repo
 from booking.members.actors import Actor
+from booking.messages import message
 from devices.access import rules as access_rules
 from devices.access import service as access
 from devices.alerts import service as alerts
@@ -209,8 +210,10 @@ def session_started(
             AlertKind.unbooked_use,
             machine.site_id,
             machine.id,
-            f"{registry.machine_name(session, machine)} is in use with no booking and no card "
-            f"(session {external_id})",
+            message(
+                "{machine} is in use with no booking and no card",
+                machine=registry.machine_name(session, machine),
+            ),
             now,
             key=f"unbooked_use:{machine.id}:{external_id}",
         )

@@ -238,6 +238,9 @@ class TestAlerts:
         assert _state(lab.laser) is MachineState.free
         page = client.get("/manage/alerts?show=all", headers=HTML).text
         assert "Đã xử lý cảnh báo." in page  # the flash
+        # The alert's sentence in the reader's language (the device's own words stay as they came).
+        assert "báo lỗi E12: Laser tube overheated" in page
+        assert "fault E12" not in page
         assert "đã xử lý" in page
         assert "Trần Thị Mai" in page
 

@@ -31,7 +31,7 @@ from booking.models import Role
 from web.csrf import csrf_token
 from web.deps import ReadSessionDep
 from web.headers import SECURITY_HEADERS
-from web.i18n import Formatter, Gettext, normalise
+from web.i18n import Formatter, Gettext, normalise, say
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 env = Environment(
@@ -80,6 +80,7 @@ def render(
         gettext=gettext.markup,
         ngettext=gettext.nmarkup,
         fmt=Formatter(language),
+        say=lambda said: say(said, language),
         csrf=csrf_token(request.session),
         path=request.url.path,
         flashes=flashes,

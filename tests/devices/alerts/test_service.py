@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from booking.errors import Conflict, NotFound
+from booking.messages import Message
 from booking.models import BookingStatus, Notification, Role, Site
 from devices.alerts import service as alerts
 from devices.models import Activity, Alert, AlertKind, MachineState
@@ -17,6 +18,7 @@ from tests.devices.helpers import book, online, state
 from tests.factories import actor, make_machine, make_member, make_site
 from tests.links import RecordingLink
 from tests.words import en_day, en_slot
+from web.i18n import say
 
 
 class TestFault:
@@ -81,6 +83,12 @@ class TestOffline:
             select(Alert).where(Alert.machine_id == laser.id, Alert.kind == AlertKind.offline)
         ).one()
         assert alert.message == "Laser 1 is offline: nothing heard for 90 s"
+        # Kept as a message: a Vietnamese reader reads it in Vietnamese.
+        assert alert.data is not None
+        assert (
+            say(Message.from_json(alert.data), "vi")
+            == "Laser 1 mất kết nối: không nhận được tín hiệu trong 90 giây"
+        )
         sessions.telemetry(
             session, link, machine, NOW + timedelta(seconds=120), power_w=12.0, activity=Activity.idle
         )
@@ -110,6 +118,10 @@ class TestManagersAreTold:
         told = session.exec(select(Notification).where(Notification.member_id == manager.id)).all()
         assert [n.kind for n in told] == ["alert_fault"]
         assert "E12" in told[0].message
+        assert told[0].data is not None
+        assert (
+            say(Message.from_json(told[0].data), "vi") == "Cảnh báo tại FabLab: Laser 1 báo lỗi E12: lid open"
+        )
         assert session.exec(select(Notification).where(Notification.member_id == elsewhere.id)).all() == []
         mails = session.exec(select(Delivery).where(Delivery.member_id == manager.id)).all()
         assert [(d.kind, d.link) for d in mails] == [("alert_fault", "/manage/alerts")]

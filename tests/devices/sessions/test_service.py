@@ -74,7 +74,7 @@ class TestSessions:
         alert = session.exec(
             select(Alert).where(Alert.machine_id == laser.id, Alert.kind == AlertKind.unbooked_use)
         ).one()
-        assert alert.message == "Laser 2 is in use with no booking and no card (session gw-session-8)"
+        assert alert.message == "Laser 2 is in use with no booking and no card"
 
 
 class TestEvents:

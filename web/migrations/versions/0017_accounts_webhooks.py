@@ -1,6 +1,6 @@
 """Accounts people open themselves (a verified address, a manager's approval where a site asks for
-it, a change of address confirmed), webhooks, the managers' morning digest and the end-of-booking
-warning.
+it, a change of address confirmed), webhooks, the managers' morning digest, the end-of-booking
+warning, and alerts kept as messages each reader reads in their language.
 
 Revision ID: 0017
 Revises: 0016
@@ -34,6 +34,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("digest_on", sa.Date(), nullable=True))
     with op.batch_alter_table("booking", schema=None) as batch_op:
         batch_op.add_column(sa.Column("end_warned_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("data", sa.JSON(), nullable=True))
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("webhook_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("payload", sa.JSON(), nullable=True))
@@ -56,6 +58,8 @@ def downgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_column("payload")
         batch_op.drop_column("webhook_id")
+    with op.batch_alter_table("alert", schema=None) as batch_op:
+        batch_op.drop_column("data")
     with op.batch_alter_table("booking", schema=None) as batch_op:
         batch_op.drop_column("end_warned_at")
     with op.batch_alter_table("site", schema=None) as batch_op:

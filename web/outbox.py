@@ -27,6 +27,7 @@ from booking.bookings import ical
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Member, Resource, Site
 from web import notices
+from web.backoff import LEASE, MAX_ATTEMPTS, retry_after
 from web.i18n import Gettext, normalise, say
 from web.metrics import DELIVERIES
 from web.pages.common import env
@@ -36,10 +37,6 @@ from web.tokens import UnsubscribeCodec
 log = logging.getLogger(__name__)
 
 BATCH = 20
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 30
-FIRST_RETRY = timedelta(seconds=30)
-LONGEST_WAIT = timedelta(hours=1)
 SMTP_TIMEOUT_S = 15.0
 
 
@@ -107,14 +104,8 @@ class Outgoing:
     invitation: bytes | None = None
 
 
-def retry_after(attempts: int) -> timedelta:
-    """The wait before the next try: 30 s after the first failure, doubling, at most an hour."""
-    wait: timedelta = FIRST_RETRY * (2 ** min(max(0, attempts - 1), 20))
-    return min(wait, LONGEST_WAIT)
-
-
-def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
-    """Take the due deliveries (leased for LEASE) in one short transaction."""
+def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = LEASE) -> list[Outgoing]:
+    """Take the due deliveries (leased for `lease`) in one short transaction."""
     with Session(engine, expire_on_commit=False) as session:
         query = (
             select(Delivery)
@@ -138,7 +129,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
         claimed = []
         for row in rows:
             row.attempts += 1
-            row.next_attempt_at = now + LEASE
+            row.next_attempt_at = now + lease
             session.add(row)
             member = members.get(row.member_id) if row.member_id else None
             if (
@@ -241,10 +232,13 @@ def one_line(text: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
-def deliver_due(engine: Engine, sender: Sender, settings: Settings, now: datetime) -> dict[str, int]:
-    """Send what is due; returns how many were sent, put off and given up."""
+def deliver_due(
+    engine: Engine, sender: Sender, settings: Settings, now: datetime, *, lease: timedelta = LEASE
+) -> dict[str, int]:
+    """Send what is due; returns how many were sent, put off and given up. A process killed
+    mid-send leaves its rows leased for `lease`; then they are sent again, same Message-ID."""
     outcome = {"sent": 0, "retry": 0, "failed": 0}
-    for outgoing in claim(engine, now):
+    for outgoing in claim(engine, now, lease=lease):
         try:
             sender.send(compose(outgoing, settings, now))
         except (OSError, smtplib.SMTPException, ValueError) as exc:

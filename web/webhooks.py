@@ -34,9 +34,9 @@ from booking.errors import InvalidRequest
 from booking.messages import Message, message
 from booking.models import Delivery, DeliveryStatus, Member, Role, Webhook
 from booking.notifications import notify, webhooks_changed
+from web.backoff import LEASE, MAX_ATTEMPTS, retry_after
 from web.i18n import say
 from web.metrics import DELIVERIES
-from web.outbox import LEASE, MAX_ATTEMPTS, retry_after
 from web.settings import Settings
 
 log = logging.getLogger(__name__)

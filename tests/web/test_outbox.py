@@ -1,9 +1,15 @@
 """The e-mail outbox against a real SMTP server (aiosmtpd on 127.0.0.1), on SQLite and PostgreSQL:
 a notification's e-mail leaves after the commit in the reader's language, once; a server that is down
-is retried with back-off until it is up; a lease that ran out sends again under the same Message-ID."""
+is retried with back-off until it is up; a worker killed mid-send (SIGKILL) is followed by one that
+sends it again under the same Message-ID."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,7 +25,7 @@ from tests.conftest import NOW
 from tests.factories import at, make_member
 from tests.mail import Inbox, smtp_server
 from tests.servers import free_port
-from web import outbox
+from web import backoff, outbox
 from web.settings import Settings
 
 SETTINGS = Settings(
@@ -124,7 +130,7 @@ def test_a_lease_that_ran_out_sends_again_under_the_same_message_id(
     (claimed,) = outbox.claim(fresh_engine, NOW)
     assert outbox.claim(fresh_engine, NOW + timedelta(minutes=1)) == []
     sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
-    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + outbox.LEASE)["sent"] == 1
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW + backoff.LEASE)["sent"] == 1
     assert [m["Message-ID"] for m in inbox.messages] == [f"<{claimed.id}@fablab-hub>"]
 
 
@@ -293,3 +299,80 @@ def test_a_name_with_line_breaks_cannot_add_headers(fresh_engine: Engine, smtp: 
     assert mail["Subject"] == "FabLab Hub: Đăng ký của bạn"
     assert "\n" not in str(mail["To"])
     assert "lan@example.vn" in str(mail["To"])
+
+
+WORKER = """
+import sys, time
+from datetime import UTC, datetime, timedelta
+from web import backoff, outbox
+from web.db import make_engine
+from web.settings import Settings
+
+url, port, lease = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+# The tests' clock: their NOW, running on from the start.
+start, began = datetime.fromisoformat(sys.argv[4]), time.monotonic()
+engine = make_engine(url)
+settings = Settings(environment="test", secret_key="k" * 40, database_url=url)
+sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}", timeout_s=120)
+while True:
+    now = start + timedelta(seconds=time.monotonic() - began)
+    outbox.deliver_due(engine, sender, settings, now, lease=timedelta(seconds=lease))
+    time.sleep(0.1)
+"""
+
+
+class StallingInbox(Inbox):
+    """Takes a message, then never answers: the sender is mid-send when it is killed."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(120)
+        return "250 OK"
+
+
+def _worker(engine: Engine, port: int, lease_s: float) -> subprocess.Popen[bytes]:
+    url = engine.url.render_as_string(hide_password=False)
+    return subprocess.Popen([sys.executable, "-c", WORKER, url, str(port), str(lease_s), NOW.isoformat()])
+
+
+def _wait(condition: Any, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_send_is_followed_by_one_that_sends_under_the_same_message_id(
+    fresh_engine: Engine,
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    # The e-mail was committed with its change; the worker sending it is killed (SIGKILL) while the
+    # mail server holds the message unanswered.
+    _notify(fresh_engine)
+    (row,) = _rows(fresh_engine)
+    stalling, port = StallingInbox(), free_port()
+    controller = Controller(stalling, hostname="127.0.0.1", port=port)
+    controller.start()
+    first = _worker(fresh_engine, port, lease_s=2)
+    try:
+        _wait(lambda: len(stalling.messages) == 1)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        controller.stop()
+    (stored,) = _rows(fresh_engine)
+    assert (stored.status, stored.attempts, stored.sent_at) == (DeliveryStatus.pending, 1, None)
+    # A new process (the restart) sends it once its lease ran out, under the same Message-ID.
+    with smtp_server() as (inbox, port):
+        second = _worker(fresh_engine, port, lease_s=2)
+        try:
+            _wait(lambda: _rows(fresh_engine)[0].status is DeliveryStatus.sent)
+            time.sleep(0.5)
+        finally:
+            second.send_signal(signal.SIGKILL)
+            second.wait(10)
+        (again,) = inbox.messages
+    assert again["Message-ID"] == stalling.messages[0]["Message-ID"] == f"<{row.id}@fablab-hub>"
+    (sent,) = _rows(fresh_engine)
+    assert sent.attempts == 2

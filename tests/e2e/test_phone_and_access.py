@@ -55,7 +55,7 @@ def booking_id(center: Center) -> str:
 def tours(booking: str) -> dict[str, Tour]:
     """Every page, by who opens it."""
     return {
-        "signed-out": Tour(None, ("/signin",)),
+        "signed-out": Tour(None, ("/signin", "/signup", "/forgot-password")),
         "member": Tour(
             "lan@fablab.local",
             (
@@ -74,6 +74,7 @@ def tours(booking: str) -> dict[str, Tour]:
                 f"/bookings/{booking}/change",
                 "/me",
                 "/me/problems",
+                "/notifications",
             ),
         ),
         "kiosk": Tour("kiosk@fablab.local", ("/kiosk/biic",)),
@@ -101,6 +102,7 @@ def tours(booking: str) -> dict[str, Tour]:
                 "/admin/resources/laser-1",
                 "/admin/plans",
                 "/admin/members",
+                "/admin/webhooks",
             ),
         ),
     }

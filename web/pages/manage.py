@@ -157,7 +157,10 @@ def decide_member(
     accounts.decide_member(session, actor, member_id, decision == "approve", now, reason=note)
     session.commit()
     request.app.state.actors.forget(member_id)
-    flash(request, text(request, actor, "Approved." if decision == "approve" else "Declined."))
+    flash(
+        request,
+        text(request, actor, "Approved.") if decision == "approve" else text(request, actor, "Declined."),
+    )
     return see_other("/manage/approvals#members")
 
 

@@ -70,6 +70,7 @@ bench: install-test
 	$(BIN)/python tests/bench/bench_ingest.py
 	$(BIN)/python tests/bench/bench_gateway.py
 	$(BIN)/python tests/bench/bench_hostile.py
+	$(BIN)/python tests/bench/bench_enumeration.py
 	$(BIN)/python tests/bench/bench_processes.py
 
 clean:

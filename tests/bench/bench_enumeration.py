@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -54,7 +55,7 @@ def main() -> None:
             login_max_failures=1_000_000,
         )
         app = create_app(settings, engine=engine, clock=FakeClock(NOW))
-        calls = {
+        calls: dict[str, Callable[[TestClient, str], object]] = {
             "signup": lambda c, email: c.post(
                 "/api/v1/auth/signup", json={"email": email, "name": "Bench", "password": PASSWORD}
             ),

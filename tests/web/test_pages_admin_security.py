@@ -73,6 +73,23 @@ class TestAdminSetUp:
         assert "Giờ mở cửa mon: 08:00 không sau 17:00" in response.text
         assert session.get(Site, "bad") is None
 
+    def test_bad_fields_are_named_as_the_form_names_them_in_vietnamese(
+        self, client: TestClient, app: FastAPI, session: Session, center: Center
+    ) -> None:
+        sign_in(client, app, center.admin)
+        response = client.post(
+            "/admin/resources",
+            data=form(id="Laser 2", site_id=center.site.id, kind="machine", name="", capacity="hai"),
+            headers=HTML,
+        )
+        assert response.status_code == 422
+        assert (
+            "Mã ngắn: chỉ dùng chữ thường không dấu, chữ số và dấu gạch ngang (như laser-2)" in response.text
+        )
+        assert "Tên: hãy điền mục này" in response.text
+        assert "Sức chứa: hãy ghi một số nguyên" in response.text
+        assert "capacity" not in response.text.split("<main", 1)[-1]
+
     def test_creates_and_changes_a_resource(
         self, client: TestClient, app: FastAPI, session: Session, center: Center
     ) -> None:

@@ -65,7 +65,7 @@ def add_plan(
     if actor is not None and not actor.manages(machine.site_id):
         raise NotPermitted("only the site's managers plan maintenance")
     if not (data.every_runtime_h or data.every_jobs or data.every_days):
-        raise InvalidRequest("a plan needs an interval: every_runtime_h, every_jobs or every_days")
+        raise InvalidRequest("a plan needs an interval: every so many runtime hours, jobs or days")
     plan = MaintenancePlan(
         machine_id=machine.id,
         name=data.name,

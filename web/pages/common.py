@@ -71,7 +71,10 @@ def render(
     """A page or fragment in the request's language, with the CSRF token and the formatters."""
     language = language_of(request, actor)
     gettext = Gettext(language)
-    flashes = request.session.pop("flash", []) if not is_htmx(request) else []
+    # A form sent by the pages' script reads the answer only to see where it leads; the notices
+    # wait for the page the browser then opens (X-Keep-Flash).
+    keep = is_htmx(request) or request.headers.get("X-Keep-Flash") == "1"
+    flashes = request.session.pop("flash", []) if not keep else []
     html = env.get_template(template).render(
         request=request,
         me=actor,

@@ -130,6 +130,89 @@
     if (event.key === "Escape" && document.querySelector("[data-sheet].is-open")) { closeSheet(); }
   });
 
+  // --- manager and admin forms: a refusal stands in the form, beside its field; nothing typed is lost
+  // The form is sent as it would be; a success goes on to the page it leads to, a refusal (4xx) is
+  // shown in the form instead of a bare error page: each "Field: problem" beside the field whose
+  // label it names, the rest at the top. Without this script the form still works (a page says why).
+  function keepsInput(form) {
+    var path = window.location.pathname;
+    return (path.indexOf("/admin") === 0 || path.indexOf("/manage") === 0) &&
+      form.matches("main form[method=post]") && !form.hasAttribute("data-native") &&
+      !form.hasAttribute("hx-post") && !form.hasAttribute("hx-get") && window.fetch && window.FormData;
+  }
+
+  function clearRefusal(form) {
+    form.querySelectorAll("[data-refusal]").forEach(function (node) { node.remove(); });
+    form.querySelectorAll("[aria-invalid][data-refused]").forEach(function (field) {
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("data-refused");
+      field.removeAttribute("aria-describedby");
+    });
+  }
+
+  function showRefusal(form, detail) {
+    clearRefusal(form);
+    var rest = [];
+    var first = null;
+    detail.split("; ").forEach(function (part, index) {
+      var colon = part.indexOf(": ");
+      var placed = false;
+      if (colon > 0) {
+        var name = part.slice(0, colon).trim();
+        form.querySelectorAll("label[for]").forEach(function (label) {
+          if (placed || label.textContent.trim().indexOf(name) !== 0) { return; }
+          var field = document.getElementById(label.getAttribute("for"));
+          if (!field) { return; }
+          var note = document.createElement("p");
+          note.className = "field-error";
+          note.id = "refusal-" + index + "-" + field.id;
+          note.setAttribute("data-refusal", "");
+          note.textContent = part.slice(colon + 2);
+          field.insertAdjacentElement("afterend", note);
+          field.setAttribute("aria-invalid", "true");
+          field.setAttribute("data-refused", "");
+          field.setAttribute("aria-describedby", note.id);
+          if (!first) { first = field; }
+          placed = true;
+        });
+      }
+      if (!placed) { rest.push(part); }
+    });
+    var box = document.createElement("div");
+    box.className = "error-box";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-refusal", "");
+    box.setAttribute("tabindex", "-1");
+    box.textContent = rest.length ? rest.join("; ") : detail;
+    form.insertBefore(box, form.firstChild);
+    (first || box).focus();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !keepsInput(form) || event.defaultPrevented) { return; }
+    event.preventDefault();
+    var body = new FormData(form);
+    if (event.submitter && event.submitter.name) { body.append(event.submitter.name, event.submitter.value); }
+    var action = (event.submitter && event.submitter.getAttribute("formaction")) || form.action;
+    var headers = { Accept: "application/json", "X-Keep-Flash": "1" };
+    var token = form.querySelector("input[name=csrf_token]");
+    if (token) { headers["X-CSRF-Token"] = token.value; }
+    fetch(action, { method: "POST", body: body, credentials: "same-origin", headers: headers })
+      .then(function (response) {
+        if (response.ok && response.redirected) { window.location.assign(response.url); return null; }
+        var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        if (response.ok || !json) {
+          // A page of its own (a form shown again with its refusals, a secret shown once): show it.
+          return response.text().then(function (html) { document.open(); document.write(html); document.close(); });
+        }
+        return response.json().then(function (answer) {
+          showRefusal(form, (answer && answer.detail) || response.statusText);
+        }, function () { showRefusal(form, response.statusText); });
+      })
+      .catch(function () { setOffline(true); });
+  });
+
   // A report's "Print" button: the page's print stylesheet does the rest.
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }

@@ -52,7 +52,7 @@ class TestMaintenance:
         laser = make_machine(session, site)
         with pytest.raises(InvalidRequest) as caught:
             maintenance.add_plan(session, None, laser.id, MaintenancePlanCreate(name="Clean lens"), NOW)
-        assert caught.value.detail == "a plan needs an interval: every_runtime_h, every_jobs or every_days"
+        assert caught.value.detail == "a plan needs an interval: every so many runtime hours, jobs or days"
         assert (
             session.exec(select(MaintenancePlan).where(MaintenancePlan.machine_id == laser.id)).first()
             is None

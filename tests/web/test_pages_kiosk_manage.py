@@ -167,6 +167,17 @@ class TestTrainings:
         self, client: TestClient, app: FastAPI, session: Session, center: Center
     ) -> None:
         sign_in(client, app, center.manager)
+        page = client.get("/manage/trainings", headers=HTML).text
+        # The member is picked from a list that searches names and e-mails as one types.
+        assert 'list="g-members"' in page
+        assert f'<option value="{center.member.email}">{center.member.name}</option>' in page
+        typo = client.post(
+            "/manage/trainings/grant",
+            data=form(member="lann@exmaple.vn", training=center.training.id),
+            headers=HTML,
+        )
+        assert typo.status_code == 404
+        assert "lann@exmaple.vn" in typo.text
         response = client.post(
             "/manage/trainings/grant",
             data=form(member=center.other_member.email, training=center.training.id),

@@ -172,3 +172,6 @@ def test_plans_and_quota_groups_are_named_not_given_by_id(
     assert "Lê Quang Minh minh@fablab.local thành viên Cơ bản" in members
     plans = visible_text(client.get("/admin/plans", headers=HTML).text)
     assert "in 3D 3d-print" in plans
+    resources = visible_text(client.get("/admin/resources", headers=HTML).text)
+    assert " biic " not in resources
+    assert "Trung tâm Hỗ trợ Khởi nghiệp và Đổi mới sáng tạo Máy" in resources

@@ -296,7 +296,9 @@ def test_the_page_reads_like_a_report_in_vietnamese(client: TestClient, app: Fas
     assert "Laser 1" in page.text
     exported = client.get("/manage/activity.csv", params={"year": "2027"})
     assert exported.status_code == 200
-    assert exported.text.lstrip("\ufeff").splitlines()[0] == "year,site,section,item,measure,value"
+    lines = exported.text.lstrip("\ufeff").splitlines()
+    assert lines[0] == "Năm,Cơ sở,Phần,Mục,Chỉ số,Giá trị"
+    assert any(line.startswith("2027,Toàn mạng lưới,Thành viên,mới,thành viên,") for line in lines)
     odd = client.get("/manage/activity", params={"year": "năm"}, headers=HTML)
     assert odd.status_code == 422
     assert "không phải là một năm" in odd.text

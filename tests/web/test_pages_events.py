@@ -179,7 +179,8 @@ class TestManagers:
         assert "có mặt" in detail.text
         exported = client.get(f"/manage/events/{event.id}/registrations.csv")
         rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
-        assert rows[1][:3] == ["Nguyễn Thị Lan", center.member.email, "registered"]
+        assert rows[0] == ["Tên", "E-mail", "Tình trạng", "Thứ tự chờ", "Mã", "Số buổi đã dự", "Đạt"]
+        assert rows[1][:3] == ["Nguyễn Thị Lan", center.member.email, "đã đăng ký"]
         assert rows[1][5] == "1"
 
     def test_a_refused_announcement_keeps_the_form(

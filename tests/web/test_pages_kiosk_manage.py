@@ -224,12 +224,14 @@ class TestReport:
         response = client.get(f"/manage/reports.csv?site={center.site.id}&month=2027-03")
         assert response.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
-        by_kind = {row["kind"]: row for row in rows}
-        assert by_kind["machine"]["booked_hours"] == "2.00"
-        assert by_kind["machine"]["used_hours"] == "1.50"
-        assert by_kind["machine"]["no_show_rate"] == "0.0000"
-        assert by_kind["room"]["no_shows"] == "1"
-        assert by_kind["room"]["no_show_rate"] == "1.0000"
+        # Headers and kinds are words in the reader's language; numbers keep a dot for decimals.
+        by_kind = {row["Loại"]: row for row in rows}
+        assert by_kind["Máy"]["Giờ đã đặt"] == "2.00"
+        assert by_kind["Máy"]["Giờ đã dùng"] == "1.50"
+        assert by_kind["Máy"]["Tỉ lệ vắng mặt"] == "0.0000"
+        assert by_kind["Phòng họp"]["Vắng mặt"] == "1"
+        assert by_kind["Phòng họp"]["Tỉ lệ vắng mặt"] == "1.0000"
+        assert {row["Cơ sở"] for row in rows} == {center.site.name}
 
 
 class TestSiteBookings:

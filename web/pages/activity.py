@@ -3,17 +3,23 @@ with charts where people would rather look than read, and the same figures as CS
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from booking.catalogue import repository as catalogue_repo
+from booking.catalogue import service as catalogue
 from booking.errors import InvalidRequest
 from devices import activity
-from web.api.reports import report_csv
+from web.api.reports import report_rows
 from web.deps import NowDep, SessionDep
 from web.i18n import Gettext
+from web.pages import csvwords
 from web.pages.charts import pair_chart
 from web.pages.common import ManagerActor, language_of, render
 
@@ -33,6 +39,38 @@ EVENT_WORDS = {
     "training": "Machine-safety training",
     "event": "Event",
 }
+
+
+def worded_csv(session: Session, report: activity.ActivityReport, language: str) -> str:
+    """The API's rows (one figure each) with words a person reads: the columns, sites, machines and
+    trainings by name, sections and measures in the reader's language; numbers as they are."""
+    gettext = Gettext(language).gettext
+
+    def named(rows: Sequence[Any]) -> dict[str, str]:
+        return {r.id: r.name_en if language == "en" and r.name_en else r.name for r in rows}
+
+    sites = {**named(catalogue_repo.list_sites(session)), "network": gettext("The whole network")}
+    items = {
+        **named(catalogue_repo.list_trainings(session)),
+        **{r.id: r.name for r in catalogue.list_all_resources(session)},
+    }
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    rows = iter(report_rows(report))
+    next(rows)
+    writer.writerow([gettext(h) for h in ("Year", "Site", "Section", "Item", "Measure", "Value")])
+    for year, site, section, item, measure, value in rows:
+        writer.writerow(
+            [
+                year,
+                sites.get(site, site),
+                csvwords.word(csvwords.SECTION_WORDS, section, gettext),
+                items.get(item) or csvwords.word(csvwords.ITEM_WORDS, item, gettext),
+                csvwords.word(csvwords.MEASURE_WORDS, measure, gettext),
+                value,
+            ]
+        )
+    return buffer.getvalue()
 
 
 def _year(value: str, default: int) -> int:
@@ -82,6 +120,7 @@ def activity_page(
 
 @router.get("/manage/activity.csv")
 def activity_csv(
+    request: Request,
     session: SessionDep,
     now: NowDep,
     actor: ManagerActor,
@@ -93,7 +132,7 @@ def activity_csv(
     report = activity.activity(session, activity.reported_sites(session, actor, site or None), chosen, now)
     name = f"fablab-activity-{chosen}{'-' + site if site else ''}.csv"
     return Response(
-        "\ufeff" + report_csv(report),
+        "\ufeff" + worded_csv(session, report, language_of(request, actor)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

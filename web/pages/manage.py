@@ -25,11 +25,14 @@ from booking.members import service as members_service
 from booking.members.actors import Actor
 from booking.models import ACTIVE_STATUSES, BookingStatus, Member, Role, Site
 from web.deps import NowDep, SessionDep, SettingsDep
+from web.i18n import Gettext
+from web.pages import csvwords
 from web.pages.common import (
     ManagerActor,
     done,
     flash,
     is_htmx,
+    language_of,
     local_today,
     parse_day,
     render,
@@ -340,6 +343,7 @@ def report(
 
 @router.get("/reports.csv")
 def report_csv(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -351,26 +355,20 @@ def report_csv(
     result = _report(session, actor, site, month, now, settings.timezone)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(
-        [
-            "month",
-            "site",
-            "kind",
-            "bookings",
-            "booked_hours",
-            "used_hours",
-            "no_shows",
-            "judged",
-            "no_show_rate",
-        ]
-    )
+    language = language_of(request, actor)
+    gettext = Gettext(language).gettext
+    headers = ["Month", "Site", "Kind", "Bookings", "Booked hours", "Used hours", "No-shows", "Judged"]
+    writer.writerow([gettext(h) for h in [*headers, "No-show rate"]])
+    names = {
+        s.id: s.name_en if language == "en" and s.name_en else s.name for s in managed_sites(session, actor)
+    }
     for row in result.rows:
         rate = f"{row.no_show_rate:.4f}" if row.no_show_rate is not None else ""
         writer.writerow(
             [
                 f"{result.month:%Y-%m}",
-                row.site_id,
-                row.kind.value,
+                names.get(row.site_id, row.site_id),
+                csvwords.word(csvwords.KIND_WORDS, row.kind.value, gettext),
                 row.bookings,
                 f"{row.booked_hours:.2f}",
                 f"{row.used_hours:.2f}",

@@ -28,7 +28,8 @@ from booking.schemas import AttendanceCreate, EventCreate, EventSessionCreate, E
 from booking.spans import zone
 from web.deps import NowDep, ReadSessionDep, SessionDep
 from web.errors import status_of
-from web.i18n import say
+from web.i18n import Gettext, say
+from web.pages import csvwords
 from web.pages.common import (
     ManagerActor,
     flash,
@@ -310,24 +311,26 @@ def cancel_event(
 
 
 @router.get("/manage/events/{event_id}/registrations.csv")
-def registrations_csv(event_id: str, session: SessionDep, actor: ManagerActor) -> Response:
+def registrations_csv(request: Request, event_id: str, session: SessionDep, actor: ManagerActor) -> Response:
     """The registrations as CSV (for a sign-in sheet or a spreadsheet)."""
     view = _manager_view(session, actor, event_id)
     rows = events.list_registrations(session, actor, event_id)
     emails = {r.id: r.email for r in events_repo.registrations(session, event_id)}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["name", "email", "status", "waitlist_position", "code", "sessions_attended", "passed"])
+    gettext = Gettext(language_of(request, actor)).gettext
+    headers = ["Name", "E-mail", "Status", "Place on the waiting list", "Code", "Sessions attended", "Passed"]
+    writer.writerow([gettext(h) for h in headers])
     for r in rows:
         writer.writerow(
             [
                 r.name,
                 emails.get(r.id, ""),
-                r.status.value,
+                csvwords.word(csvwords.REGISTRATION_WORDS, r.status.value, gettext),
                 r.position or "",
                 r.code,
                 len(r.attended_sessions),
-                r.passed,
+                csvwords.yes_no(r.passed, gettext),
             ]
         )
     filename = f"event-{view.event.id}-registrations.csv"

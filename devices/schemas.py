@@ -45,6 +45,8 @@ class MachineRead(BaseModel):
     rev: int
     ts: Timestamp
     name: str = ""
+    # The English name, for pages read in English; not part of the published status.
+    name_en: str = Field(default="", exclude=True)
     power_w: float | None = None
     fault: str | None = None
 

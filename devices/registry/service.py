@@ -112,6 +112,7 @@ def machine_read(session: Session, machine: Machine, now: datetime) -> MachineRe
         rev=machine.rev,
         ts=now,
         name=resource.name if resource else machine.id,
+        name_en=resource.name_en if resource else "",
         power_w=machine.power_w,
         fault=f"{machine.fault_code}: {machine.fault_message}" if machine.fault_code else None,
     )

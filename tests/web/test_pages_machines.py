@@ -315,7 +315,7 @@ class TestMaintenance:
     @pytest.mark.parametrize(
         ("fields", "detail"),
         [
-            ({}, "Kế hoạch bảo trì cần có chu kỳ"),
+            ({}, "kế hoạch bảo trì cần có chu kỳ"),
             ({"every_jobs": "nhiều"}, "“nhiều” không phải là số lượt gia công hợp lệ"),
             ({"every_days": "-3"}, "Số ngày phải lớn hơn 0"),
             ({"every_jobs": "2.5"}, "Số lượt gia công và số ngày phải là số nguyên"),

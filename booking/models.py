@@ -196,6 +196,16 @@ class Plan(SQLModel, table=True):
     monthly_price_vnd: int = 0
 
 
+class QuotaGroup(SQLModel, table=True):
+    """What a quota group is called on the pages and in refusals ("máy cắt laser" for `laser`).
+
+    Optional: a group without a row is named by the catalogue's words for its id."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+
+
 class QuotaRule(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("plan_id", "quota_group", "period"),)
 

@@ -267,6 +267,9 @@ class QuotaRead(BaseModel):
     """One rule of the member's plan with what the member holds against it now."""
 
     quota_group: str
+    # Extensions: the group's name as an admin set it (empty: the pages use their words for the id).
+    group_name: str = ""
+    group_name_en: str = ""
     period: QuotaPeriod
     period_start: Timestamp
     period_end: Timestamp

@@ -11,7 +11,7 @@ from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.members import service as members
 from booking.members.actors import SYSTEM
-from booking.models import Plan, QuotaPeriod, QuotaRule, ResourceKind, Role, Training
+from booking.models import Plan, QuotaGroup, QuotaPeriod, QuotaRule, ResourceKind, Role, Training
 from booking.schemas import (
     MemberCreate,
     ResourceCreate,
@@ -233,6 +233,22 @@ RESOURCES = [
 ]
 
 
+def _quota_groups() -> list[QuotaGroup]:
+    """The demo's quota groups, named in both languages as an admin would."""
+    return [
+        QuotaGroup(id=group_id, name=name, name_en=name_en)
+        for group_id, name, name_en in (
+            ("coworking", "chỗ làm việc chung", "co-working desks"),
+            ("meeting-rooms", "phòng họp", "meeting rooms"),
+            ("electronics", "bàn điện tử", "electronics benches"),
+            ("laser", "máy cắt laser", "laser cutters"),
+            ("3d-print", "in 3D", "3D printing"),
+            ("cnc", "máy CNC", "CNC machines"),
+            ("classrooms", "phòng học", "classrooms"),
+        )
+    ]
+
+
 def _plans() -> list[tuple[Plan, list[QuotaRule]]]:
     # Fresh ORM objects on every call: an instance belongs to one session.
     return [
@@ -381,6 +397,7 @@ def seed_demo(session: Session, now: datetime) -> bool:
     session.flush()
     for resource in RESOURCES:
         catalogue.create_resource(session, SYSTEM, resource)
+    session.add_all(_quota_groups())
     for plan, quota_rules in _plans():
         session.add(plan)
         session.flush()

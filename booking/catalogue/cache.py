@@ -152,6 +152,7 @@ def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
 
 def _load_quota_limits(session: Session, key: str) -> list[QuotaLimits]:
     plan_id, quota_group = key.split("\x00", 1)
+    named = repo.get_quota_group(session, quota_group)
     return [
         QuotaLimits(
             quota_group=rule.quota_group,
@@ -159,6 +160,8 @@ def _load_quota_limits(session: Session, key: str) -> list[QuotaLimits]:
             max_hours=rule.max_hours,
             max_bookings=rule.max_bookings,
             max_future_bookings=rule.max_future_bookings,
+            group_name=named.name if named else "",
+            group_name_en=named.name_en if named else "",
         )
         for rule in repo.list_quota_rules(session, plan_id, quota_group)
     ]

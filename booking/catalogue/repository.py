@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from booking.models import (
     Closure,
     Plan,
+    QuotaGroup,
     QuotaRule,
     Resource,
     ResourceBlock,
@@ -159,6 +160,24 @@ def list_quota_rules(session: Session, plan_id: str, quota_group: str | None = N
     if quota_group is not None:
         query = query.where(QuotaRule.quota_group == quota_group)
     return session.exec(query.order_by(col(QuotaRule.quota_group), col(QuotaRule.period))).all()
+
+
+def get_quota_group(session: Session, group_id: str) -> QuotaGroup | None:
+    """What a quota group is called, if an admin named it."""
+    return session.get(QuotaGroup, group_id)
+
+
+def quota_groups(session: Session) -> dict[str, QuotaGroup]:
+    """Every named quota group by id."""
+    return {g.id: g for g in session.exec(select(QuotaGroup)).all()}
+
+
+def quota_group_ids(session: Session) -> list[str]:
+    """Every quota group in use (by a quota rule or a resource) or named, sorted."""
+    used = set(session.exec(select(QuotaRule.quota_group)).all())
+    used |= {g for g in session.exec(select(Resource.quota_group)).all() if g}
+    used |= set(session.exec(select(QuotaGroup.id)).all())
+    return sorted(used)
 
 
 def get_quota_rule(session: Session, rule_id: int) -> QuotaRule | None:

@@ -58,6 +58,9 @@ class QuotaLimits:
     max_hours: float | None = None
     max_bookings: int | None = None
     max_future_bookings: int | None = None
+    # The group's name as the admin set it (empty: the catalogue's words for its id).
+    group_name: str = ""
+    group_name_en: str = ""
 
 
 def check_booking_lengths(slot_minutes: int, min_minutes: int, max_minutes: int) -> None:

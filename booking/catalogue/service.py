@@ -6,6 +6,7 @@ process's cached snapshot of the catalogue, so the next booking sees it at once.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Protocol
 
@@ -24,7 +25,7 @@ from booking.catalogue.rules import (
 )
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted
 from booking.messages import Term
-from booking.models import Closure, Plan, QuotaRule, Resource, ResourceKind, Site, Training
+from booking.models import Closure, Plan, QuotaGroup, QuotaRule, Resource, ResourceKind, Site, Training
 from booking.schemas import (
     ClosureCreate,
     PlanCreate,
@@ -318,3 +319,21 @@ def delete_quota_rule(session: Session, actor: Acting, rule_id: int) -> QuotaRul
 def list_quota_rules_by_plan(session: Session) -> dict[str, list[QuotaRule]]:
     """Every plan's quota rules, with their ids (for editing)."""
     return {plan.id: list(repo.list_quota_rules(session, plan.id)) for plan in repo.list_plans(session)}
+
+
+def name_quota_group(
+    session: Session, actor: Acting, group_id: str, name: str, name_en: str = ""
+) -> QuotaGroup:
+    """Give a quota group the name members read on their meters and in refusals (both languages)."""
+    require_admin(actor)
+    if not re.fullmatch(r"[a-z0-9-]{1,64}", group_id):
+        raise InvalidRequest("'{group}' is not a quota group", group=group_id)
+    name, name_en = " ".join(name.split()), " ".join(name_en.split())
+    if not name or len(name) > 200 or len(name_en) > 200:
+        raise InvalidRequest("a quota group's name needs 1 to 200 characters")
+    group = repo.get_quota_group(session, group_id) or QuotaGroup(id=group_id, name=name)
+    group.name, group.name_en = name, name_en
+    session.add(group)
+    session.flush()
+    catalogue_changed()
+    return group

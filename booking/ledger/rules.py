@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from booking.catalogue.rules import QuotaLimits
 from booking.errors import QuotaExceeded
-from booking.messages import Hours, Term
+from booking.messages import Hours, Name, Term
 from booking.models import QuotaPeriod
 from booking.spans import Span, local_instant
 
@@ -51,7 +51,13 @@ def period_bounds(instant: datetime, period: QuotaPeriod, tz: ZoneInfo) -> Span:
 def check_quota(limits: QuotaLimits, usage: QuotaUsage, requested_seconds: int) -> None:
     """Refuse a booking that would take the member past a limit of their plan."""
     # The group is a word of the center's vocabulary ("meeting-rooms" reads "phòng họp").
-    group, period = Term(limits.quota_group), PERIOD_WORDS[limits.period]
+    # An admin may name it ("Phòng thí nghiệm sinh học"); the catalogue's words otherwise.
+    group: Name | Term = (
+        Name(limits.group_name, limits.group_name_en or None)
+        if limits.group_name
+        else Term(limits.quota_group)
+    )
+    period = PERIOD_WORDS[limits.period]
     if limits.max_hours is not None:
         allowed = limits.max_hours * 3600
         if usage.booked_seconds + requested_seconds > allowed + 1e-6:

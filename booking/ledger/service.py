@@ -124,6 +124,7 @@ def my_quotas(session: Session, member: MemberInfo, now: datetime, tz_name: str)
         return []
     tz = zone(tz_name)
     rules = catalogue_repo.list_quota_rules(session, member.plan_id)
+    names = catalogue_repo.quota_groups(session)
     result: list[QuotaRead] = []
     for group in dict.fromkeys(rule.quota_group for rule in rules):
         of_group = [rule for rule in rules if rule.quota_group == group]
@@ -131,8 +132,11 @@ def my_quotas(session: Session, member: MemberInfo, now: datetime, tz_name: str)
         used = repo.usage(
             session, member.id, group, periods, now, count_bookings=True, count_future=True, with_runtime=True
         )
+        named = names.get(group)
         result.extend(
-            _quota_read(rule, span.start, span.end, usage)
+            _quota_read(rule, span.start, span.end, usage).model_copy(
+                update={"group_name": named.name, "group_name_en": named.name_en} if named else {}
+            )
             for rule, span, usage in zip(of_group, periods, used, strict=True)
         )
     return result

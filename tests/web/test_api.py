@@ -499,6 +499,9 @@ class TestMe:
         assert quotas == [
             {
                 "quota_group": "laser",
+                # Extensions: the group's name where an admin set one.
+                "group_name": "",
+                "group_name_en": "",
                 "period": "week",
                 "period_start": "2027-02-28T17:00:00.000Z",
                 "period_end": "2027-03-07T17:00:00.000Z",

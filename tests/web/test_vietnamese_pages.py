@@ -175,3 +175,29 @@ def test_plans_and_quota_groups_are_named_not_given_by_id(
     resources = visible_text(client.get("/admin/resources", headers=HTML).text)
     assert " biic " not in resources
     assert "Trung tâm Hỗ trợ Khởi nghiệp và Đổi mới sáng tạo Máy" in resources
+
+
+def test_an_admin_names_a_quota_group_and_members_read_it(
+    client: TestClient, app: FastAPI, demo: Session
+) -> None:
+    from tests.web.pages import form
+
+    admin = demo.exec(select(Member).where(Member.email == "admin@fablab.local")).one()
+    sign_in(client, app, admin, language="vi")
+    page = client.get("/admin/plans", headers=HTML).text
+    assert 'id="g-laser-name"' in page
+    named = client.post(
+        "/admin/quota-groups",
+        data=form(id="laser", name="Máy laser (cắt và khắc)", name_en="Laser cutting and engraving"),
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert named.status_code == 303
+    lan = demo.exec(select(Member).where(Member.email == "lan@fablab.local")).one()
+    sign_in(client, app, lan, language="vi")
+    assert "Máy laser (cắt và khắc)" in visible_text(client.get("/me", headers=HTML).text)
+    lan.language = "en"
+    demo.add(lan)
+    demo.flush()
+    sign_in(client, app, lan, language="en")
+    assert "Laser cutting and engraving" in visible_text(client.get("/me", headers=HTML).text)

@@ -357,6 +357,7 @@ def resources(request: Request, session: SessionDep, actor: AdminActor) -> Respo
         "admin/resources.html",
         actor,
         resources=catalogue.list_all_resources(session),
+        quota_groups=catalogue_repo.quota_groups(session),
         sites=list(catalogue_repo.list_sites(session)),
         trainings=list(catalogue_repo.list_trainings(session)),
         kinds=list(ResourceKind),
@@ -439,7 +440,20 @@ def plans(request: Request, session: SessionDep, actor: AdminActor) -> Response:
         plans=list(catalogue_repo.list_plans(session)),
         quota_rules=catalogue.list_quota_rules_by_plan(session),
         periods=list(QuotaPeriod),
+        quota_groups=catalogue_repo.quota_groups(session),
+        group_ids=catalogue_repo.quota_group_ids(session),
     )
+
+
+@router.post("/quota-groups")
+def name_quota_group(request: Request, session: SessionDep, actor: AdminActor, form: Fields) -> Response:
+    """Name a quota group in both languages (what members read on their meters and in refusals)."""
+    group = catalogue.name_quota_group(
+        session, actor, _value(form, "id"), _value(form, "name"), _value(form, "name_en")
+    )
+    session.commit()
+    flash(request, text(request, actor, "Quota group %(group)s named.", group=group.id))
+    return see_other("/admin/plans#groups")
 
 
 @router.post("/plans")

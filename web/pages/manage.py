@@ -338,6 +338,7 @@ def report(
         result=result,
         months=reports.recent_months(reports.local_today(now, settings.timezone)),
         csv_query=f"site={site}&month={result.month:%Y-%m}",
+        quota_groups=catalogue_repo.quota_groups(session),
     )
 
 

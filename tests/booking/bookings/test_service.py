@@ -201,6 +201,24 @@ class TestBook:
         # The next ISO week (from Monday 8 March, local time) starts afresh.
         bookings.book(session, who, ask(laser.id, "2027-03-08 08:00", "2027-03-08 10:00"), NOW)
 
+    def test_a_quota_group_an_admin_named_is_read_by_its_name(self, session: Session, site: Site) -> None:
+        from booking.catalogue import service as catalogue
+        from web.i18n import say
+
+        catalogue.name_quota_group(session, SYSTEM, "bio-lab", "Phòng thí nghiệm sinh học", "biology lab")
+        bench = make_resource(
+            session, site, name="Tủ cấy vô trùng", kind=ResourceKind.room, quota_group="bio-lab"
+        )
+        member = make_member(session, plan=make_plan(session, quota("bio-lab", max_hours=1)))
+        with pytest.raises(QuotaExceeded) as caught:
+            bookings.book(
+                session, actor(session, member), ask(bench.id, "2027-03-02 08:00", "2027-03-02 10:00"), NOW
+            )
+        assert caught.value.detail.startswith("your plan allows 1 h of biology lab per week")
+        assert say(caught.value.message, "vi").startswith(
+            "Gói của bạn cho phép 1 giờ Phòng thí nghiệm sinh học mỗi"
+        )
+
     def test_quota_counts_and_future_bookings(self, session: Session, site: Site) -> None:
         room = make_resource(session, site, name="Room", kind=ResourceKind.room, quota_group="meeting-rooms")
         plan = make_plan(

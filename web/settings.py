@@ -100,8 +100,6 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     # The managers' digest leaves at this hour of each site's morning.
     digest_hour: int = Field(default=7, ge=0, le=23)
-    # Members at a machine are told this many minutes before their booking ends.
-    ending_warning_min: int = Field(default=5, ge=1, le=60)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

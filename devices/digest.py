@@ -20,6 +20,7 @@ from booking.spans import zone
 from devices.maintenance import repository as maintenance_repo
 from devices.maintenance import service as maintenance
 from devices.models import Machine, MachineState
+from devices.registry import service as registry
 
 DOWN = (MachineState.fault, MachineState.offline, MachineState.blocked)
 TODAY = (BookingStatus.pending, BookingStatus.confirmed, BookingStatus.checked_in, BookingStatus.completed)
@@ -75,7 +76,7 @@ def digest(session: Session, site: Site, now: datetime) -> Message:
     due = sorted(
         f"{name} – {plan.name}"
         for plan, machine in maintenance_repo.plans_with_machines(session, site_ids=[site.id])
-        for name in [_machine_name(session, machine)]
+        for name in [registry.machine_name(session, machine)]
         if maintenance.progress(plan, machine, now).status in ("due", "overdue")
     )
     parts = [message("bookings today: {count}", count=int(booked))]
@@ -90,8 +91,3 @@ def digest(session: Session, site: Site, now: datetime) -> Message:
     return message(
         "Today at {site}: {parts}", site=Name(site.name, site.name_en or None), parts=Items(tuple(parts))
     )
-
-
-def _machine_name(session: Session, machine: Machine) -> str:
-    resource = session.get(Resource, machine.id)
-    return resource.name if resource is not None else machine.id

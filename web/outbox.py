@@ -27,7 +27,7 @@ from booking.bookings import ical
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Member, Resource, Site
 from web import notices
-from web.backoff import LEASE, MAX_ATTEMPTS, retry_after
+from web.backoff import LEASE, MAX_ATTEMPTS, retry_after, take_due
 from web.i18n import Gettext, normalise, say
 from web.metrics import DELIVERIES
 from web.pages.common import env
@@ -107,19 +107,7 @@ class Outgoing:
 def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = LEASE) -> list[Outgoing]:
     """Take the due deliveries (leased for `lease`) in one short transaction."""
     with Session(engine, expire_on_commit=False) as session:
-        query = (
-            select(Delivery)
-            .where(
-                Delivery.channel == "email",
-                Delivery.status == DeliveryStatus.pending,
-                col(Delivery.next_attempt_at) <= now,
-            )
-            .order_by(col(Delivery.next_attempt_at))
-            .limit(batch)
-        )
-        if engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.exec(query).all())
+        rows = take_due(session, engine, "email", now, batch, lease)
         members = {
             m.id: m
             for m in session.exec(
@@ -128,9 +116,6 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
         }
         claimed = []
         for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
-            session.add(row)
             member = members.get(row.member_id) if row.member_id else None
             if (
                 member is not None

@@ -38,23 +38,19 @@ class TokenCodec:
         return TokenClaims(member_id=data["m"], version=version)
 
 
-# A reset link works for an hour.
-RESET_MAX_AGE_S = 3600
+class _PairCodec:
+    """Signs a link's two strings (a member and one more) under its own salt, with an expiry or none."""
 
-
-class ResetCodec:
-    """Signs the one-time links of password-reset e-mails: the member and their password's
-    fingerprint (booking.accounts), valid for RESET_MAX_AGE_S."""
-
-    def __init__(self, secret_key: str, max_age_s: int = RESET_MAX_AGE_S) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt="fablab-password-reset")
+    def __init__(self, secret_key: str, salt: str, second: str, max_age_s: int | None) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
+        self._second = second
         self._max_age_s = max_age_s
 
-    def issue(self, member_id: str, fingerprint: str) -> str:
-        return self._serializer.dumps({"m": member_id, "f": fingerprint})
+    def issue(self, member_id: str, value: str) -> str:
+        return self._serializer.dumps({"m": member_id, self._second: value})
 
     def read(self, token: str) -> tuple[str, str] | None:
-        """(member id, fingerprint), or None for a forged, malformed or expired link."""
+        """(member id, the second string), or None for a forged, malformed or expired link."""
         try:
             data = self._serializer.loads(token, max_age=self._max_age_s)
         except (BadSignature, SignatureExpired):
@@ -62,61 +58,39 @@ class ResetCodec:
         if (
             not isinstance(data, dict)
             or not isinstance(data.get("m"), str)
-            or not isinstance(data.get("f"), str)
+            or not isinstance(data.get(self._second), str)
         ):
             return None
-        return data["m"], data["f"]
+        return data["m"], data[self._second]
 
 
-class UnsubscribeCodec:
+# A reset link works for an hour.
+RESET_MAX_AGE_S = 3600
+
+
+class ResetCodec(_PairCodec):
+    """Signs the one-time links of password-reset e-mails: the member and their password's
+    fingerprint (booking.accounts), valid for RESET_MAX_AGE_S."""
+
+    def __init__(self, secret_key: str, max_age_s: int = RESET_MAX_AGE_S) -> None:
+        super().__init__(secret_key, "fablab-password-reset", "f", max_age_s)
+
+
+class UnsubscribeCodec(_PairCodec):
     """Signs the unsubscribe links of e-mails: a member and a kind of message; no expiry, so an old
     e-mail's link still works, and nothing else can be done with it."""
 
     def __init__(self, secret_key: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt="fablab-unsubscribe")
-
-    def issue(self, member_id: str, kind: str) -> str:
-        return self._serializer.dumps({"m": member_id, "k": kind})
-
-    def read(self, token: str) -> tuple[str, str] | None:
-        try:
-            data = self._serializer.loads(token)
-        except BadSignature:
-            return None
-        if (
-            not isinstance(data, dict)
-            or not isinstance(data.get("m"), str)
-            or not isinstance(data.get("k"), str)
-        ):
-            return None
-        return data["m"], data["k"]
+        super().__init__(secret_key, "fablab-unsubscribe", "k", None)
 
 
 # A link that confirms an address (a new account's, or a new one for an account) works for a day.
 ADDRESS_MAX_AGE_S = 24 * 3600
 
 
-class AddressCodec:
+class AddressCodec(_PairCodec):
     """Signs the links that confirm an e-mail address: a member and the address, valid for a day.
     `purpose` keeps a sign-up's link from confirming a change of address, and the reverse."""
 
     def __init__(self, secret_key: str, purpose: str, max_age_s: int = ADDRESS_MAX_AGE_S) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=f"fablab-address-{purpose}")
-        self._max_age_s = max_age_s
-
-    def issue(self, member_id: str, email: str) -> str:
-        return self._serializer.dumps({"m": member_id, "e": email})
-
-    def read(self, token: str) -> tuple[str, str] | None:
-        """(member id, address), or None for a forged, malformed or expired link."""
-        try:
-            data = self._serializer.loads(token, max_age=self._max_age_s)
-        except (BadSignature, SignatureExpired):
-            return None
-        if (
-            not isinstance(data, dict)
-            or not isinstance(data.get("m"), str)
-            or not isinstance(data.get("e"), str)
-        ):
-            return None
-        return data["m"], data["e"]
+        super().__init__(secret_key, f"fablab-address-{purpose}", "e", max_age_s)

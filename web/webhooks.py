@@ -34,7 +34,7 @@ from booking.errors import InvalidRequest
 from booking.messages import Message, message
 from booking.models import Delivery, DeliveryStatus, Member, Role, Webhook
 from booking.notifications import notify, webhooks_changed
-from web.backoff import LEASE, MAX_ATTEMPTS, retry_after
+from web.backoff import MAX_ATTEMPTS, retry_after, take_due
 from web.i18n import say
 from web.metrics import DELIVERIES
 from web.settings import Settings
@@ -90,26 +90,12 @@ class Outgoing:
 def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
     """Take the due webhook deliveries (leased for LEASE) in one short transaction."""
     with Session(engine, expire_on_commit=False) as session:
-        query = (
-            select(Delivery)
-            .where(
-                Delivery.channel == "webhook",
-                Delivery.status == DeliveryStatus.pending,
-                col(Delivery.next_attempt_at) <= now,
-            )
-            .order_by(col(Delivery.next_attempt_at))
-            .limit(batch)
-        )
-        if engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.exec(query).all())
+        rows = take_due(session, engine, "webhook", now, batch)
         ids = {row.webhook_id for row in rows if row.webhook_id}
         hooks = {h.id: h for h in session.exec(select(Webhook).where(col(Webhook.id).in_(ids))).all()}
         claimed = []
         for row in rows:
             hook = hooks.get(row.webhook_id or "")
-            row.attempts += 1
-            row.next_attempt_at = now + LEASE
             if hook is None or not hook.active:
                 row.status, row.last_error = DeliveryStatus.failed, "the webhook was removed or switched off"
             else:

@@ -4,7 +4,6 @@ Never commits."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from booking.events import rules
 from booking.members import repository as members_repo
 from booking.members import service as members
 from booking.members.actors import Actor
-from booking.members.rules import check_training
+from booking.members.rules import check_training, looks_like_email
 from booking.messages import Items, Name, Slot, message
 from booking.models import (
     ACTIVE_STATUSES,
@@ -51,7 +50,6 @@ from booking.series.rules import FURTHEST_END, expand_rrule
 from booking.spans import Span
 from booking.waitlist import service as waitlist
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE_ATTEMPTS = 5
 LIVE = (RegistrationStatus.registered, RegistrationStatus.waitlisted)
 
@@ -528,7 +526,7 @@ def _registrant(
         name, email = data.name.strip(), data.email.strip()
         if not name:
             raise InvalidRequest("give your name to register as a guest")
-        if not EMAIL.match(email):
+        if not looks_like_email(email):
             raise InvalidRequest("'{email}' is not an e-mail address", email=email)
         return Registrant(None, name, email.lower())
     if actor.member.role is Role.kiosk:

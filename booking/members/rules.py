@@ -61,6 +61,14 @@ def check_role_sites(role: Role, sites: Sequence[str], *, hint: str = "") -> Non
         raise InvalidRequest("a manager needs at least one site to manage{hint}", hint=hint)
 
 
+# An address people can be written to: something, @, a domain with a dot; no spaces.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def looks_like_email(text: str) -> bool:
+    return re.fullmatch(EMAIL_PATTERN, text.strip()) is not None
+
+
 def normal_email(email: str) -> str:
     """An e-mail address as accounts store and compare it."""
     return email.strip().lower()

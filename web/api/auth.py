@@ -15,6 +15,7 @@ from sqlmodel import Session
 from booking import accounts
 from booking.errors import NotPermitted
 from booking.members import service as members
+from booking.members.rules import EMAIL_PATTERN
 from booking.models import Member
 from booking.security import verify_password_queued
 from web.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
@@ -142,7 +143,7 @@ def _confirm(session: Session, member_id: str, fingerprint: str, password: str, 
 
 
 class SignUp(BaseModel):
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: str = Field(min_length=1, max_length=1024)
     language: str = Field(default="vi", pattern=r"^(vi|en)$")

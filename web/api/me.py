@@ -12,6 +12,7 @@ from booking import accounts, notifications
 from booking.catalogue import repository as catalogue_repo
 from booking.ledger import service as ledger
 from booking.members import service as members
+from booking.members.rules import EMAIL_PATTERN
 from booking.schemas import MemberRead, MemberTrainingRead, QuotaRead, Timestamp
 from web import notices
 from web.api.auth import address_link
@@ -122,7 +123,7 @@ def revoke_training(member_id: str, training_id: str, session: SessionDep, actor
 
 
 class AddressChange(BaseModel):
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)
 
 
 @router.post("/me/email", status_code=202)

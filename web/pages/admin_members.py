@@ -16,8 +16,9 @@ from booking.schemas import (
     MemberUpdate,
 )
 from web.deps import NowDep, SessionDep
-from web.pages.admin import Fields, _checked, _optional, _value, _values, validated
+from web.pages.admin import Fields, _checked, _optional, _value, _values
 from web.pages.common import AdminActor, flash, render, see_other, text
+from web.pages.forms import validated
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

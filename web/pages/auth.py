@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from booking import accounts
 from booking.errors import DomainError, NotPermitted, TooManyAttempts, Unauthenticated
 from booking.members import service as members
 from booking.members.actors import Actor
+from booking.members.rules import looks_like_email
 from booking.models import Member
 from booking.security import verify_password_queued
 from web.api.auth import SignUp, read_reset_token, reset_link, verify_token
@@ -286,7 +286,7 @@ async def signup(
     gettext = Gettext(reader_language).gettext
     if not form.name:
         form.errors["name"] = gettext("Write your name as people call you.")
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", form.email):
+    if not looks_like_email(form.email):
         form.errors["email"] = gettext("This does not look like an e-mail address (name@example.com).")
     if form.errors:
         return _signup_form(request, settings, form, status=422)

@@ -3,7 +3,6 @@ page, my waitlist places, my quotas and trainings, my calendar feed."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from booking.events import ical as events_ical
 from booking.ledger import service as ledger
 from booking.members import service as members
 from booking.members.actors import Actor
+from booking.members.rules import looks_like_email
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, Site
 from booking.series import service as series
 from booking.spans import zone
@@ -278,7 +278,7 @@ def change_address(
     """Send a link to the new address; the account's address changes once it is opened there."""
     member = members.get_member_or_raise(session, actor.id)
     try:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email.strip()):
+        if not looks_like_email(email):
             raise InvalidRequest("this does not look like an e-mail address (name@example.com)")
         accounts.request_address_change(
             session,

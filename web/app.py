@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from booking.errors import NotPermitted
-from web import errors, pages
+from web import errors, pages, routes
 from web.api import auth, bookings, catalogue, me
 from web.api import events as events_api
 from web.api import machines as machines_api
@@ -108,7 +108,7 @@ def create_app(
         reports_api.router,
         webhooks_api.router,
     ):
-        app.include_router(router)
+        routes.include(app, router)
     pages.install(app)
 
     @app.get("/healthz", tags=["operations"])
@@ -141,4 +141,5 @@ def create_app(
             )
         return Response(render_metrics(app.state.read_engine), media_type=CONTENT_TYPE_LATEST)
 
+    routes.index_routes(app)
     return app

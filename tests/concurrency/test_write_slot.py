@@ -93,6 +93,53 @@ class TestWriteSlot:
         slot.release()
         assert slot.acquire(urgent=False, timeout=0.05) is True
 
+    def test_two_taps_then_two_requests_each_lane_in_arrival_order(self) -> None:
+        slot = WriteSlot()
+        assert slot.acquire(urgent=False, timeout=1)
+        order: list[str] = []
+        threads = []
+        for name, urgent in [("web-1", False), ("tap-1", True), ("web-2", False), ("tap-2", True)]:
+
+            def take(name: str = name, urgent: bool = urgent) -> None:
+                assert slot.acquire(urgent=urgent, timeout=10)
+                order.append(name)
+                slot.release()
+
+            thread = threading.Thread(target=take)
+            waiting = len(slot._queue)
+            thread.start()
+            while len(slot._queue) == waiting:  # in line before the next one starts
+                time.sleep(0.001)
+            threads.append(thread)
+        assert slot._queue and not order
+        slot.release()
+        for thread in threads:
+            thread.join(10)
+        assert order == ["tap-1", "tap-2", "web-1", "web-2"]
+        assert slot._queue == []
+
+    def test_sixteen_threads_each_hold_it_alone(self) -> None:
+        slot = WriteSlot()
+        holders = most = count = 0
+
+        def work() -> None:
+            nonlocal holders, most, count
+            for _ in range(200):
+                assert slot.acquire(urgent=False, timeout=10)
+                holders += 1
+                most = max(most, holders)
+                count += 1
+                time.sleep(0)  # let another thread run while this one holds the slot
+                holders -= 1
+                slot.release()
+
+        threads = [threading.Thread(target=work) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert (most, count) == (1, 16 * 200)
+
 
 class TestNoWriteSlot:
     def test_a_booking_that_gets_no_write_slot_is_503_with_retry_after_and_writes_nothing(

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from web import routes
 from web.assets import missing_assets
 from web.pages import (
     activity,
@@ -56,7 +57,7 @@ def install(app: FastAPI) -> None:
         admin_members,
         admin_webhooks,
     ):
-        app.include_router(module.router)
+        routes.include(app, module.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _exc: SignInRequired) -> Response:

@@ -11,11 +11,18 @@ under the same `Message-ID` (`<id@fablab-hub>`), so a mail client shows it once.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header, decode_header, make_header
+from email.message import Message as Mail
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -41,20 +48,36 @@ SMTP_TIMEOUT_S = 15.0
 
 
 class Sender(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def connect(self) -> AbstractContextManager[Callable[[Mail], None]]:
+        """A way to send the messages of one batch (one connection to the mail server at most)."""
+        ...
 
 
 class LogSender:
     """No mail server configured (the demo): each e-mail is written to the log instead."""
 
-    def send(self, message: EmailMessage) -> None:
-        body = message.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""
-        log.info("e-mail to %s: %s\n%s", message["To"], message["Subject"], text)
+    @contextmanager
+    def connect(self) -> Iterator[Callable[[Mail], None]]:
+        yield self.send
+
+    def send(self, message: Mail) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        plain = [p for p in message.walk() if p.get_content_type() == "text/plain"]
+        payload = plain[0].get_payload(decode=True) if plain else b""
+        text = payload.decode() if isinstance(payload, bytes) else ""
+        log.info("e-mail to %s: %s\n%s", _readable(message["To"]), _readable(message["Subject"]), text)
+
+
+def _readable(header: str) -> str:
+    return str(make_header(decode_header(header)))
 
 
 class SmtpSender:
-    """An SMTP server from `smtp://user:pass@host:port` (`smtps://` for TLS, `?starttls=true`)."""
+    """An SMTP server from `smtp://user:pass@host:port` (`smtps://` for TLS, `?starttls=true`).
+
+    One connection carries a whole batch; after a failure that may have broken it, the next message
+    opens a new one."""
 
     def __init__(self, url: str, timeout_s: float = SMTP_TIMEOUT_S) -> None:
         parts = urlsplit(url)
@@ -68,19 +91,52 @@ class SmtpSender:
         self.password = unquote(parts.password) if parts.password else None
         self.timeout_s = timeout_s
 
-    def send(self, message: EmailMessage) -> None:
+    def _open(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
         client: smtplib.SMTP
         if self.tls:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
-        with client:
+        try:
             if self.starttls:
                 client.starttls(context=context)
             if self.user:
                 client.login(self.user, self.password or "")
-            client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    @contextmanager
+    def connect(self) -> Iterator[Callable[[Mail], None]]:
+        client: smtplib.SMTP | None = None
+
+        def send(message: Mail) -> None:
+            nonlocal client
+            if client is None:
+                client = self._open()
+            try:
+                client.send_message(message)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
+                raise  # the server answered: the connection still serves the next message
+            except BaseException:
+                client.close()
+                client = None
+                raise
+
+        try:
+            yield send
+        finally:
+            if client is not None:
+                try:
+                    client.quit()
+                except (OSError, smtplib.SMTPException):
+                    client.close()
+
+    def send(self, message: Mail) -> None:
+        with self.connect() as send:
+            send(message)
 
 
 def sender_for(settings: Settings) -> Sender:
@@ -114,6 +170,21 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
                 select(Member).where(col(Member.id).in_([r.member_id for r in rows if r.member_id]))
             ).all()
         }
+        # The bookings the e-mails carry as invitations, in one query.
+        booking_ids = [r.booking_id for r in rows if r.booking_id and r.kind in INVITING | CANCELLING]
+        bookings = (
+            {
+                booking.id: (booking, resource, site)
+                for booking, resource, site in session.exec(
+                    select(Booking, Resource, Site)
+                    .join(Resource, col(Resource.id) == col(Booking.resource_id))
+                    .join(Site, col(Site.id) == col(Booking.site_id))
+                    .where(col(Booking.id).in_(booking_ids))
+                ).all()
+            }
+            if booking_ids
+            else {}
+        )
         claimed = []
         for row in rows:
             member = members.get(row.member_id) if row.member_id else None
@@ -140,7 +211,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
                     message=Message.from_json(row.message),
                     link=row.link,
                     attempts=row.attempts,
-                    invitation=_invitation(session, row, language, now),
+                    invitation=_invitation(row, bookings, language, now),
                 )
             )
         session.commit()
@@ -152,21 +223,23 @@ INVITING = frozenset({"confirmed", "approved", "moved"})
 CANCELLING = frozenset({"cancelled", "rejected", "no_show"})
 
 
-def _invitation(session: Session, row: Delivery, language: str, now: datetime) -> bytes | None:
+def _invitation(
+    row: Delivery, bookings: dict[str, tuple[Booking, Resource, Site]], language: str, now: datetime
+) -> bytes | None:
     if row.booking_id is None or row.kind not in INVITING | CANCELLING:
         return None
-    booking = session.get(Booking, row.booking_id)
-    if booking is None:
+    found = bookings.get(row.booking_id)
+    if found is None:
         return None
-    resource = session.get(Resource, booking.resource_id)
-    site = session.get(Site, booking.site_id)
-    if resource is None or site is None:
-        return None
+    booking, resource, site = found
     return ical.invitation(booking, resource, site, now, language, cancel=row.kind in CANCELLING)
 
 
-def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessage:
-    """The e-mail in the recipient's language: plain text and HTML, with a stable Message-ID."""
+def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> Mail:
+    """The e-mail in the recipient's language: plain text and HTML, with a stable Message-ID.
+
+    Built with the email package's plain MIME classes: its header registry parses every header it is
+    given, which cost more CPU than the booking the e-mail confirms."""
     gettext = Gettext(outgoing.language)
     subject = f"FabLab Hub: {notices.title(outgoing.kind, outgoing.language)}"
     sentence = say(outgoing.message, outgoing.language)
@@ -185,30 +258,41 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> EmailMessa
         "subject": subject,
         "lang": outgoing.language,
     }
-    message = EmailMessage()
-    message["Subject"] = subject
+    body = MIMEMultipart("alternative")
+    body.attach(_text(env.get_template("email/message.txt").render(_=gettext.gettext, **context), "plain"))
+    body.attach(_text(env.get_template("email/message.html").render(_=gettext.markup, **context), "html"))
+    message: Mail = body
+    if outgoing.invitation is not None:
+        method = "CANCEL" if b"METHOD:CANCEL" in outgoing.invitation else "REQUEST"
+        invitation = _text(outgoing.invitation.decode(), "calendar")
+        invitation.set_param("method", method)
+        invitation.add_header("Content-Disposition", "attachment", filename="fablab-hub.ics")
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        message.attach(invitation)
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     message["From"] = settings.mail_from
     name, address = one_line(outgoing.name), one_line(outgoing.to_address)
-    message["To"] = formataddr((name, address)) if name else address
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError(f"no e-mail can be sent to {address!r}")
+    message["To"] = formataddr((name, address), charset="utf-8") if name else address
     message["Message-ID"] = f"<{outgoing.id}@fablab-hub>"
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe:
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
-    message.set_content(env.get_template("email/message.txt").render(_=gettext.gettext, **context))
-    message.add_alternative(
-        env.get_template("email/message.html").render(_=gettext.markup, **context), subtype="html"
-    )
-    if outgoing.invitation is not None:
-        method = "CANCEL" if b"METHOD:CANCEL" in outgoing.invitation else "REQUEST"
-        message.add_attachment(
-            outgoing.invitation,
-            maintype="text",
-            subtype="calendar",
-            filename="fablab-hub.ics",
-            params={"method": method},
-        )
     return message
+
+
+# Bodies in UTF-8, quoted-printable: readable in the raw message, safe over any mail server.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+# An address a mail header can carry as it is: one local part, one domain, no spaces or brackets.
+_ADDRESS = re.compile(r"[^\s<>(),;:\"@]+@[^\s<>(),;:\"@]+")
+
+
+def _text(text: str, subtype: str) -> MIMEText:
+    return MIMEText(text, subtype, _UTF8)  # type: ignore[arg-type]
 
 
 def one_line(text: str) -> str:
@@ -220,41 +304,33 @@ def one_line(text: str) -> str:
 def deliver_due(
     engine: Engine, sender: Sender, settings: Settings, now: datetime, *, lease: timedelta = LEASE
 ) -> dict[str, int]:
-    """Send what is due; returns how many were sent, put off and given up. A process killed
-    mid-send leaves its rows leased for `lease`; then they are sent again, same Message-ID."""
+    """Send what is due; returns how many were sent, put off and given up. One connection to the
+    mail server and one short transaction record a whole batch. A process killed mid-batch leaves
+    its rows leased for `lease`; then they are sent again, same Message-ID."""
     outcome = {"sent": 0, "retry": 0, "failed": 0}
-    for outgoing in claim(engine, now, lease=lease):
-        try:
-            sender.send(compose(outgoing, settings, now))
-        except (OSError, smtplib.SMTPException, ValueError) as exc:
-            # ValueError: an address no mail could be composed for; it will not get better.
-            bounced = refused_for_good(exc) or isinstance(exc, ValueError)
-            gave_up = bounced or outgoing.attempts >= MAX_ATTEMPTS
-            _record(
-                engine,
-                outgoing.id,
-                failed=True,
-                gave_up=gave_up,
-                error=repr(exc),
-                now=now,
-                attempts=outgoing.attempts,
-                bounced=bounced,
-            )
-            result = "failed" if gave_up else "retry"
-            log.warning("e-mail %s to %s not sent (%s): %s", outgoing.id, outgoing.to_address, result, exc)
-        else:
-            _record(
-                engine,
-                outgoing.id,
-                failed=False,
-                gave_up=False,
-                error="",
-                now=now,
-                attempts=outgoing.attempts,
-            )
-            result = "sent"
-        outcome[result] += 1
-        DELIVERIES.labels(channel="email", result=result).inc()
+    claimed = claim(engine, now, lease=lease)
+    if not claimed:
+        return outcome
+    results: list[_Result] = []
+    with sender.connect() as send:
+        for outgoing in claimed:
+            try:
+                send(compose(outgoing, settings, now))
+            except (OSError, smtplib.SMTPException, ValueError) as exc:
+                # ValueError: an address no mail could be composed for; it will not get better.
+                bounced = refused_for_good(exc) or isinstance(exc, ValueError)
+                gave_up = bounced or outgoing.attempts >= MAX_ATTEMPTS
+                results.append(_Result(outgoing, repr(exc), gave_up=gave_up, bounced=bounced))
+                result = "failed" if gave_up else "retry"
+                log.warning(
+                    "e-mail %s to %s not sent (%s): %s", outgoing.id, outgoing.to_address, result, exc
+                )
+            else:
+                results.append(_Result(outgoing, None))
+                result = "sent"
+            outcome[result] += 1
+            DELIVERIES.labels(channel="email", result=result).inc()
+    _record(engine, results, now)
     return outcome
 
 
@@ -268,30 +344,36 @@ def refused_for_good(exc: Exception) -> bool:
     return False
 
 
-def _record(
-    engine: Engine,
-    delivery_id: str,
-    *,
-    failed: bool,
-    gave_up: bool,
-    error: str,
-    now: datetime,
-    attempts: int,
-    bounced: bool = False,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Result:
+    outgoing: Outgoing
+    error: str | None  # None: sent
+    gave_up: bool = False
+    bounced: bool = False
+
+
+def _record(engine: Engine, results: list[_Result], now: datetime) -> None:
+    """Write the batch's outcomes in one transaction."""
     with Session(engine) as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None:
-            return
-        if not failed:
-            row.status, row.sent_at, row.last_error = DeliveryStatus.sent, now, ""
-        else:
-            row.last_error = error[:500]
-            if gave_up:
-                row.status = DeliveryStatus.bounced if bounced else DeliveryStatus.failed
+        rows = {
+            row.id: row
+            for row in session.exec(
+                select(Delivery).where(col(Delivery.id).in_([r.outgoing.id for r in results]))
+            ).all()
+        }
+        for result in results:
+            row = rows.get(result.outgoing.id)
+            if row is None:
+                continue
+            if result.error is None:
+                row.status, row.sent_at, row.last_error = DeliveryStatus.sent, now, ""
             else:
-                row.next_attempt_at = now + retry_after(attempts)
-        session.add(row)
+                row.last_error = result.error[:500]
+                if result.gave_up:
+                    row.status = DeliveryStatus.bounced if result.bounced else DeliveryStatus.failed
+                else:
+                    row.next_attempt_at = now + retry_after(result.outgoing.attempts)
+            session.add(row)
         session.commit()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,7 @@ class CatalogueCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str, str], tuple[float, Any]] = {}
+        self._names: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
 
     def resource(self, session: Session, resource_id: str) -> ResourceInfo:
         """The active resource's snapshot, or NotFound."""
@@ -104,7 +106,9 @@ class CatalogueCache:
     def _cached(self, session: Session, kind: str, key: str, load: Callable[[Session, str], Any]) -> Any:
         bind = session.get_bind()
         engine = bind.engine if isinstance(bind, sa.Connection) else bind
-        database = str(engine.url)
+        database = self._names.get(engine)
+        if database is None:  # rendering an engine's URL costs more than the rest of a hit
+            database = self._names.setdefault(engine, str(engine.url))
         now = self._clock()
         with self._lock:
             hit = self._entries.get((database, kind, key))

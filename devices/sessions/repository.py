@@ -5,22 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from devices.models import DeviceEvent, SeqCursor, UsageSession
 
 
 def insert_event(session: Session, event: DeviceEvent) -> bool:
-    """Store the event; False if an event with its id is already stored (a redelivery)."""
-    if session.get(DeviceEvent, event.event_id) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        return False
-    return True
+    """Store the event; False if an event with its id is already stored (a redelivery).
+
+    One statement that takes no row for a known id (ON CONFLICT DO NOTHING): no read before it, no
+    savepoint around it. A redelivery racing its first copy on another bridge waits for that copy's
+    transaction and then stores nothing."""
+    connection = session.connection()
+    values = {column.key: getattr(event, column.key) for column in _event.columns}
+    return connection.execute(_INSERT_EVENT[connection.dialect.name], values).first() is not None
+
+
+_event = DeviceEvent.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = {
+    "postgresql": postgresql.insert(_event)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(_event.c.event_id),
+    "sqlite": sqlite.insert(_event)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(_event.c.event_id),
+}
 
 
 def advance_seq(session: Session, gateway_id: str, machine_id: str, boot_id: str, seq: int) -> int:

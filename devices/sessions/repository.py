@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -34,16 +35,30 @@ _INSERT_EVENT = {
 
 
 def advance_seq(session: Session, gateway_id: str, machine_id: str, boot_id: str, seq: int) -> int:
-    """Record the event's seq; returns how many seqs were skipped since the last one (0: none)."""
-    cursor = session.get(SeqCursor, (gateway_id, machine_id, boot_id))
-    if cursor is None:
-        session.add(SeqCursor(gateway_id=gateway_id, machine_id=machine_id, boot_id=boot_id, last_seq=seq))
+    """Record the event's seq; returns how many seqs were skipped since the last one (0: none).
+    The caller holds the machine's row lock, so no other bridge moves this cursor meanwhile."""
+    connection = session.connection()
+    key = {"g": gateway_id, "m": machine_id, "b": boot_id}
+    last: int | None = connection.execute(_LAST_SEQ, key).scalar()
+    if last is None:
+        connection.execute(
+            _cursor.insert(),
+            {"gateway_id": gateway_id, "machine_id": machine_id, "boot_id": boot_id, "last_seq": seq},
+        )
         return 0
-    gap = max(0, seq - cursor.last_seq - 1)
-    if seq > cursor.last_seq:
-        cursor.last_seq = seq
-        session.add(cursor)
-    return gap
+    if seq > last:
+        connection.execute(_ADVANCE, {**key, "seq": seq})
+    return max(0, seq - last - 1)
+
+
+_cursor = SeqCursor.__table__  # type: ignore[attr-defined]
+_CURSOR_KEY = sa.and_(
+    _cursor.c.gateway_id == sa.bindparam("g"),
+    _cursor.c.machine_id == sa.bindparam("m"),
+    _cursor.c.boot_id == sa.bindparam("b"),
+)
+_LAST_SEQ = sa.select(_cursor.c.last_seq).where(_CURSOR_KEY)
+_ADVANCE = _cursor.update().where(_CURSOR_KEY).values(last_seq=sa.bindparam("seq"))
 
 
 def get_session_by_external(session: Session, machine_id: str, external_id: str) -> UsageSession | None:

@@ -77,6 +77,30 @@ class TestSessions:
         assert alert.message == "Laser 2 is in use with no booking and no card"
 
 
+class TestSequence:
+    def test_skipped_seqs_are_counted_once_and_a_late_one_moves_nothing_back(
+        self, session: Session, site: Site, link: RecordingLink
+    ) -> None:
+        laser = make_machine(session, site)
+        machine = online(session, laser.id, link)
+
+        def record(event_id: str, boot_id: str, seq: int) -> tuple[bool, int]:
+            fault = events.FaultCleared(
+                events.Envelope(event_id=f"{laser.id}-{event_id}", boot_id=boot_id, seq=seq, ts=NOW),
+                code="E1",
+                message="",
+            )
+            return sessions.record_event(session, machine.gateway_id, machine, fault, NOW)
+
+        assert record("a", "boot-a", 1) == (True, 0)
+        assert record("b", "boot-a", 2) == (True, 0)
+        assert record("c", "boot-a", 5) == (True, 2)  # 3 and 4 were skipped
+        assert record("d", "boot-a", 3) == (True, 0)  # arrives late: the cursor stays at 5
+        assert record("e", "boot-a", 6) == (True, 0)
+        assert record("e", "boot-a", 6) == (False, 0)  # the same event again: stored once
+        assert record("f", "boot-b", 1) == (True, 0)  # a new boot counts from its own start
+
+
 class TestEvents:
     """Each type of event, stored with the contract's data and acted on by the domain."""
 

@@ -67,6 +67,7 @@ messages: install-test
 
 bench: install-test
 	$(BIN)/python tests/bench/bench_booking.py
+	$(BIN)/python tests/bench/bench_cpu.py
 	$(BIN)/python tests/bench/bench_ingest.py
 	$(BIN)/python tests/bench/bench_gateway.py
 	$(BIN)/python tests/bench/bench_hostile.py

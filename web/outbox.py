@@ -14,6 +14,7 @@ import logging
 import re
 import smtplib
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from web.tokens import UnsubscribeCodec
 log = logging.getLogger(__name__)
 
 BATCH = 20
+# How long one run of the worker keeps taking batches while more are due.
+DRAIN_S = 5.0
 SMTP_TIMEOUT_S = 15.0
 
 
@@ -302,15 +305,40 @@ def one_line(text: str) -> str:
 
 
 def deliver_due(
-    engine: Engine, sender: Sender, settings: Settings, now: datetime, *, lease: timedelta = LEASE
+    engine: Engine,
+    sender: Sender,
+    settings: Settings,
+    now: datetime,
+    *,
+    lease: timedelta = LEASE,
+    budget_s: float = DRAIN_S,
 ) -> dict[str, int]:
-    """Send what is due; returns how many were sent, put off and given up. One connection to the
-    mail server and one short transaction record a whole batch. A process killed mid-batch leaves
-    its rows leased for `lease`; then they are sent again, same Message-ID."""
+    """Send what is due, batch after batch for up to `budget_s` seconds; returns how many were sent,
+    put off and given up. One connection to the mail server and one short transaction record each
+    batch. A process killed mid-batch leaves its rows leased for `lease`; then they are sent again,
+    same Message-ID."""
     outcome = {"sent": 0, "retry": 0, "failed": 0}
-    claimed = claim(engine, now, lease=lease)
-    if not claimed:
-        return outcome
+    deadline = time.monotonic() + budget_s
+    while True:
+        claimed = claim(engine, now, lease=lease)
+        put_off = outcome["retry"]
+        if claimed:
+            _send_batch(engine, sender, settings, now, claimed, outcome)
+        # A short batch was the last one due; a long queue is drained a batch at a time, so a burst
+        # of bookings is mailed in seconds, not at one batch per run. A mail server that put
+        # something off is given until the next run.
+        if len(claimed) < BATCH or outcome["retry"] > put_off or time.monotonic() >= deadline:
+            return outcome
+
+
+def _send_batch(
+    engine: Engine,
+    sender: Sender,
+    settings: Settings,
+    now: datetime,
+    claimed: list[Outgoing],
+    outcome: dict[str, int],
+) -> None:
     results: list[_Result] = []
     with sender.connect() as send:
         for outgoing in claimed:
@@ -331,7 +359,6 @@ def deliver_due(
             outcome[result] += 1
             DELIVERIES.labels(channel="email", result=result).inc()
     _record(engine, results, now)
-    return outcome
 
 
 def refused_for_good(exc: Exception) -> bool:

@@ -93,13 +93,16 @@ def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         "FABLAB_SECRET_KEY": "bench-" + "x" * 40,
         "FABLAB_LOG_LEVEL": "warning",
     }
+    # The server's log goes to a file: an unread pipe fills and then blocks the server's writes.
+    log = tempfile.NamedTemporaryFile(prefix="fablab-bench-server-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    SERVER_LOGS[process.pid] = Path(log.name)
     import httpx
 
     deadline = time.monotonic() + 60
@@ -110,9 +113,21 @@ def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(
-        "the server did not start: " + (process.stderr.read().decode() if process.stderr else "")
-    )
+    raise RuntimeError("the server did not start: " + Path(log.name).read_text(errors="replace")[-3000:])
+
+
+SERVER_LOGS: dict[int, Path] = {}
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        log = SERVER_LOGS.get(server.pid)
+        print(f"    the server took over 60 s to stop; its log: {log}")
+        server.kill()
+        server.wait()
 
 
 # --- (a) booking throughput ----------------------------------------------------------------------
@@ -443,8 +458,7 @@ def run(backend: str, args: argparse.Namespace) -> None:
                     f"max {max(latencies):.1f} ms"
                 )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            _stop_server(server)
 
 
 def main() -> None:

@@ -376,3 +376,41 @@ def test_a_worker_killed_mid_send_is_followed_by_one_that_sends_under_the_same_m
     assert again["Message-ID"] == stalling.messages[0]["Message-ID"] == f"<{row.id}@fablab-hub>"
     (sent,) = _rows(fresh_engine)
     assert sent.attempts == 2
+
+
+def _queue_many(engine: Engine, count: int) -> None:
+    with Session(engine) as session:
+        said = message("Your booking is confirmed")
+        for i in range(count):
+            queue_email(session, "confirmed", said, NOW, to_address=f"member{i}@example.vn")
+        session.commit()
+
+
+def test_a_burst_is_mailed_in_one_run_over_one_connection_per_batch(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    _queue_many(fresh_engine, 2 * outbox.BATCH + 5)
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{port}")
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW) == {
+        "sent": 2 * outbox.BATCH + 5,
+        "retry": 0,
+        "failed": 0,
+    }
+    assert sorted(str(mail["To"]) for mail in inbox.messages) == sorted(
+        f"member{i}@example.vn" for i in range(2 * outbox.BATCH + 5)
+    )
+    assert {row.status for row in _rows(fresh_engine)} == {DeliveryStatus.sent}
+
+
+def test_a_server_that_is_down_is_not_tried_for_the_whole_queue_in_one_run(fresh_engine: Engine) -> None:
+    _queue_many(fresh_engine, 2 * outbox.BATCH + 5)
+    sender = outbox.SmtpSender(f"smtp://127.0.0.1:{free_port()}", timeout_s=2)
+    # The first batch is put off; the rest waits for the next run instead of failing too.
+    assert outbox.deliver_due(fresh_engine, sender, SETTINGS, NOW) == {
+        "sent": 0,
+        "retry": outbox.BATCH,
+        "failed": 0,
+    }
+    attempts = sorted(row.attempts for row in _rows(fresh_engine))
+    assert attempts == [0] * (outbox.BATCH + 5) + [1] * outbox.BATCH

@@ -111,7 +111,8 @@ class TestWriteSlot:
             while len(slot._queue) == waiting:  # in line before the next one starts
                 time.sleep(0.001)
             threads.append(thread)
-        assert slot._queue and not order
+        assert slot._queue
+        assert not order
         slot.release()
         for thread in threads:
             thread.join(10)

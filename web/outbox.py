@@ -17,7 +17,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.charset import QP, Charset
 from email.header import Header, decode_header, make_header
@@ -137,10 +137,6 @@ class SmtpSender:
                 except (OSError, smtplib.SMTPException):
                     client.close()
 
-    def send(self, message: Mail) -> None:
-        with self.connect() as send:
-            send(message)
-
 
 def sender_for(settings: Settings) -> Sender:
     return SmtpSender(settings.smtp_url) if settings.smtp_url else LogSender()
@@ -188,7 +184,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
             if booking_ids
             else {}
         )
-        claimed = []
+        claimed: list[tuple[Outgoing, Delivery]] = []
         for row in rows:
             member = members.get(row.member_id) if row.member_id else None
             if (
@@ -203,22 +199,21 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
                 row.status, row.last_error = DeliveryStatus.failed, "no address"
                 continue
             language = normalise(member.language if member else row.language)
-            claimed.append(
-                Outgoing(
-                    id=row.id,
-                    kind=row.kind,
-                    member_id=member.id if member else None,
-                    to_address=address,
-                    name=member.name if member else "",
-                    language=language,
-                    message=Message.from_json(row.message),
-                    link=row.link,
-                    attempts=row.attempts,
-                    invitation=_invitation(row, bookings, language, now),
-                )
+            outgoing = Outgoing(
+                id=row.id,
+                kind=row.kind,
+                member_id=member.id if member else None,
+                to_address=address,
+                name=member.name if member else "",
+                language=language,
+                message=Message.from_json(row.message),
+                link=row.link,
+                attempts=row.attempts,
             )
+            claimed.append((outgoing, row))
         session.commit()
-        return claimed
+    # The invitations are rendered once the claim is committed: no CPU work holds the write slot.
+    return [replace(o, invitation=_invitation(row, bookings, o.language, now)) for o, row in claimed]
 
 
 # Kinds whose e-mail carries its booking as an invitation, and those that take it off calendars.

@@ -19,9 +19,16 @@ from sqlmodel import Session, col, func, select
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Notification, Webhook
 from booking.security import new_id
+from booking.sql import HotStatement, insert_into
 
 _notification = Notification.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
+_NOTIFICATION_COLUMNS = ["member_id", "kind", "message", "data", "booking_id", "created_at", "read_at"]
+_INSERT_NOTIFICATION = HotStatement(insert_into(_notification, _NOTIFICATION_COLUMNS))
+# An e-mail's row: the webhook's columns stay NULL.
+_INSERT_DELIVERY = HotStatement(
+    insert_into(_delivery, [c.key for c in _delivery.columns if c.key not in ("webhook_id", "payload")])
+)
 
 
 def notify(
@@ -40,13 +47,13 @@ def notify(
 
     Give a `Message` (an English template and typed values) so the member reads it in their
     language; a plain string is an older caller's English sentence. Both rows are written with one
-    Core INSERT each: this runs inside a booking's transaction, where the ORM's unit of work would
-    hold the write slot longer.
+    INSERT each on the driver's cursor: this runs inside a booking's transaction, where the ORM's
+    unit of work would hold the write slot longer.
     """
     said = message if isinstance(message, Message) else Message(message)
     data = said.to_json()
-    session.connection().execute(
-        _notification.insert(),
+    _INSERT_NOTIFICATION.execute(
+        session,
         {
             "member_id": member_id,
             "kind": kind,
@@ -111,8 +118,8 @@ def _queue(
     booking_id: str | None,
 ) -> str:
     delivery_id = new_id()
-    session.connection().execute(
-        _delivery.insert(),
+    _INSERT_DELIVERY.execute(
+        session,
         {
             "id": delivery_id,
             "channel": "email",

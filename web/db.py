@@ -176,7 +176,9 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection: sa.Connection) -> None:
-        _release(connection.info)
+        # An invalidated connection has no info to read; its pool record let the slot go already.
+        if not connection.invalidated:
+            _release(connection.info)
 
     # A connection returned or invalidated without commit or rollback must not keep the slot.
     @event.listens_for(engine.pool, "reset")

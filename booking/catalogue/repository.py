@@ -23,6 +23,7 @@ from booking.models import (
     UTCDateTime,
 )
 from booking.spans import ClosureSpan, Span
+from booking.sql import HotStatement
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -46,17 +47,19 @@ def list_sites(session: Session) -> Sequence[Site]:
     return session.exec(select(Site).order_by(col(Site.id))).all()
 
 
-# Built once with bound parameters: the booking hot path reads closures on every booking.
-_CLOSURES = sa.select(_closure.c.start_at, _closure.c.end_at, _closure.c.reason).where(
-    _closure.c.site_id == sa.bindparam("site_id"),
-    _closure.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
-    _closure.c.end_at > sa.bindparam("start", type_=UTCDateTime()),
+# The booking hot path reads closures on every booking.
+_CLOSURES = HotStatement(
+    sa.select(_closure.c.start_at, _closure.c.end_at, _closure.c.reason).where(
+        _closure.c.site_id == sa.bindparam("site_id"),
+        _closure.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
+        _closure.c.end_at > sa.bindparam("start", type_=UTCDateTime()),
+    )
 )
 
 
 def closure_spans(session: Session, site_id: str, span: Span) -> list[ClosureSpan]:
     """The site's own closures touching the span."""
-    rows = session.connection().execute(_CLOSURES, {"site_id": site_id, "start": span.start, "end": span.end})
+    rows = _CLOSURES.rows(session, {"site_id": site_id, "start": span.start, "end": span.end})
     return [ClosureSpan(start, end, reason) for start, end, reason in rows]
 
 
@@ -103,11 +106,13 @@ def list_all_resources(session: Session) -> list[Resource]:
 
 # --- blocks (out of service) ----------------------------------------------------------------------
 
-_BLOCK_MESSAGES = sa.select(_block.c.message, _block.c.start_at).where(
-    _block.c.resource_id == sa.bindparam("resource_id"),
-    _block.c.cleared_at.is_(None),
-    _block.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
-    sa.or_(_block.c.end_at.is_(None), _block.c.end_at > sa.bindparam("start", type_=UTCDateTime())),
+_BLOCK_MESSAGES = HotStatement(
+    sa.select(_block.c.message, _block.c.start_at).where(
+        _block.c.resource_id == sa.bindparam("resource_id"),
+        _block.c.cleared_at.is_(None),
+        _block.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
+        sa.or_(_block.c.end_at.is_(None), _block.c.end_at > sa.bindparam("start", type_=UTCDateTime())),
+    )
 )
 
 
@@ -115,9 +120,7 @@ def block_messages(
     session: Session, resource_id: str, start: datetime, end: datetime
 ) -> list[tuple[str, datetime]]:
     """(message, since) of each active block of the resource touching [start, end)."""
-    rows = session.connection().execute(
-        _BLOCK_MESSAGES, {"resource_id": resource_id, "start": start, "end": end}
-    )
+    rows = _BLOCK_MESSAGES.rows(session, {"resource_id": resource_id, "start": start, "end": end})
     return [(str(message), since) for message, since in rows]
 
 

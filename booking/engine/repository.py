@@ -1,7 +1,7 @@
 """The engine's queries: the bookings holding a slot, the locks that order bookings, the guarded insert.
 
-This is the booking hot path: it speaks SQLAlchemy Core with statements built once, and turns what the
-database's guards refuse into exceptions the engine names.
+This is the booking hot path: its statements are written once in Core and run as `HotStatement`s on
+the driver's cursor, and what the database's guards refuse becomes an exception the engine names.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource
+from booking.sql import HotStatement, among, insert_into
 
 # The unique constraint on booking.code as each database names it when it refuses a row. Migration
 # 0001 leaves it unnamed: PostgreSQL then calls it <table>_<column>_key, and SQLite names an unnamed
@@ -59,24 +60,22 @@ _HOLDER_COLUMNS = (
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
 
-# Hot statements are built once with bound parameters, so each call skips building the expression
-# and hits SQLAlchemy's compiled cache straight away.
-_TOUCHING = (
+_TOUCHING = HotStatement(
     sa.select(*_HOLDER_COLUMNS)
     .where(
         _booking.c.resource_id == sa.bindparam("resource_id"),
-        _booking.c.status.in_(_ACTIVE),
+        among(_booking.c.status, _ACTIVE),
         _booking.c.start_at < sa.bindparam("end"),
         _booking.c.block_end > sa.bindparam("start"),
     )
     .order_by(_booking.c.start_at)
 )
-_FIRST_CONFLICT = (
+_FIRST_CONFLICT = HotStatement(
     sa.select(*_HOLDER_COLUMNS)
     .where(
         _booking.c.resource_id == sa.bindparam("resource_id"),
         _booking.c.exclusive,
-        _booking.c.status.in_(_ACTIVE),
+        among(_booking.c.status, _ACTIVE),
         _booking.c.start_at < sa.bindparam("end"),
         _booking.c.block_end > sa.bindparam("start"),
     )
@@ -89,7 +88,7 @@ def active_bookings_touching(
     session: Session, resource_id: str, start: datetime, end: datetime
 ) -> list[Holder]:
     """Active bookings of the resource whose blocked span [start, block_end) touches [start, end)."""
-    rows = session.connection().execute(_TOUCHING, {"resource_id": resource_id, "start": start, "end": end})
+    rows = _TOUCHING.rows(session, {"resource_id": resource_id, "start": start, "end": end})
     return [Holder(*row) for row in rows]
 
 
@@ -97,18 +96,19 @@ def first_exclusive_conflict(
     session: Session, resource_id: str, start: datetime, block_end: datetime
 ) -> Holder | None:
     """The earliest active booking whose blocked span overlaps [start, block_end), or None."""
-    row = (
-        session.connection()
-        .execute(_FIRST_CONFLICT, {"resource_id": resource_id, "start": start, "end": block_end})
-        .first()
-    )
+    row = _FIRST_CONFLICT.first(session, {"resource_id": resource_id, "start": start, "end": block_end})
     return Holder(*row) if row is not None else None
 
 
 def lock_resource(session: Session, resource_id: str) -> None:
     """Lock the resource's row until the transaction ends: it orders the bookings of one resource."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(_resource.c.id).where(_resource.c.id == resource_id).with_for_update())
+        _LOCK_RESOURCE.rows(session, {"id": resource_id})
+
+
+_LOCK_RESOURCE = HotStatement(
+    sa.select(_resource.c.id).where(_resource.c.id == sa.bindparam("id")).with_for_update()
+)
 
 
 class CodeTaken(Exception):
@@ -123,17 +123,16 @@ def insert_booking(session: Session, booking: Booking) -> None:
     """Insert a booking row; the database's guards turn a lost race into OverlapRace and a check-in
     code already in use into CodeTaken.
 
-    The row is written with one Core INSERT (the ORM's unit of work costs more than the rest of a
-    booking), then the object joins the session as if loaded. On PostgreSQL the INSERT takes no row
-    where the exclusion constraint or a unique key refuses it (ON CONFLICT DO NOTHING: the
+    The row is written with one INSERT on the driver's cursor (the ORM's unit of work costs more than
+    the rest of a booking), then the object joins the session as if loaded. On PostgreSQL the INSERT
+    takes no row where the exclusion constraint or a unique key refuses it (ON CONFLICT DO NOTHING: the
     transaction stays usable without a savepoint's two extra round trips), and a row it did not take
     is a lost race if an overlapping booking is there, else a code already in use. SQLite undoes only
     the refused statement.
     """
     values = {column.key: getattr(booking, column.key) for column in _booking.columns}
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        taken = connection.execute(_PG_INSERT, values).first()
+    if session.get_bind().dialect.name == "postgresql":
+        taken = _PG_INSERT.first(session, values)
         if taken is None:
             if first_exclusive_conflict(session, booking.resource_id, booking.start_at, booking.block_end):
                 raise OverlapRace()
@@ -142,7 +141,7 @@ def insert_booking(session: Session, booking: Booking) -> None:
         session.add(booking)
         return
     try:
-        connection.execute(_booking.insert(), values)
+        _INSERT.execute(session, values)
     except (IntegrityError, OperationalError) as exc:
         if _is_overlap_violation(exc):
             raise OverlapRace() from exc
@@ -153,8 +152,14 @@ def insert_booking(session: Session, booking: Booking) -> None:
     session.add(booking)
 
 
+_INSERT = HotStatement(insert_into(_booking))
 # Every unique and exclusion constraint of the table may refuse the row; none raises.
-_PG_INSERT = postgresql.insert(_booking).on_conflict_do_nothing().returning(_booking.c.id)
+_PG_INSERT = HotStatement(
+    postgresql.insert(_booking)
+    .values({column.key: sa.bindparam(column.key, type_=column.type) for column in _booking.columns})
+    .on_conflict_do_nothing()
+    .returning(_booking.c.id)
+)
 
 
 def update_booking(session: Session, booking: Booking) -> None:

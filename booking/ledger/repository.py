@@ -23,6 +23,7 @@ from booking.models import (
     UTCDateTime,
 )
 from booking.spans import Span
+from booking.sql import HotStatement, among, insert_into
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -30,7 +31,7 @@ def _table(model: type[Any]) -> sa.Table:
     return table
 
 
-# The booking hot path speaks SQLAlchemy Core on these tables: no unit of work.
+# The booking hot path runs these tables' statements as HotStatements: no unit of work, no Core run.
 _booking = _table(Booking)
 _ledger = _table(LedgerEntry)
 _member = _table(Member)
@@ -44,7 +45,13 @@ def lock_member(session: Session, member_id: str) -> None:
     row lock: every writing transaction there begins IMMEDIATE and holds the database's write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(_member.c.id).where(_member.c.id == member_id).with_for_update())
+        _LOCK_MEMBER.rows(session, {"id": member_id})
+
+
+_LOCK_MEMBER = HotStatement(
+    sa.select(_member.c.id).where(_member.c.id == sa.bindparam("id")).with_for_update()
+)
+_INSERT_ENTRY = HotStatement(insert_into(_ledger, [c.key for c in _ledger.columns if c.key != "id"]))
 
 
 def insert_entry(
@@ -59,9 +66,9 @@ def insert_entry(
     booking_id: str | None = None,
     reference: str | None = None,
 ) -> None:
-    """Append a movement to the quota ledger (one Core INSERT)."""
-    session.connection().execute(
-        _ledger.insert(),
+    """Append a movement to the quota ledger (one INSERT)."""
+    _INSERT_ENTRY.execute(
+        session,
         {
             "member_id": member_id,
             "quota_group": quota_group,
@@ -76,7 +83,7 @@ def insert_entry(
 
 
 @functools.cache
-def _usage_statements(periods: int, with_runtime: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+def _usage_statements(periods: int, with_runtime: bool) -> tuple[HotStatement, HotStatement]:
     """The two usage statements for a number of periods: ledger seconds, and booking counts."""
     starts = [sa.bindparam(f"start{i}", type_=UTCDateTime()) for i in range(periods)]
     ends = [sa.bindparam(f"end{i}", type_=UTCDateTime()) for i in range(periods)]
@@ -96,7 +103,7 @@ def _usage_statements(periods: int, with_runtime: bool) -> tuple[sa.Select[Any],
     ).where(
         _ledger.c.member_id == member,
         _ledger.c.quota_group == group,
-        _ledger.c.kind.in_([kind.value for kind in kinds])
+        among(_ledger.c.kind, [kind.value for kind in kinds])
         if with_runtime
         else _ledger.c.kind == LedgerKind.booked.value,
         _ledger.c.at >= lowest,
@@ -109,7 +116,7 @@ def _usage_statements(periods: int, with_runtime: bool) -> tuple[sa.Select[Any],
                 sa.func.sum(
                     sa.case(
                         (
-                            _booking.c.status.in_(counted)
+                            among(_booking.c.status, counted)
                             & (_booking.c.start_at >= a)
                             & (_booking.c.start_at < b),
                             1,
@@ -122,7 +129,9 @@ def _usage_statements(periods: int, with_runtime: bool) -> tuple[sa.Select[Any],
             for a, b in zip(starts, ends, strict=True)
         ),
         sa.func.coalesce(
-            sa.func.sum(sa.case((_booking.c.status.in_(_ACTIVE) & (_booking.c.start_at > now), 1), else_=0)),
+            sa.func.sum(
+                sa.case((among(_booking.c.status, _ACTIVE) & (_booking.c.start_at > now), 1), else_=0)
+            ),
             0,
         ),
     ).where(
@@ -130,7 +139,7 @@ def _usage_statements(periods: int, with_runtime: bool) -> tuple[sa.Select[Any],
         _booking.c.quota_group == group,
         (_booking.c.start_at >= lowest) | (_booking.c.start_at > now),
     )
-    return seconds, counts
+    return HotStatement(seconds), HotStatement(counts)
 
 
 def usage(
@@ -157,11 +166,10 @@ def usage(
     }
     for i, period in enumerate(periods):
         params[f"start{i}"], params[f"end{i}"] = period.start, period.end
-    connection = session.connection()
-    sums = connection.execute(seconds_statement, params).one()
+    sums = seconds_statement.rows(session, params)[0]
     counts: Sequence[Any] = [0] * (len(periods) + 1)
     if count_bookings or count_future:
-        counts = connection.execute(counts_statement, params).one()
+        counts = counts_statement.rows(session, params)[0]
     n = len(periods)
     return [
         QuotaUsage(

@@ -1,0 +1,190 @@
+"""Hot statements (booking.sql): what the driver is handed and gives back is what Core would have made."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from booking.models import Closure, LedgerEntry, LedgerKind
+from booking.sql import HotStatement, among, insert_into
+from tests.factories import make_member, make_site
+
+_closure: sa.Table = Closure.__table__  # type: ignore[attr-defined]
+_ledger: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+
+START = datetime(2027, 3, 1, 2, 0, 0, 123456, tzinfo=UTC)
+INSERT_CLOSURE = HotStatement(insert_into(_closure, ["site_id", "start_at", "end_at", "reason"]))
+CLOSURES_OF = HotStatement(
+    sa.select(_closure.c.start_at, _closure.c.end_at, _closure.c.reason)
+    .where(_closure.c.site_id == sa.bindparam("site_id"))
+    .order_by(_closure.c.start_at)
+)
+FIRST_CLOSURE = HotStatement(
+    sa.select(_closure.c.reason)
+    .where(_closure.c.site_id == sa.bindparam("site_id"))
+    .order_by(_closure.c.start_at)
+    .limit(1)
+)
+
+
+def _raw_start_at(session: Session, reason: str) -> Any:
+    """start_at as the database holds it (SQLite: text), read past every type."""
+    return (
+        session.connection()
+        .exec_driver_sql(
+            "SELECT start_at FROM closure WHERE reason = " + ("%(r)s" if _pg(session) else ":r"),
+            {"r": reason},
+        )
+        .scalar_one()
+    )
+
+
+def _pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def test_a_row_written_hot_is_stored_as_core_stores_it(session: Session) -> None:
+    site = make_site(session)
+    values = {"site_id": site.id, "start_at": START, "end_at": START + timedelta(hours=2)}
+    session.connection().execute(_closure.insert(), {**values, "reason": "core"})
+    INSERT_CLOSURE.execute(session, {**values, "reason": "hot"})
+
+    assert _raw_start_at(session, "hot") == _raw_start_at(session, "core")
+
+
+def test_rows_come_back_through_the_columns_types(session: Session) -> None:
+    site = make_site(session)
+    INSERT_CLOSURE.execute(
+        session,
+        {"site_id": site.id, "start_at": START, "end_at": START + timedelta(hours=2), "reason": "Tết"},
+    )
+
+    assert CLOSURES_OF.rows(session, {"site_id": site.id}) == [(START, START + timedelta(hours=2), "Tết")]
+
+
+def test_a_read_instant_is_aware_utc(session: Session) -> None:
+    site = make_site(session)
+    local = START.astimezone(ZoneInfo(site.timezone))
+    INSERT_CLOSURE.execute(
+        session, {"site_id": site.id, "start_at": local, "end_at": local + timedelta(hours=1), "reason": "x"}
+    )
+
+    start = CLOSURES_OF.rows(session, {"site_id": site.id})[0][0]
+
+    assert start.utcoffset() == timedelta(0)
+
+
+def test_an_enum_column_reads_back_as_its_member(session: Session) -> None:
+    member = make_member(session)
+    insert = HotStatement(
+        insert_into(_ledger, ["member_id", "quota_group", "kind", "at", "seconds", "created_at"])
+    )
+    kinds = HotStatement(sa.select(_ledger.c.kind).where(_ledger.c.member_id == sa.bindparam("member_id")))
+    insert.execute(
+        session,
+        {
+            "member_id": member.id,
+            "quota_group": "rooms",
+            "kind": LedgerKind.runtime,
+            "at": START,
+            "seconds": 60,
+            "created_at": START,
+        },
+    )
+
+    assert kinds.scalar(session, {"member_id": member.id}) is LedgerKind.runtime
+
+
+def test_a_limit_the_statement_fixes_is_bound_for_the_driver(session: Session) -> None:
+    site = make_site(session)
+    for hour, reason in ((3, "later"), (1, "first"), (2, "second")):
+        start = START + timedelta(hours=hour)
+        INSERT_CLOSURE.execute(
+            session, {"site_id": site.id, "start_at": start, "end_at": start, "reason": reason}
+        )
+
+    assert FIRST_CLOSURE.rows(session, {"site_id": site.id}) == [("first",)]
+
+
+def test_no_row_gives_none(session: Session) -> None:
+    assert FIRST_CLOSURE.first(session, {"site_id": "nowhere"}) is None
+
+
+def test_among_writes_constants_into_the_sql(session: Session) -> None:
+    site = make_site(session)
+    for reason in ("a", "b", "c"):
+        INSERT_CLOSURE.execute(
+            session, {"site_id": site.id, "start_at": START, "end_at": START, "reason": reason}
+        )
+    picked = HotStatement(
+        sa.select(_closure.c.reason)
+        .where(_closure.c.site_id == sa.bindparam("site_id"), among(_closure.c.reason, ["a", "c"]))
+        .order_by(_closure.c.reason)
+    )
+
+    assert picked.rows(session, {"site_id": site.id}) == [("a",), ("c",)]
+
+
+@pytest.mark.parametrize("value", ["it's", "a b", "", "x;--"])
+def test_among_refuses_anything_but_a_plain_constant(value: str) -> None:
+    with pytest.raises(ValueError, match="not a plain constant"):
+        among(_closure.c.reason, ["ok", value])
+
+
+def test_an_in_list_bound_at_each_run_is_refused(session: Session) -> None:
+    statement = HotStatement(sa.select(_closure.c.id).where(_closure.c.reason.in_(["a", "b"])))
+
+    with pytest.raises(ValueError, match="plain bound values only"):
+        statement.rows(session, {})
+
+
+def test_a_refused_row_raises_sqlalchemys_integrity_error(session: Session) -> None:
+    with pytest.raises(sa.exc.IntegrityError) as refused:
+        INSERT_CLOSURE.execute(
+            session, {"site_id": "no-such-site", "start_at": START, "end_at": START, "reason": "orphan"}
+        )
+
+    assert refused.value.orig is not None
+
+
+def _drop_connection(session: Session, engine: Engine) -> None:
+    """End the session's database connection behind its back: a server ends it, a file's is closed."""
+    if engine.dialect.name == "postgresql":
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        return
+    dbapi_connection = session.connection().connection.dbapi_connection
+    assert dbapi_connection is not None
+    dbapi_connection.close()
+
+
+def test_a_lost_connection_is_invalidated_and_named(fresh_engine: Engine) -> None:
+    with Session(fresh_engine) as session:
+        _drop_connection(session, fresh_engine)
+
+        with pytest.raises(sa.exc.DBAPIError) as lost:
+            FIRST_CLOSURE.rows(session, {"site_id": "any"})
+
+    assert lost.value.connection_invalidated
+
+
+def test_after_a_lost_connection_the_next_session_writes(fresh_engine: Engine) -> None:
+    with Session(fresh_engine) as session:
+        _drop_connection(session, fresh_engine)
+        with pytest.raises(sa.exc.DBAPIError):
+            FIRST_CLOSURE.rows(session, {"site_id": "any"})
+    with Session(fresh_engine, expire_on_commit=False) as session:
+        site = make_site(session)
+        INSERT_CLOSURE.execute(
+            session, {"site_id": site.id, "start_at": START, "end_at": START, "reason": "on"}
+        )
+        session.commit()
+    with Session(fresh_engine) as session:
+        assert FIRST_CLOSURE.rows(session, {"site_id": site.id}) == [("on",)]

@@ -18,15 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import instrumentation
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 Processor = Callable[[Any], Any] | None
+M = TypeVar("M", bound=SQLModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,25 @@ class HotStatement:
         if compiled is None:
             compiled = self._compiled.setdefault(dialect.name, _compile(self.statement, dialect))
         return compiled
+
+
+def built(model: type[M], values: Mapping[str, Any]) -> M:
+    """A new, transient instance of a table model, its values set as they are (a table model validates
+    nothing either), without the per-attribute events that `model(**values)` fires: a tenth of the
+    cost, for the rows the hot path writes. A field not given takes its default; one with no
+    default must be given."""
+    manager = instrumentation.manager_of_class(model)
+    instance: M = manager.new_instance()
+    state = instance.__dict__
+    for name, field in model.model_fields.items():
+        if name in values:
+            state[name] = values[name]
+        elif field.is_required():
+            raise TypeError(f"{model.__name__} needs {name}")
+        else:
+            state[name] = field.get_default(call_default_factory=True)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    return instance
 
 
 def among(column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:

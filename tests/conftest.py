@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +149,16 @@ def app(engine: Engine, connection: Connection, clock: FakeClock, settings: Sett
             request.state.test_session = session
             yield session
 
+    @contextmanager
+    def _test_read_session(request: Request) -> Iterator[Session]:
+        # A lookup made apart from the request's sessions (the signed-in member, a series' dates),
+        # always before the request's own session begins: its savepoint ends first.
+        with _session_on(connection) as session:
+            yield session
+
     app.dependency_overrides[get_session] = _test_session
     app.dependency_overrides[get_read_session] = _test_session
+    app.state.read_session = _test_read_session
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated
 
@@ -159,12 +160,32 @@ def _load_actor(session: Session, member_id: str, version: int) -> Actor | None:
     return load_actor(session, member)
 
 
+def read_session(request: Request) -> AbstractContextManager[Session]:
+    """A session that only reads, opened where a request needs one now and then (a dependency that
+    yields a session costs every request of the route). The tests point `app.state.read_session`
+    at their own connection."""
+    opener: Callable[[Request], AbstractContextManager[Session]] | None = getattr(
+        request.app.state, "read_session", None
+    )
+    if opener is not None:
+        return opener(request)
+    return Session(request.app.state.read_engine, expire_on_commit=False)
+
+
+def _load_actor_apart(request: Request, member_id: str, version: int) -> Actor | None:
+    """The actor, read in a session of its own that only reads (never the request's write one)."""
+    with read_session(request) as session:
+        return _load_actor(session, member_id, version)
+
+
 async def current_actor(
     request: Request,
-    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The signed-in member (bearer token or session cookie), or 401."""
+    """The signed-in member (bearer token or session cookie), or 401.
+
+    Most calls find the member in the cache, so no session is made for this unless the cache misses
+    (a dependency that yields a session costs each request more than the lookup saves)."""
     claimed = _claimed_identity(request, credentials)
     if claimed is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>' from /api/v1/auth/token")
@@ -172,7 +193,7 @@ async def current_actor(
     cache: ActorCache = request.app.state.actors
     actor = cache.get(member_id, version)
     if actor is None:
-        actor = await run_in_threadpool(_load_actor, session, member_id, version)
+        actor = await run_in_threadpool(_load_actor_apart, request, member_id, version)
         if actor is None:
             if bearer:
                 raise Unauthenticated("the access token is no longer valid; sign in again")
@@ -188,14 +209,13 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 async def optional_actor(
     request: Request,
-    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor | None:
     """The signed-in member, or None for someone not signed in (public pages and endpoints); a token
     or session that is no longer valid is still a 401, not a quiet fall back to anonymous."""
     if _claimed_identity(request, credentials) is None:
         return None
-    return await current_actor(request, session, credentials)
+    return await current_actor(request, credentials)
 
 
 MaybeActorDep = Annotated[Actor | None, Depends(optional_actor)]

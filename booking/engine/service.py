@@ -27,6 +27,7 @@ from booking.messages import At, Message, Name, Slot, message
 from booking.models import Booking, BookingStatus, Role
 from booking.security import new_booking_code, new_id
 from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
+from booking.sql import built
 
 # Check-in codes are drawn at random; a collision is rare, five in a row mean something is wrong.
 CODE_ATTEMPTS = 5
@@ -276,27 +277,30 @@ def _new_booking(
 ) -> Booking:
     """A new booking row of the target's member on its resource (not yet inserted)."""
     resource = target.resource
-    return Booking(
-        id=new_id(),
-        resource_id=resource.id,
-        site_id=resource.site_id,
-        member_id=target.member.id,
-        start_at=start,
-        end_at=end,
-        block_end=block_end(end, resource.buffer_minutes),
-        seats=seats,
-        exclusive=resource.exclusive,
-        status=status,
-        code=code,
-        quota_group=quota_group,
-        series_id=series_id,
-        note=note,
-        created_at=now,
-        updated_at=now,
-        checked_in_at=None,
-        decided_by=None,
-        booked_by=booked_by,
-        event_id=event_id,
+    return built(
+        Booking,
+        {
+            "id": new_id(),
+            "resource_id": resource.id,
+            "site_id": resource.site_id,
+            "member_id": target.member.id,
+            "start_at": start,
+            "end_at": end,
+            "block_end": block_end(end, resource.buffer_minutes),
+            "seats": seats,
+            "exclusive": resource.exclusive,
+            "status": status,
+            "code": code,
+            "quota_group": quota_group,
+            "series_id": series_id,
+            "note": note,
+            "created_at": now,
+            "updated_at": now,
+            "checked_in_at": None,
+            "decided_by": None,
+            "booked_by": booked_by,
+            "event_id": event_id,
+        },
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -26,7 +26,7 @@ from booking.schemas import (
 )
 from booking.series import service as series
 from booking.waitlist import service as waitlist
-from web.deps import ActorDep, NowDep, ReadSessionDep, SessionDep, SettingsDep
+from web.deps import ActorDep, NowDep, SessionDep, SettingsDep, read_session
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
@@ -38,16 +38,20 @@ router = APIRouter(prefix="/api/v1", tags=["bookings"])
     responses={201: {"model": BookingRead | SeriesRead, "description": "the booking, or the series"}},
 )
 def create_booking(
+    request: Request,
     data: BookingCreate,
-    reader: ReadSessionDep,
     session: SessionDep,
     actor: ActorDep,
     now: NowDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Book a slot, or with `rrule` a series; the same Idempotency-Key gives back the first result."""
-    # A series is expanded before the write transaction begins: rule expansion holds no write slot.
-    occurrences = series.expand(reader, data, now) if data.rrule else None
+    # A series is expanded before the write transaction begins, in a session that only reads: rule
+    # expansion holds no write slot. (A single booking, the common call, makes no second session.)
+    occurrences = None
+    if data.rrule:
+        with read_session(request) as reader:
+            occurrences = series.expand(reader, data, now)
     outcome = idempotency.book_idempotent(session, actor, data, now, idempotency_key, occurrences)
     session.commit()
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEntry
 from sqlmodel import Session
 
 from booking.bookings.ical import REFRESH
+from booking.calendar_text import Entry, calendar
 from booking.catalogue import repository as catalogue_repo
 from booking.events import repository as repo
 from booking.models import Event, EventSession, EventStatus, RegistrationStatus, Site
@@ -18,26 +17,24 @@ FEED_PAST_DAYS = 60
 FEED_AHEAD_DAYS = 366
 
 
-def _entry(
-    event: Event, sitting: EventSession, site: Site, now: datetime, english: bool, note: str
-) -> CalendarEntry:
-    entry = CalendarEntry()
-    # One UID per session, stable: a client updates the entry in place when the event changes.
-    entry.add("uid", f"{sitting.id}@fablab-hub-events")
-    entry.add("dtstamp", now)
-    entry.add("dtstart", sitting.start_at)
-    entry.add("dtend", sitting.end_at)
-    entry.add("summary", (event.title_en or event.title) if english else event.title)
+def _entry(event: Event, sitting: EventSession, site: Site, now: datetime, english: bool, note: str) -> Entry:
     site_name = (site.name_en or site.name) if english else site.name
-    entry.add("location", ", ".join(part for part in (site_name, site.address) if part))
     about = (event.description_en or event.description) if english else event.description
-    entry.add("description", "\n".join(part for part in (note, about) if part))
-    entry.add("status", "CANCELLED" if event.status is EventStatus.cancelled else "CONFIRMED")
-    entry.add("last-modified", event.updated_at)
-    return entry
+    return [
+        # One UID per session, stable: a client updates the entry in place when the event changes.
+        ("uid", f"{sitting.id}@fablab-hub-events"),
+        ("dtstamp", now),
+        ("dtstart", sitting.start_at),
+        ("dtend", sitting.end_at),
+        ("summary", (event.title_en or event.title) if english else event.title),
+        ("location", ", ".join(part for part in (site_name, site.address) if part)),
+        ("description", "\n".join(part for part in (note, about) if part)),
+        ("status", "CANCELLED" if event.status is EventStatus.cancelled else "CONFIRMED"),
+        ("last-modified", event.updated_at),
+    ]
 
 
-def member_entries(session: Session, member_id: str, language: str, now: datetime) -> list[CalendarEntry]:
+def member_entries(session: Session, member_id: str, language: str, now: datetime) -> list[Entry]:
     """The sessions of the events the member holds a seat at (or waits for), recent and ahead."""
     english = language == "en"
     entries = []
@@ -65,13 +62,14 @@ def member_entries(session: Session, member_id: str, language: str, now: datetim
 def site_calendar(session: Session, site: Site, now: datetime, language: str = "vi") -> bytes:
     """The site's public events, from FEED_PAST_DAYS ago to a year ahead, as one VCALENDAR."""
     english = language == "en"
-    calendar = Calendar()
-    calendar.add("prodid", "-//FabLab Hub//Events//VI")
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", f"{(site.name_en or site.name) if english else site.name} — FabLab Hub")
-    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    head: Entry = [
+        ("prodid", "-//FabLab Hub//Events//VI"),
+        ("version", "2.0"),
+        ("calscale", "GREGORIAN"),
+        ("x-wr-calname", f"{(site.name_en or site.name) if english else site.name} — FabLab Hub"),
+        ("refresh-interval", REFRESH),
+        ("x-published-ttl", REFRESH),
+    ]
     found = repo.events_between(
         session,
         site_ids=[site.id],
@@ -80,8 +78,11 @@ def site_calendar(session: Session, site: Site, now: datetime, language: str = "
         public_only=True,
     )
     sittings = repo.sessions_of(session, [e.id for e in found])
-    for event in found:
-        for sitting in sittings[event.id]:
-            calendar.add_component(_entry(event, sitting, site, now, english, ""))
-    data: bytes = calendar.to_ical()
-    return data
+    return calendar(
+        head,
+        [
+            ("VEVENT", _entry(event, sitting, site, now, english, ""))
+            for event in found
+            for sitting in sittings[event.id]
+        ],
+    )

@@ -42,6 +42,8 @@ class _Compiled:
     # Parameters the statement fixes itself (a LIMIT), already bound.
     fixed: Mapping[str, Any]
     binds: Mapping[str, Processor]
+    # Per parameter, in `names` order: (name, fixed by the statement, its bound value, processor).
+    steps: tuple[tuple[str, bool, Any, Processor], ...]
     results: tuple[Processor, ...]
 
 
@@ -167,6 +169,7 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         positional=positional,
         fixed=fixed,
         binds=binds,
+        steps=tuple((name, name in fixed, fixed.get(name), binds.get(name)) for name in names),
         results=results,
     )
 
@@ -182,12 +185,11 @@ def _apply(processor: Processor, value: Any) -> Any:
 
 
 def _bound(compiled: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-    fixed, binds = compiled.fixed, compiled.binds
-    if compiled.positional:
-        return tuple(
-            fixed[name] if name in fixed else _apply(binds.get(name), params[name]) for name in compiled.names
-        )
-    return {
-        name: fixed[name] if name in fixed else _apply(binds.get(name), params[name])
-        for name in compiled.names
-    }
+    values = []
+    for name, is_fixed, constant, processor in compiled.steps:
+        if is_fixed:
+            values.append(constant)
+            continue
+        value = params[name]
+        values.append(value if processor is None or value is None else processor(value))
+    return tuple(values) if compiled.positional else dict(zip(compiled.names, values, strict=True))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from booking.sql import HotStatement, insert_into
 from devices.models import DeviceEvent, SeqCursor, UsageSession
 
 
@@ -17,37 +19,40 @@ def insert_event(session: Session, event: DeviceEvent) -> bool:
 
     One statement that takes no row for a known id (ON CONFLICT DO NOTHING): no read before it, no
     savepoint around it. A redelivery racing its first copy on another bridge waits for that copy's
-    transaction and then stores nothing."""
-    connection = session.connection()
+    transaction and then stores nothing. Every event of the bridge comes this way, so the statement
+    runs on the driver's cursor (a HotStatement)."""
     values = {column.key: getattr(event, column.key) for column in _event.columns}
-    return connection.execute(_INSERT_EVENT[connection.dialect.name], values).first() is not None
+    statement = _INSERT_EVENT[session.get_bind().dialect.name]
+    return statement.first(session, values) is not None
 
 
 _event = DeviceEvent.__table__  # type: ignore[attr-defined]
-_INSERT_EVENT = {
-    "postgresql": postgresql.insert(_event)
-    .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(_event.c.event_id),
-    "sqlite": sqlite.insert(_event)
-    .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(_event.c.event_id),
-}
+
+
+def _insert_event(insert: Callable[[sa.Table], Any]) -> HotStatement:
+    return HotStatement(
+        insert(_event)
+        .values({column.key: sa.bindparam(column.key, type_=column.type) for column in _event.columns})
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(_event.c.event_id)
+    )
+
+
+_INSERT_EVENT = {"postgresql": _insert_event(postgresql.insert), "sqlite": _insert_event(sqlite.insert)}
 
 
 def advance_seq(session: Session, gateway_id: str, machine_id: str, boot_id: str, seq: int) -> int:
     """Record the event's seq; returns how many seqs were skipped since the last one (0: none).
     The caller holds the machine's row lock, so no other bridge moves this cursor meanwhile."""
-    connection = session.connection()
     key = {"g": gateway_id, "m": machine_id, "b": boot_id}
-    last: int | None = connection.execute(_LAST_SEQ, key).scalar()
+    last: int | None = _LAST_SEQ.scalar(session, key)
     if last is None:
-        connection.execute(
-            _cursor.insert(),
-            {"gateway_id": gateway_id, "machine_id": machine_id, "boot_id": boot_id, "last_seq": seq},
+        _NEW_CURSOR.execute(
+            session, {"gateway_id": gateway_id, "machine_id": machine_id, "boot_id": boot_id, "last_seq": seq}
         )
         return 0
     if seq > last:
-        connection.execute(_ADVANCE, {**key, "seq": seq})
+        _ADVANCE.execute(session, {**key, "seq": seq})
     return max(0, seq - last - 1)
 
 
@@ -57,8 +62,9 @@ _CURSOR_KEY = sa.and_(
     _cursor.c.machine_id == sa.bindparam("m"),
     _cursor.c.boot_id == sa.bindparam("b"),
 )
-_LAST_SEQ = sa.select(_cursor.c.last_seq).where(_CURSOR_KEY)
-_ADVANCE = _cursor.update().where(_CURSOR_KEY).values(last_seq=sa.bindparam("seq"))
+_LAST_SEQ = HotStatement(sa.select(_cursor.c.last_seq).where(_CURSOR_KEY))
+_NEW_CURSOR = HotStatement(insert_into(_cursor))
+_ADVANCE = HotStatement(_cursor.update().where(_CURSOR_KEY).values(last_seq=sa.bindparam("seq")))
 
 
 def get_session_by_external(session: Session, machine_id: str, external_id: str) -> UsageSession | None:

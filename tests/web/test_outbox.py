@@ -91,6 +91,24 @@ def test_an_email_leaves_after_the_commit_in_the_readers_language_once(
     assert len(inbox.messages) == 1
 
 
+def test_every_part_travels_as_quoted_printable_utf8_in_short_ascii_lines(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    _notify(fresh_engine)
+    outbox.deliver_due(fresh_engine, outbox.SmtpSender(f"smtp://127.0.0.1:{port}"), SETTINGS, NOW)
+    (mail,) = inbox.messages
+    raw = mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
+
+    parts = [part for part in mail.walk() if not part.is_multipart()]
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    assert {(part["Content-Transfer-Encoding"], part.get_content_charset()) for part in parts} == {
+        ("quoted-printable", "utf-8")
+    }
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    assert raw.isascii()
+
+
 def test_a_server_that_is_down_is_retried_until_it_is_up(fresh_engine: Engine) -> None:
     from aiosmtpd.controller import Controller
 
@@ -252,6 +270,7 @@ def test_a_booking_arrives_as_an_invitation_and_leaves_as_a_cancellation(
             part for part in mail.iter_attachments() if part.get_content_type() == "text/calendar"
         ]
         assert attachment.get_param("method") == method
+        assert attachment.get_filename() == "fablab-hub.ics"
         calendar = Calendar.from_ical(attachment.get_content())
         assert calendar["method"] == method
         (entry,) = calendar.walk("VEVENT")

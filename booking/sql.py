@@ -39,10 +39,8 @@ class _Compiled:
     # Positional drivers (sqlite3): the parameters' names in order; named ones (psycopg): the names.
     names: tuple[str, ...]
     positional: bool
-    # Parameters the statement fixes itself (a LIMIT), already bound.
-    fixed: Mapping[str, Any]
-    binds: Mapping[str, Processor]
-    # Per parameter, in `names` order: (name, fixed by the statement, its bound value, processor).
+    # Per parameter, in `names` order: (name, fixed by the statement (a LIMIT), its bound value,
+    # the processor of a value given at each run).
     steps: tuple[tuple[str, bool, Any, Processor], ...]
     results: tuple[Processor, ...]
 
@@ -144,8 +142,14 @@ _CONSTANT = re.compile(r"[A-Za-z0-9_.-]+")
 
 def insert_into(table: sa.Table, columns: Sequence[str] | None = None) -> sa.Insert:
     """An INSERT of the named columns (every column by default), each bound by its own name."""
+    return table.insert().values(bound_columns(table, columns))
+
+
+def bound_columns(table: sa.Table, columns: Sequence[str] | None = None) -> dict[str, sa.BindParameter[Any]]:
+    """The VALUES of an INSERT: each named column (every column by default) bound by its own name,
+    for a database's own INSERT (postgresql.insert, sqlite.insert) with an ON CONFLICT clause."""
     names = [column.key for column in table.columns] if columns is None else list(columns)
-    return table.insert().values({name: sa.bindparam(name, type_=table.c[name].type) for name in names})
+    return {name: sa.bindparam(name, type_=table.c[name].type) for name in names}
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
@@ -167,8 +171,6 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         sql=compiled.string,
         names=names,
         positional=positional,
-        fixed=fixed,
-        binds=binds,
         steps=tuple((name, name in fixed, fixed.get(name), binds.get(name)) for name in names),
         results=results,
     )

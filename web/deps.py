@@ -54,16 +54,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
-    """A session that only reads, whatever the method: for finding who is signed in.
+    """A session that only reads, whatever the method (`read_session` as a dependency).
 
-    Looking up the member must not begin the request's write transaction: that would hold the write
-    slot across the hop from the dependency to the route.
+    A read that must not begin the request's write transaction: that would hold the write slot across
+    the hop from the dependency to the route.
     """
-    session = Session(request.app.state.read_engine, expire_on_commit=False)
-    try:
+    with read_session(request) as session:
         yield session
-    finally:
-        session.close()
 
 
 async def get_now(request: Request) -> datetime:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource
-from booking.sql import HotStatement, among, insert_into
+from booking.sql import HotStatement, among, bound_columns, insert_into
 
 # The unique constraint on booking.code as each database names it when it refuses a row. Migration
 # 0001 leaves it unnamed: PostgreSQL then calls it <table>_<column>_key, and SQLite names an unnamed
@@ -156,7 +156,7 @@ _INSERT = HotStatement(insert_into(_booking))
 # Every unique and exclusion constraint of the table may refuse the row; none raises.
 _PG_INSERT = HotStatement(
     postgresql.insert(_booking)
-    .values({column.key: sa.bindparam(column.key, type_=column.type) for column in _booking.columns})
+    .values(bound_columns(_booking))
     .on_conflict_do_nothing()
     .returning(_booking.c.id)
 )

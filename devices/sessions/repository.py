@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from booking.sql import HotStatement, insert_into
+from booking.sql import HotStatement, bound_columns, insert_into
 from devices.models import DeviceEvent, SeqCursor, UsageSession
 
 
@@ -29,16 +28,15 @@ def insert_event(session: Session, event: DeviceEvent) -> bool:
 _event = DeviceEvent.__table__  # type: ignore[attr-defined]
 
 
-def _insert_event(insert: Callable[[sa.Table], Any]) -> HotStatement:
-    return HotStatement(
+_INSERT_EVENT = {
+    name: HotStatement(
         insert(_event)
-        .values({column.key: sa.bindparam(column.key, type_=column.type) for column in _event.columns})
+        .values(bound_columns(_event))
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(_event.c.event_id)
     )
-
-
-_INSERT_EVENT = {"postgresql": _insert_event(postgresql.insert), "sqlite": _insert_event(sqlite.insert)}
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def advance_seq(session: Session, gateway_id: str, machine_id: str, boot_id: str, seq: int) -> int:

@@ -33,13 +33,10 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from booking.models import QuotaPeriod, ResourceKind  # noqa: E402
+from tests.bench.center import booking_center  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
-from tests.factories import PASSWORD, make_member, make_plan, make_resource, make_site, quota  # noqa: E402
+from tests.factories import PASSWORD  # noqa: E402
 from tests.servers import free_port  # noqa: E402
-
-OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-
 
 # --- a small HTTP/1.1 keep-alive client: the load generator must cost less CPU than the server --
 
@@ -386,15 +383,7 @@ def run(backend: str, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, migrated_database(backend, Path(tmp), pool_size=40) as engine:
         url = engine.url.render_as_string(hide_password=False)
         with Session(engine) as session:
-            site = make_site(session, opening_hours=OPEN_24H, holiday_country="")
-            plan = make_plan(session, quota("rooms", QuotaPeriod.week, max_hours=100_000))
-            rooms = [
-                make_resource(
-                    session, site, kind=ResourceKind.room, quota_group="rooms", max_days_ahead=730
-                ).id
-                for _ in range(args.clients * 8)
-            ]
-            members = [make_member(session, plan=plan) for _ in range(args.clients)]
+            site, rooms, members = booking_center(session, args.clients * 8, args.clients)
             emails = [m.email for m in members]
             member_id, site_id = members[0].id, site.id
             session.commit()

@@ -33,16 +33,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from booking import idempotency  # noqa: E402
-from booking.models import QuotaPeriod, ResourceKind  # noqa: E402
 from booking.schemas import BookingCreate  # noqa: E402
+from tests.bench.center import booking_center  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
-from tests.factories import make_member, make_plan, make_resource, make_site, quota  # noqa: E402
 from web import outbox  # noqa: E402
 from web.app import create_app  # noqa: E402
 from web.deps import _load_actor  # noqa: E402
 from web.settings import Settings  # noqa: E402
 
-OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 ROOMS = 128
 
 
@@ -118,15 +116,7 @@ def run(backend: str, requests: int) -> None:
     print(f"\n== {backend} ==")
     with tempfile.TemporaryDirectory() as tmp, migrated_database(backend, Path(tmp)) as engine:
         with Session(engine, expire_on_commit=False) as session:
-            site = make_site(session, opening_hours=OPEN_24H, holiday_country="")
-            plan = make_plan(session, quota("rooms", QuotaPeriod.week, max_hours=100_000))
-            rooms = [
-                make_resource(
-                    session, site, kind=ResourceKind.room, quota_group="rooms", max_days_ahead=730
-                ).id
-                for _ in range(ROOMS)
-            ]
-            members = [make_member(session, plan=plan) for _ in range(16)]
+            _site, rooms, members = booking_center(session, ROOMS, 16)
             session.commit()
             actors = [actor for m in members if (actor := _load_actor(session, m.id, m.token_version))]
         settings = Settings(

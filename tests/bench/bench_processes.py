@@ -27,7 +27,8 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.bench_ingest import OPEN_24H, PUBLISHER  # noqa: E402
+from tests.bench.bench_ingest import PUBLISHER  # noqa: E402
+from tests.bench.center import OPEN_24H  # noqa: E402
 from tests.brokers import Mosquitto, wait_until  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
 from tests.factories import make_machine, make_site, unique  # noqa: E402

@@ -159,6 +159,8 @@ def app(engine: Engine, connection: Connection, clock: FakeClock, settings: Sett
     app.dependency_overrides[get_session] = _test_session
     app.dependency_overrides[get_read_session] = _test_session
     app.state.read_session = _test_read_session
+    # A lean route (web.routes.lean) opens the request's session without dependencies: the same one.
+    app.state.write_session = contextmanager(_test_session)
     return app
 
 

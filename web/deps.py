@@ -169,6 +169,34 @@ def read_session(request: Request) -> AbstractContextManager[Session]:
     return Session(request.app.state.read_engine, expire_on_commit=False)
 
 
+def write_session(request: Request) -> AbstractContextManager[Session] | None:
+    """The request's writing session, for a handler that runs without FastAPI's dependencies (a lean
+    route, web.routes.lean). The tests' own when they set `app.state.write_session`; None when
+    `get_session` is overridden otherwise: only the full route would honour that override."""
+    opener: Callable[[Request], AbstractContextManager[Session]] | None = getattr(
+        request.app.state, "write_session", None
+    )
+    if opener is not None:
+        return opener(request)
+    if get_session in request.app.dependency_overrides:
+        return None
+    return Session(request.app.state.engine, expire_on_commit=False)
+
+
+def cached_bearer_actor(request: Request) -> Actor | None:
+    """The member of the request's bearer token when the actor cache holds them, else None: then the
+    full dependency (`current_actor`) reads them, or refuses the token in words."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
+        return None
+    codec: TokenCodec = request.app.state.tokens
+    claims = codec.read(credentials)
+    if claims is None:
+        return None
+    cache: ActorCache = request.app.state.actors
+    return cache.get(claims.member_id, claims.version)
+
+
 def _load_actor_apart(request: Request, member_id: str, version: int) -> Actor | None:
     """The actor, read in a session of its own that only reads (never the request's write one)."""
     with read_session(request) as session:

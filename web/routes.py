@@ -11,10 +11,14 @@ the routes whose fixed start fits their path (web.routes.RouteIndex).
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, request_response
 from starlette._utils import get_route_path
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Receive, Scope, Send
 
@@ -30,8 +34,43 @@ def include(app: FastAPI, router: APIRouter) -> None:
             # keeps the provider it was built with: each app gets its own copy, its handler built again.
             route = copy.copy(route)
             route.dependency_overrides_provider = app
-            route.app = request_response(route.get_route_handler())
+            handler = route.get_route_handler()
+            quick: LeanHandler | None = getattr(route.endpoint, "lean", None)
+            route.app = request_response(handler if quick is None else _lean_first(quick, handler))
         app.router.routes.append(route)
+
+
+# A lean handler answers a route's common call itself, or declines (None) and the route's full
+# handler answers instead.
+LeanHandler = Callable[[Request], Awaitable[Response | None]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def lean(handler: LeanHandler) -> Callable[[Endpoint], Endpoint]:
+    """Mark a route's endpoint with a lean handler, tried first by every app the route is included in.
+
+    For the hottest call only (a booking): FastAPI resolves each dependency and checks each parameter
+    anew at every call. The lean handler must decline anything it would not answer exactly as the full
+    route does (a refusal, a body that does not validate, a member not in the actor cache): the
+    full route's words stay the only ones. It runs inside the route (its exception handlers, metrics
+    and middlewares are the same); the OpenAPI schema comes from the endpoint as always.
+    """
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint.lean = handler  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def _lean_first(
+    quick: LeanHandler, full: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def handler(request: Request) -> Response:
+        response = await quick(request)
+        return await full(request) if response is None else response
+
+    return handler
 
 
 class _Node:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from booking.models import Closure, LedgerEntry, LedgerKind
+from booking.models import Closure, LedgerEntry, LedgerKind, UTCDateTime
 from booking.sql import HotStatement, among, insert_into
 from tests.factories import make_member, make_site
 
@@ -188,3 +188,36 @@ def test_after_a_lost_connection_the_next_session_writes(fresh_engine: Engine) -
         session.commit()
     with Session(fresh_engine) as session:
         assert FIRST_CLOSURE.rows(session, {"site_id": site.id}) == [("on",)]
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        START,
+        datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2027, 6, 1, 0, 0, tzinfo=ZoneInfo("America/New_York")),
+    ],
+)
+def test_an_instant_is_stored_on_sqlite_as_sqlalchemys_datetime_text(instant: datetime) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime()._cached_bind_processor(dialect)
+    theirs = sa.DateTime()._cached_bind_processor(dialect)
+    assert ours is not None
+    assert theirs is not None
+
+    assert ours(instant) == theirs(instant.astimezone(UTC).replace(tzinfo=None))
+    assert ours(instant) == instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f").rjust(26, "0")
+
+
+def test_a_naive_instant_is_refused_before_it_is_stored() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    process = UTCDateTime()._cached_bind_processor(sqlite.dialect())
+    assert process is not None
+
+    with pytest.raises(ValueError, match="naive datetime"):
+        process(datetime(2027, 3, 1, 9, 0))  # noqa: DTZ001 - the naive instant refused

@@ -42,14 +42,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _settings() -> Settings:
+    """The settings; FABLAB_LOG_LEVEL applies to the whole process's log from here on."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise UserError(
             f"bad setting {('FABLAB_' + where.upper()) if where else ''}: {first['msg']}"
         ) from exc
+    logging.getLogger().setLevel(settings.log_level)
+    return settings
 
 
 def _cmd_db_upgrade(_args: argparse.Namespace) -> int:
@@ -170,6 +173,7 @@ def _cmd_bridge(_args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from web import heap
     from web.app import utc_now as clock
     from web.runtime import MachineRuntime
 
@@ -181,6 +185,7 @@ def _cmd_bridge(_args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runtime.start()
+    heap.settle()
     print(f"bridge and scheduler running against {settings.mqtt_url.split('@')[-1]}", flush=True)
     stop.wait()
     runtime.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import secrets
 import smtplib
 import ssl
 import time
@@ -24,18 +25,20 @@ from email import quoprimime
 from email.header import Header, decode_header, make_header
 from email.message import Message as Mail
 from email.mime.multipart import MIMEMultipart
-from email.utils import format_datetime, formataddr
-from typing import Protocol
+from email.utils import format_datetime, formataddr, getaddresses
+from typing import Protocol, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, func, select
 
 from booking.bookings import ical
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Member, Resource, Site
 from web import notices
-from web.backoff import LEASE, MAX_ATTEMPTS, retry_after, take_due
+from web.backoff import LEASE, MAX_ATTEMPTS, retry_after, settle, take_due
 from web.i18n import Gettext, normalise, say
 from web.metrics import DELIVERIES
 from web.pages.common import env
@@ -120,7 +123,7 @@ class SmtpSender:
             if client is None:
                 client = self._open()
             try:
-                client.send_message(message)
+                sent(client, message)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused):
                 raise  # the server answered: the connection still serves the next message
             except BaseException:
@@ -136,6 +139,70 @@ class SmtpSender:
                     client.quit()
                 except (OSError, smtplib.SMTPException):
                     client.close()
+
+
+def sent(client: smtplib.SMTP, message: Mail) -> None:
+    """Hand the message to the mail server, as bytes written straight from its parts (`wire`); an
+    address that is not plain ASCII goes through smtplib's own way (SMTPUTF8 where offered)."""
+    sender = getaddresses([str(message["From"])])[0][1]
+    recipients = [address for _name, address in getaddresses([str(message["To"])])]
+    data = wire(message)
+    if data is None or not sender.isascii() or not all(a.isascii() for a in recipients):
+        client.send_message(message)
+        return
+    client.sendmail(sender, recipients, data)
+
+
+def wire(message: Mail) -> bytes | None:
+    """The message as SMTP carries it: CRLF lines, headers as `compose` set them (already ASCII:
+    encoded words, quoted-printable parts), each multipart's parts between its boundary lines.
+
+    The email package's generator re-reads and re-folds every header and part through its policy:
+    it took more CPU than composing the message. None if a header is not ASCII (a `mail_from` with
+    accents, say): then the generator writes it."""
+    lines: list[str] = []
+    _write(message, lines)
+    text = "\r\n".join(lines) + "\r\n"
+    return text.encode("ascii") if text.isascii() else None
+
+
+def _folded(name: str, value: str) -> list[str]:
+    """A header in lines of at most 78 characters where its spaces allow (RFC 5322 §2.1.1); a word
+    longer than that (a link) takes a line of its own."""
+    if len(name) + 2 + len(value) <= 78:
+        return [f"{name}: {value}"]
+    lines, current = [], name + ":"
+    for word in value.split(" "):
+        if len(current) + 1 + len(word) > 78:
+            lines.append(current)
+            current = ""
+        current += " " + word
+    lines.append(current)
+    return lines
+
+
+def _write(part: Mail, lines: list[str]) -> None:
+    boundary = None
+    if part.is_multipart():
+        boundary = part.get_boundary()
+        if boundary is None:
+            boundary = "=_fablab_" + secrets.token_hex(12)
+            part.set_boundary(boundary)
+    for name, value in part.items():
+        stored: object = value  # compat32 keeps a Header object as it was set (the Subject)
+        if isinstance(stored, Header):
+            lines.append(f"{name}: {stored.encode(linesep=chr(13) + chr(10))}")
+        else:
+            lines.extend(_folded(name, str(stored)))
+    lines.append("")
+    if boundary is None:
+        payload = part.get_payload()
+        lines.append(str(payload).replace("\r\n", "\n").replace("\n", "\r\n"))
+        return
+    for child in part.get_payload():
+        lines.append("--" + boundary)
+        _write(cast("Mail", child), lines)
+    lines.append("--" + boundary + "--")
 
 
 def sender_for(settings: Settings) -> Sender:
@@ -155,6 +222,7 @@ class Outgoing:
     message: Message
     link: str
     attempts: int
+    booking_id: str | None = None
     # The booking as a calendar invitation (.ics), when the e-mail is about one.
     invitation: bytes | None = None
 
@@ -162,14 +230,16 @@ class Outgoing:
 def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = LEASE) -> list[Outgoing]:
     """Take the due deliveries (leased for `lease`) in one short transaction."""
     with Session(engine, expire_on_commit=False) as session:
-        rows = take_due(session, engine, "email", now, batch, lease)
+        rows = take_due(session, engine, "email", now, batch, lease, _COLUMNS)
         members = {
             m.id: m
-            for m in session.exec(
-                select(Member).where(col(Member.id).in_([r.member_id for r in rows if r.member_id]))
-            ).all()
+            for m in session.connection().execute(
+                sa.select(*_MEMBER_COLUMNS).where(
+                    _member.c.id.in_([r.member_id for r in rows if r.member_id])
+                )
+            )
         }
-        # The bookings the e-mails carry as invitations, in one query.
+        # The bookings the e-mails carry as invitations, in one query; only what an invitation shows.
         booking_ids = [r.booking_id for r in rows if r.booking_id and r.kind in INVITING | CANCELLING]
         bookings = (
             {
@@ -179,12 +249,14 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
                     .join(Resource, col(Resource.id) == col(Booking.resource_id))
                     .join(Site, col(Site.id) == col(Booking.site_id))
                     .where(col(Booking.id).in_(booking_ids))
+                    .options(*_INVITATION_COLUMNS)
                 ).all()
             }
             if booking_ids
             else {}
         )
-        claimed: list[tuple[Outgoing, Delivery]] = []
+        claimed: list[Outgoing] = []
+        skipped, unaddressed = [], []
         for row in rows:
             member = members.get(row.member_id) if row.member_id else None
             if (
@@ -192,28 +264,51 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH, lease: timedelta = 
                 and row.kind not in notices.ESSENTIAL
                 and row.kind in (member.email_off or [])
             ):
-                row.status = DeliveryStatus.skipped
+                skipped.append(row.id)
                 continue
             address = member.email if member else row.to_address
             if not address:
-                row.status, row.last_error = DeliveryStatus.failed, "no address"
+                unaddressed.append(row.id)
                 continue
-            language = normalise(member.language if member else row.language)
-            outgoing = Outgoing(
-                id=row.id,
-                kind=row.kind,
-                member_id=member.id if member else None,
-                to_address=address,
-                name=member.name if member else "",
-                language=language,
-                message=Message.from_json(row.message),
-                link=row.link,
-                attempts=row.attempts,
+            claimed.append(
+                Outgoing(
+                    id=row.id,
+                    kind=row.kind,
+                    member_id=member.id if member else None,
+                    to_address=address,
+                    name=member.name if member else "",
+                    language=normalise(member.language if member else row.language),
+                    message=Message.from_json(row.message),
+                    link=row.link,
+                    attempts=row.attempts,
+                    booking_id=row.booking_id,
+                )
             )
-            claimed.append((outgoing, row))
+        settle(session, skipped, DeliveryStatus.skipped)
+        settle(session, unaddressed, DeliveryStatus.failed, "no address")
         session.commit()
     # The invitations are rendered once the claim is committed: no CPU work holds the write slot.
-    return [replace(o, invitation=_invitation(row, bookings, o.language, now)) for o, row in claimed]
+    return [replace(o, invitation=_invitation(o, bookings, now)) for o in claimed]
+
+
+_delivery: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
+_member: sa.Table = Member.__table__  # type: ignore[attr-defined]
+_COLUMNS = tuple(
+    _delivery.c[name]
+    for name in ("kind", "member_id", "to_address", "language", "message", "link", "booking_id")
+)
+_MEMBER_COLUMNS = tuple(_member.c[name] for name in ("id", "email", "name", "language", "email_off"))
+_INVITATION_COLUMNS = (
+    load_only(
+        *(
+            getattr(Booking, name)
+            for name in ("id", "code", "note", "status", "start_at", "end_at", "created_at", "updated_at")
+        ),
+        raiseload=True,
+    ),
+    load_only(Resource.id, Resource.name, Resource.name_en, raiseload=True),  # type: ignore[arg-type]
+    load_only(Site.id, Site.name, Site.name_en, Site.address, raiseload=True),  # type: ignore[arg-type]
+)
 
 
 # Kinds whose e-mail carries its booking as an invitation, and those that take it off calendars.
@@ -222,15 +317,17 @@ CANCELLING = frozenset({"cancelled", "rejected", "no_show"})
 
 
 def _invitation(
-    row: Delivery, bookings: dict[str, tuple[Booking, Resource, Site]], language: str, now: datetime
+    outgoing: Outgoing, bookings: dict[str, tuple[Booking, Resource, Site]], now: datetime
 ) -> bytes | None:
-    if row.booking_id is None or row.kind not in INVITING | CANCELLING:
+    if outgoing.booking_id is None or outgoing.kind not in INVITING | CANCELLING:
         return None
-    found = bookings.get(row.booking_id)
+    found = bookings.get(outgoing.booking_id)
     if found is None:
         return None
     booking, resource, site = found
-    return ical.invitation(booking, resource, site, now, language, cancel=row.kind in CANCELLING)
+    return ical.invitation(
+        booking, resource, site, now, outgoing.language, cancel=outgoing.kind in CANCELLING
+    )
 
 
 def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> Mail:
@@ -272,13 +369,23 @@ def compose(outgoing: Outgoing, settings: Settings, now: datetime) -> Mail:
     name, address = one_line(outgoing.name), one_line(outgoing.to_address)
     if not _ADDRESS.fullmatch(address):
         raise ValueError(f"no e-mail can be sent to {address!r}")
-    message["To"] = formataddr((name, address), charset="utf-8") if name else address
+    message["To"] = _addressee(name, address)  # type: ignore[assignment]
     message["Message-ID"] = f"<{outgoing.id}@fablab-hub>"
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe:
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
     return message
+
+
+def _addressee(name: str, address: str) -> str | Header:
+    """The To header: a name with accents as encoded words of at most 75 characters each (RFC 2047),
+    folded where it is long; a plain one quoted where it must be."""
+    if not name or name.isascii():
+        return formataddr((name, address)) if name else address
+    header = Header(name, "utf-8", header_name="To")
+    header.append(f"<{address}>", "us-ascii")
+    return header
 
 
 # An address a mail header can carry as it is: one local part, one domain, no spaces or brackets.
@@ -383,26 +490,26 @@ class _Result:
 
 
 def _record(engine: Engine, results: list[_Result], now: datetime) -> None:
-    """Write the batch's outcomes in one transaction."""
+    """Write the batch's outcomes in one transaction: one UPDATE for all that were sent."""
+    sent = [r.outgoing.id for r in results if r.error is None]
+    others = {r.outgoing.id: r for r in results if r.error is not None}
     with Session(engine) as session:
-        rows = {
-            row.id: row
-            for row in session.exec(
-                select(Delivery).where(col(Delivery.id).in_([r.outgoing.id for r in results]))
-            ).all()
-        }
-        for result in results:
-            row = rows.get(result.outgoing.id)
-            if row is None:
-                continue
-            if result.error is None:
-                row.status, row.sent_at, row.last_error = DeliveryStatus.sent, now, ""
+        if sent:
+            session.connection().execute(
+                _delivery.update()
+                .where(_delivery.c.id.in_(sent))
+                .values(status=DeliveryStatus.sent, sent_at=now, last_error="")
+            )
+        failed = (
+            session.exec(select(Delivery).where(col(Delivery.id).in_(list(others)))).all() if others else []
+        )
+        for row in failed:
+            result = others[row.id]
+            row.last_error = (result.error or "")[:500]
+            if result.gave_up:
+                row.status = DeliveryStatus.bounced if result.bounced else DeliveryStatus.failed
             else:
-                row.last_error = result.error[:500]
-                if result.gave_up:
-                    row.status = DeliveryStatus.bounced if result.bounced else DeliveryStatus.failed
-                else:
-                    row.next_attempt_at = now + retry_after(result.outgoing.attempts)
+                row.next_attempt_at = now + retry_after(result.outgoing.attempts)
             session.add(row)
         session.commit()
 

@@ -15,6 +15,7 @@ import uvicorn
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
 from web import demo as demo_data
+from web import heap
 from web.app import create_app, utc_now
 from web.broker import EmbeddedBroker
 from web.db import make_engine, session_scope
@@ -114,6 +115,7 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                 engine.dispose()
                 runtime = MachineRuntime(make_engine(settings.database_url), settings, utc_now)
                 runtime.start()
+                heap.settle()
                 os.environ.update(
                     FABLAB_MQTT_URL=settings.mqtt_url,
                     FABLAB_MQTT_PROTOCOL=settings.mqtt_protocol,
@@ -135,6 +137,7 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                     runtime.stop()
                 return 0
             app = create_app(settings, engine=engine)
+            heap.settle()
             uvicorn.run(
                 app, host=host, port=port, log_level=log_level, access_log=False, http=HeaderDeadlineProtocol
             )

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development and tests
@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     body_timeout_s: float = Field(default=30.0, gt=0)
-    log_level: str = "INFO"
+    # The level of the whole process's log (the center's own loggers and the web server's).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # E-mail (CONTRACT §4): smtp://user:pass@host:port, smtps://… for TLS, ?starttls=true; empty: the
     # e-mails go to the log (the demo) and the in-app inbox.
     smtp_url: str = ""
@@ -100,6 +101,11 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     # The managers' digest leaves at this hour of each site's morning.
     digest_hour: int = Field(default=7, ge=0, le=23)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

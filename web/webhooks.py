@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -34,7 +35,7 @@ from booking.errors import InvalidRequest
 from booking.messages import Message, message
 from booking.models import Delivery, DeliveryStatus, Member, Role, Webhook
 from booking.notifications import notify, webhooks_changed
-from web.backoff import MAX_ATTEMPTS, retry_after, take_due
+from web.backoff import MAX_ATTEMPTS, retry_after, settle, take_due
 from web.i18n import say
 from web.metrics import DELIVERIES
 from web.settings import Settings
@@ -87,17 +88,27 @@ class Outgoing:
     attempts: int
 
 
+_delivery: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
+_COLUMNS = (
+    _delivery.c.webhook_id,
+    _delivery.c.kind,
+    _delivery.c.message,
+    _delivery.c.payload,
+    _delivery.c.link,
+)
+
+
 def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
     """Take the due webhook deliveries (leased for LEASE) in one short transaction."""
     with Session(engine, expire_on_commit=False) as session:
-        rows = take_due(session, engine, "webhook", now, batch)
+        rows = take_due(session, engine, "webhook", now, batch, columns=_COLUMNS)
         ids = {row.webhook_id for row in rows if row.webhook_id}
         hooks = {h.id: h for h in session.exec(select(Webhook).where(col(Webhook.id).in_(ids))).all()}
-        claimed = []
+        claimed, gone = [], []
         for row in rows:
             hook = hooks.get(row.webhook_id or "")
             if hook is None or not hook.active:
-                row.status, row.last_error = DeliveryStatus.failed, "the webhook was removed or switched off"
+                gone.append(row.id)
             else:
                 claimed.append(
                     Outgoing(
@@ -112,7 +123,7 @@ def claim(engine: Engine, now: datetime, batch: int = BATCH) -> list[Outgoing]:
                         attempts=row.attempts,
                     )
                 )
-            session.add(row)
+        settle(session, gone, DeliveryStatus.failed, "the webhook was removed or switched off")
         session.commit()
         return claimed
 

@@ -145,3 +145,38 @@ class TestCli:
         assert result.returncode == 1
         assert result.stderr.strip().splitlines()[-1].startswith("fablab: cannot reach the database:")
         assert "Traceback" not in result.stderr
+
+
+class TestLogLevel:
+    def _upgrade(self, tmp_path: Path, level: str | None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "FABLAB_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}"}
+        env.pop("FABLAB_LOG_LEVEL", None)
+        if level is not None:
+            env["FABLAB_LOG_LEVEL"] = level
+        return subprocess.run(
+            [sys.executable, "-m", "web.cli", "db", "upgrade"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+
+    def test_the_default_level_logs_what_the_center_does(self, tmp_path: Path) -> None:
+        done = self._upgrade(tmp_path, None)
+
+        assert done.returncode == 0, done.stderr
+        assert " INFO " in done.stderr
+
+    def test_fablab_log_level_quiets_the_centers_own_log_too(self, tmp_path: Path) -> None:
+        done = self._upgrade(tmp_path, "warning")
+
+        assert done.returncode == 0, done.stderr
+        assert " INFO " not in done.stderr
+        assert "up to date" in done.stdout
+
+    def test_a_level_that_does_not_exist_is_named(self, tmp_path: Path) -> None:
+        done = self._upgrade(tmp_path, "loud")
+
+        assert done.returncode == 1
+        assert "bad setting FABLAB_LOG_LEVEL" in done.stderr

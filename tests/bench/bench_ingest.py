@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from booking.bookings import service as booking  # noqa: E402
 from booking.schemas import BookingCreate  # noqa: E402
 from firmware_bridge.center.bridge import CenterBridge  # noqa: E402
+from web import heap  # noqa: E402
 from firmware_bridge.center.dispatch import Dispatcher  # noqa: E402
 from firmware_bridge.client import MqttClient, Received  # noqa: E402
 from firmware_bridge.contract import topics  # noqa: E402
@@ -153,6 +154,7 @@ def _bridge_rate(
     bridge.dispatcher.handle = counting  # type: ignore[method-assign]
     bridge.start()
     assert bridge.wait_connected(20)
+    heap.settle()  # as `fablab bridge` and `fablab serve` do once started
     time.sleep(0.5)
     seen["n"] = 0
     publisher = _publisher(url, site, gw, machines, count, 0, share)

@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 from booking.bookings import service as booking  # noqa: E402
 from booking.schemas import BookingCreate  # noqa: E402
 from firmware_bridge.center.bridge import CenterBridge  # noqa: E402
-from web import heap  # noqa: E402
 from firmware_bridge.center.dispatch import Dispatcher  # noqa: E402
 from firmware_bridge.client import MqttClient, Received  # noqa: E402
 from firmware_bridge.contract import topics  # noqa: E402
@@ -43,6 +42,7 @@ from tests.bench.center import OPEN_24H  # noqa: E402
 from tests.brokers import Mosquitto  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
 from tests.factories import actor, make_machine, make_member, make_site, unique  # noqa: E402
+from web import heap  # noqa: E402
 from web.db import urgent  # noqa: E402
 
 PUBLISHER = textwrap.dedent(

@@ -7,7 +7,7 @@ Each function works inside the caller's transaction and never commits.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -24,7 +24,7 @@ from booking.ledger import service as ledger
 from booking.members import repository as members_repo
 from booking.members import rules as members_rules
 from booking.members import service as members
-from booking.models import Role
+from booking.models import Booking, Role
 from devices.access import rules
 from devices.models import Machine, new_id
 from devices.ports import MachineLink
@@ -35,11 +35,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Unlock:
-    """Who the machine is unlocked for, on which booking, and for how many seconds at most."""
+    """Who the machine is unlocked for, on which booking, and for how many seconds at most.
+
+    It holds the member's name and the booking as `decide` read them: the tap's transaction reads
+    neither again (a row whose object nobody holds any more leaves the session's identity map, and
+    asking for it by id is one more query while the member waits at the machine)."""
 
     member_id: str
     booking_id: str | None
     max_duration_s: int
+    member_name: str = ""
+    booking: Booking | None = field(default=None, compare=False, repr=False)
 
 
 def access_requested(
@@ -51,9 +57,8 @@ def access_requested(
         log.info("deny %s at %s: %s", card_uid, machine.id, decision)
         registry.send_command(session, link, machine, "deny", now, request_id=request_id, reason=decision)
         return
-    member = members_repo.get_member(session, decision.member_id)
-    if decision.booking_id is not None:
-        bookings.mark_used(session, decision.booking_id, now)
+    if decision.booking is not None:
+        bookings.mark_used(session, decision.booking.id, now)
     machine.member_id, machine.booking_id = decision.member_id, decision.booking_id
     machine.deadline = now + timedelta(seconds=decision.max_duration_s)
     session.add(machine)
@@ -65,7 +70,7 @@ def access_requested(
         now,
         request_id=request_id,
         session_id=new_id(),
-        member=(member.name if member else decision.member_id)[:64],
+        member=(decision.member_name or decision.member_id)[:64],
         max_duration_s=decision.max_duration_s,
     )
     registry.refresh_state(session, link, machine, now)
@@ -133,4 +138,4 @@ def decide(session: Session, machine: Machine, card_uid: str, now: datetime) -> 
     )
     if duration <= 0:
         return "booking_ended"
-    return Unlock(member.id, held.id, duration)
+    return Unlock(member.id, held.id, duration, member.name, held)

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from web import heap
+from web import process
 from web.app import create_app
 from web.settings import Settings
 
@@ -17,5 +17,5 @@ def app_from_env() -> FastAPI:
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    heap.settle()
+    process.settle()
     return app

@@ -173,7 +173,7 @@ def _cmd_bridge(_args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from web import heap
+    from web import process
     from web.app import utc_now as clock
     from web.runtime import MachineRuntime
 
@@ -185,7 +185,7 @@ def _cmd_bridge(_args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runtime.start()
-    heap.settle()
+    process.settle()
     print(f"bridge and scheduler running against {settings.mqtt_url.split('@')[-1]}", flush=True)
     stop.wait()
     runtime.stop()

@@ -15,7 +15,7 @@ import uvicorn
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
 from web import demo as demo_data
-from web import heap
+from web import process
 from web.app import create_app, utc_now
 from web.broker import EmbeddedBroker
 from web.db import make_engine, session_scope
@@ -115,7 +115,7 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                 engine.dispose()
                 runtime = MachineRuntime(make_engine(settings.database_url), settings, utc_now)
                 runtime.start()
-                heap.settle()
+                process.settle()
                 os.environ.update(
                     FABLAB_MQTT_URL=settings.mqtt_url,
                     FABLAB_MQTT_PROTOCOL=settings.mqtt_protocol,
@@ -137,7 +137,7 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                     runtime.stop()
                 return 0
             app = create_app(settings, engine=engine)
-            heap.settle()
+            process.settle()
             uvicorn.run(
                 app, host=host, port=port, log_level=log_level, access_log=False, http=HeaderDeadlineProtocol
             )

@@ -42,7 +42,7 @@ from tests.bench.center import OPEN_24H  # noqa: E402
 from tests.brokers import Mosquitto  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
 from tests.factories import actor, make_machine, make_member, make_site, unique  # noqa: E402
-from web import heap  # noqa: E402
+from web import process  # noqa: E402
 from web.db import urgent  # noqa: E402
 
 PUBLISHER = textwrap.dedent(
@@ -154,7 +154,7 @@ def _bridge_rate(
     bridge.dispatcher.handle = counting  # type: ignore[method-assign]
     bridge.start()
     assert bridge.wait_connected(20)
-    heap.settle()  # as `fablab bridge` and `fablab serve` do once started
+    process.settle()  # as `fablab bridge` and `fablab serve` do once started
     time.sleep(0.5)
     seen["n"] = 0
     publisher = _publisher(url, site, gw, machines, count, 0, share)

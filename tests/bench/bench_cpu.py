@@ -9,7 +9,8 @@ threads at work), on a fresh migrated database:
 - a booking through the whole ASGI app (`POST /api/v1/bookings`, a bearer token, JSON both ways);
 - the same booking's domain and database work alone (`book_idempotent` and its commit);
 - sixteen bookings in one transaction, each in its own savepoint (what a group commit would save);
-- the e-mail each booking queues, claimed, composed and recorded by the outbox (`deliver_due`).
+- the e-mail each booking queues, claimed, composed, sent over SMTP and recorded by the outbox
+  (`deliver_due`; the SMTP server is another process that only counts, so its CPU is not ours).
 Printed: CPU milliseconds of each per request. Not collected by pytest; asserts nothing about speed.
 """
 
@@ -19,10 +20,12 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from booking import idempotency  # noqa: E402
 from booking.schemas import BookingCreate  # noqa: E402
 from tests.bench.center import booking_center  # noqa: E402
 from tests.databases import migrated_database, postgres_reachable  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 from web import outbox  # noqa: E402
 from web.app import create_app  # noqa: E402
 from web.deps import _load_actor  # noqa: E402
@@ -112,9 +116,42 @@ async def _asgi_call(app: Any, method: str, path: str, token: str, body: bytes =
     return status
 
 
+# An SMTP server in a process of its own that takes every message and only counts it.
+SINK = """
+import asyncio, sys
+from aiosmtpd.controller import Controller
+class Count:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+controller = Controller(Count(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def _smtp_sink() -> Iterator[int]:
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert sink.stdout is not None
+        assert sink.stdout.readline().strip() == "ready"
+        yield port
+    finally:
+        sink.kill()
+        sink.wait(10)
+
+
 def run(backend: str, requests: int) -> None:
     print(f"\n== {backend} ==")
-    with tempfile.TemporaryDirectory() as tmp, migrated_database(backend, Path(tmp)) as engine:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        migrated_database(backend, Path(tmp)) as engine,
+        _smtp_sink() as smtp_port,
+    ):
         with Session(engine, expire_on_commit=False) as session:
             _site, rooms, members = booking_center(session, ROOMS, 16)
             session.commit()
@@ -168,7 +205,7 @@ def run(backend: str, requests: int) -> None:
                         idempotency.book_idempotent(session, actors[j % 16], data, datetime.now(UTC), None)
                 session.commit()
 
-        sender = outbox.LogSender()
+        sender = outbox.SmtpSender(f"smtp://127.0.0.1:{smtp_port}")
         later = datetime.now(UTC) + timedelta(days=1)
 
         def emails() -> tuple[int, float]:
@@ -189,7 +226,7 @@ def run(backend: str, requests: int) -> None:
         print(f"    its domain and database work alone (one transaction):  {alone:6.2f} ms per booking")
         print(f"    sixteen bookings per transaction, a savepoint each:    {grouped:6.2f} ms per booking")
         per_email = spent / max(sent, 1)
-        print(f"    its e-mail, claimed, composed and recorded (outbox):   {per_email:6.2f} ms per e-mail")
+        print(f"    its e-mail, claimed, composed, sent, recorded (outbox): {per_email:6.2f} ms per e-mail")
 
 
 def main() -> None:

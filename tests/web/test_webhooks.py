@@ -340,3 +340,22 @@ def test_the_admin_page_in_vietnamese(fresh_engine: Engine) -> None:
         assert "chỉ hiện một lần này" in made.text
         assert "https://93.184.216.34/hook" in made.text
         assert "Một máy báo lỗi" in made.text
+
+
+def test_every_post_shares_one_tls_context_that_checks_certificates() -> None:
+    import ssl
+    import urllib.request
+
+    from web import webhooks as posting
+
+    first, again = posting.opener(), posting.opener()
+    handlers: list[object] = getattr(first, "handlers")  # noqa: B009 - not in urllib's type stubs
+    (https,) = [h for h in handlers if isinstance(h, urllib.request.HTTPSHandler)]
+    context = getattr(https, "_context")  # noqa: B009 - the handler keeps its context only there
+
+    assert again is first
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    # Redirects are still refused (a redirect could lead past the destination check).
+    assert any(type(h).__name__ == "_NoRedirects" for h in handlers)

@@ -148,6 +148,10 @@ class SmtpSender:
                     client.close()
 
 
+# How SMTP ends a line.
+CRLF = "\r\n"
+
+
 def sent(client: smtplib.SMTP, message: Mail) -> None:
     """Hand the message to the mail server, as bytes written straight from its parts (`wire`); an
     address that is not plain ASCII goes through smtplib's own way (SMTPUTF8 where offered)."""
@@ -175,7 +179,7 @@ def wire(message: Mail) -> bytes | None:
     accents, say): then the generator writes it."""
     lines: list[str] = []
     _write(message, lines)
-    text = "\r\n".join(lines) + "\r\n"
+    text = CRLF.join(lines) + CRLF
     return text.encode("ascii") if text.isascii() else None
 
 
@@ -204,15 +208,15 @@ def _write(part: Mail, lines: list[str]) -> None:
             boundary = "=_fablab_" + secrets.token_hex(12)
             part.set_boundary(boundary)
     for name, value in part.items():
-        stored: object = value  # compat32 keeps a Header object as it was set (the Subject)
+        stored: object = value  # compat32 keeps a Header object as it was set: it folds itself
         if isinstance(stored, Header):
-            lines.append(f"{name}: {stored.encode(linesep=chr(13) + chr(10))}")
+            lines.append(f"{name}: {stored.encode(linesep=CRLF)}")
         else:
             lines.extend(_folded(name, str(stored)))
     lines.append("")
     if boundary is None:
         payload = part.get_payload()
-        lines.append(str(payload).replace("\r\n", "\n").replace("\n", "\r\n"))
+        lines.append(str(payload).replace(CRLF, "\n").replace("\n", CRLF))
         return
     for child in part.get_payload():
         lines.append("--" + boundary)

@@ -57,12 +57,14 @@ async def _create_booking_lean(request: Request) -> Response | None:
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         return None
     actor = cached_bearer_actor(request)
-    opener = write_session(request)
-    if actor is None or opener is None:
+    if actor is None:
         return None
     try:
         data = BookingCreate.model_validate(json.loads(await request.body()))
     except ValueError:  # not JSON, or not a booking (pydantic's ValidationError is a ValueError)
+        return None
+    opener = write_session(request)
+    if opener is None:
         return None
     request.state.actor = actor  # the error handler words a refusal in the member's language
     now = request.app.state.clock()

@@ -65,11 +65,17 @@ def take_due(
     return rows
 
 
-def settle(session: Session, ids: Sequence[str], status: DeliveryStatus, last_error: str = "") -> None:
-    """Mark the deliveries `ids` with `status` (and why), in one UPDATE of the caller's transaction."""
+def settle(
+    session: Session,
+    ids: Sequence[str],
+    status: DeliveryStatus,
+    last_error: str = "",
+    sent_at: datetime | None = None,
+) -> None:
+    """Mark the deliveries `ids` with `status` (and why, or when sent), in one UPDATE of the caller's
+    transaction."""
     if ids:
-        session.connection().execute(
-            _delivery.update()
-            .where(_delivery.c.id.in_(list(ids)))
-            .values(status=status, last_error=last_error)
-        )
+        values: dict[str, Any] = {"status": status, "last_error": last_error}
+        if sent_at is not None:
+            values["sent_at"] = sent_at
+        session.connection().execute(_delivery.update().where(_delivery.c.id.in_(list(ids))).values(values))

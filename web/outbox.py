@@ -525,12 +525,7 @@ def _record(engine: Engine, results: list[_Result], now: datetime) -> None:
     sent = [r.outgoing.id for r in results if r.error is None]
     others = {r.outgoing.id: r for r in results if r.error is not None}
     with Session(engine) as session:
-        if sent:
-            session.connection().execute(
-                _delivery.update()
-                .where(_delivery.c.id.in_(sent))
-                .values(status=DeliveryStatus.sent, sent_at=now, last_error="")
-            )
+        settle(session, sent, DeliveryStatus.sent, sent_at=now)
         failed = (
             session.exec(select(Delivery).where(col(Delivery.id).in_(list(others)))).all() if others else []
         )

@@ -10,21 +10,28 @@ from pathlib import Path
 import pytest
 
 
-def _fablab(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "FABLAB_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "FABLAB_ENVIRONMENT": "test",
-    }
+def _cli(
+    env: dict[str, str], *args: str, stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`fablab <args>` run as its own process with this environment."""
     return subprocess.run(
         [sys.executable, "-m", "web.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+def _fablab(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "FABLAB_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "FABLAB_ENVIRONMENT": "test",
+    }
+    return _cli(env, *args, stdin=stdin)
 
 
 class TestCli:
@@ -134,14 +141,7 @@ class TestCli:
 
     def test_unreachable_database_is_one_line(self, tmp_path: Path) -> None:
         env = {**os.environ, "FABLAB_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
-        result = subprocess.run(
-            [sys.executable, "-m", "web.cli", "db", "upgrade"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        result = _cli(env, "db", "upgrade", timeout=60)
         assert result.returncode == 1
         assert result.stderr.strip().splitlines()[-1].startswith("fablab: cannot reach the database:")
         assert "Traceback" not in result.stderr
@@ -153,14 +153,7 @@ class TestLogLevel:
         env.pop("FABLAB_LOG_LEVEL", None)
         if level is not None:
             env["FABLAB_LOG_LEVEL"] = level
-        return subprocess.run(
-            [sys.executable, "-m", "web.cli", "db", "upgrade"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
+        return _cli(env, "db", "upgrade")
 
     def test_the_default_level_logs_what_the_center_does(self, tmp_path: Path) -> None:
         done = self._upgrade(tmp_path, None)

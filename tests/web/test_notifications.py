@@ -86,12 +86,12 @@ def test_unsubscribe_from_a_kind_without_signing_in(
     client: TestClient, app: FastAPI, session: Session
 ) -> None:
     from booking.messages import Message
-    from web import outbox
+    from web.mail import Outgoing, compose
 
     member = make_member(session)
     settings = app.state.settings
-    mail = outbox.compose(
-        outbox.Outgoing(
+    mail = compose(
+        Outgoing(
             id="d1",
             kind="reminder",
             member_id=member.id,
@@ -117,8 +117,8 @@ def test_unsubscribe_from_a_kind_without_signing_in(
     session.refresh(member)
     assert member.email_off == ["reminder"]
     # The password reset has no such link: it is always sent.
-    essential = outbox.compose(
-        outbox.Outgoing(
+    essential = compose(
+        Outgoing(
             id="d2",
             kind="password_reset",
             member_id=member.id,

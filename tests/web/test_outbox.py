@@ -26,6 +26,7 @@ from tests.factories import at, make_member
 from tests.mail import Inbox, smtp_server
 from tests.servers import free_port
 from web import backoff, outbox
+from web.mail import Outgoing, compose, wire
 from web.settings import Settings
 
 SETTINGS = Settings(
@@ -443,7 +444,7 @@ def test_a_server_that_is_down_is_not_tried_for_the_whole_queue_in_one_run(fresh
 def _composed(kind: str, name: str, invitation: bytes | None) -> Any:
     from booking.messages import Message
 
-    outgoing = outbox.Outgoing(
+    outgoing = Outgoing(
         id="d1",
         kind=kind,
         member_id="m-1",
@@ -455,7 +456,7 @@ def _composed(kind: str, name: str, invitation: bytes | None) -> Any:
         attempts=1,
         invitation=invitation,
     )
-    return outbox.compose(outgoing, SETTINGS, NOW)
+    return compose(outgoing, SETTINGS, NOW)
 
 
 _INVITATION = (
@@ -481,7 +482,7 @@ def test_the_wire_bytes_read_back_as_the_composed_message(
 
     mail = _composed(kind, name, invitation)
 
-    data = outbox.wire(mail)
+    data = wire(mail)
 
     assert data is not None
     assert data.isascii()
@@ -508,4 +509,4 @@ def test_a_header_that_is_not_ascii_is_left_to_the_email_package() -> None:
     del mail["From"]
     mail["From"] = "Trung tâm <no-reply@fablab.example.vn>"
 
-    assert outbox.wire(mail) is None
+    assert wire(mail) is None

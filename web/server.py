@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from firmware_bridge.sim.demo import EdgeDemo
 from firmware_bridge.sim.simulator import laser_job
 from web import demo as demo_data
-from web import process
+from web import listeners, process
 from web.app import create_app, utc_now
 from web.broker import EmbeddedBroker
 from web.db import make_engine, session_scope
@@ -123,16 +124,7 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                     FABLAB_SCHEDULER_ENABLED="false",
                 )
                 try:
-                    uvicorn.run(
-                        "web.asgi:app_from_env",
-                        factory=True,
-                        workers=workers,
-                        host=host,
-                        port=port,
-                        log_level=log_level,
-                        access_log=False,
-                        http=HeaderDeadlineProtocol,
-                    )
+                    _run_workers(host, port, workers, log_level)
                 finally:
                     runtime.stop()
                 return 0
@@ -146,6 +138,33 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool, workers: int 
                 with suppress(Exception):
                     edge.stop()
     return 0
+
+
+def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn's supervisor over `workers` web worker processes, each listening on a socket of its own
+    where the system allows it (web/listeners.py), else all on one."""
+    config = uvicorn.Config(
+        "web.asgi:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http=HeaderDeadlineProtocol,
+    )
+    if not listeners.shares_out():
+        sock = config.bind_socket()
+    else:
+        try:
+            sock = listeners.reserve(host, port)
+        except OSError as exc:
+            raise SystemExit(f"fablab: cannot listen on {host}:{port}: {exc.strerror}") from exc
+        log.info("FabLab Hub web workers listening on http://%s:%d", host, port)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def _start_simulated_lab(settings: Settings, gateway_urls: dict[str, str]) -> list[EdgeDemo]:

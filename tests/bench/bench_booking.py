@@ -276,6 +276,13 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     return user, system
 
 
+def _machine_busy() -> tuple[int, int]:
+    """The whole machine's busy and total CPU time so far, in clock ticks (Linux /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and waiting for I/O
+    return sum(fields) - idle, sum(fields)
+
+
 def _plain_sqlite_rate(path: Path, seconds: float) -> float:
     """INSERT + COMMIT with the sqlite3 module alone, in the journal mode the center uses."""
     import sqlite3
@@ -427,10 +434,14 @@ def run(backend: str, args: argparse.Namespace) -> None:
             rounds = []
             for number in range(args.rounds):
                 cpu_before = _cpu_seconds(server.pid)
+                machine_before, client_before = _machine_busy(), time.thread_time()
                 ok, failed, elapsed = asyncio.run(
                     _book_load(port, tokens, rooms, args.seconds, 60 + 60 * number)
                 )
                 cpu_loaded = _cpu_seconds(server.pid)
+                client_ms = (time.thread_time() - client_before) * 1000 / max(ok, 1)
+                machine = _machine_busy()
+                machine_busy = (machine[0] - machine_before[0]) / max(machine[1] - machine_before[1], 1)
                 # Each booking's e-mail is part of its cost: the round's CPU is read once the server
                 # has sent them all (its outbox drains after the load, a batch at a time).
                 booked += ok
@@ -444,7 +455,8 @@ def run(backend: str, args: argparse.Namespace) -> None:
                     f"({failed} not 201), server CPU {rounds[-1][1]:.2f} ms per booking with its e-mail "
                     f"sent ({user_s * 1000 / max(ok, 1):.2f} user, {system_s * 1000 / max(ok, 1):.2f} "
                     f"system; {during * 1000 / max(ok, 1):.2f} during the load, the e-mails' last "
-                    f"{waited:.0f} s after it), cores busy {rounds[-1][2]:.2f}"
+                    f"{waited:.0f} s after it), cores busy {rounds[-1][2]:.2f}; load generator "
+                    f"{client_ms:.2f} ms CPU per booking; machine busy {machine_busy:.0%}"
                 )
             # The median round: a shared machine's noise moves single rounds by a third.
             api_rate, per_booking, busy = sorted(rounds)[len(rounds) // 2]

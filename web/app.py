@@ -30,6 +30,7 @@ from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, metrics_allowed,
 from web.runtime import MachineRuntime
 from web.settings import Settings
 from web.tokens import AddressCodec, ResetCodec, TokenCodec
+from web.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def create_app(
     app.state.signup_links = AddressCodec(settings.secret_key, "signup")
     app.state.address_links = AddressCodec(settings.secret_key, "change")
     app.state.actors = ActorCache()
+    app.state.group_writer = GroupWriter(engine) if engine.dialect.name == "sqlite" else None
     app.state.machines = machines
     # Added before the session middleware, so it runs inside it and can read the session.
     app.add_middleware(CSRFMiddleware)

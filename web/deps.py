@@ -23,6 +23,7 @@ from booking.models import Role
 from firmware_bridge.center.commands import OutboxLink
 from web.settings import Settings
 from web.tokens import TokenCodec
+from web.writer import GroupWriter
 
 Clock = Callable[[], datetime]
 _bearer = HTTPBearer(auto_error=False)
@@ -181,6 +182,15 @@ def write_session(request: Request) -> AbstractContextManager[Session] | None:
     if get_session in request.app.dependency_overrides:
         return None
     return Session(request.app.state.engine, expire_on_commit=False)
+
+
+def group_writer(request: Request) -> GroupWriter | None:
+    """The app's group-commit writer (SQLite, web/writer.py), or None: on PostgreSQL, whose writers
+    do not queue for one lock, and where the tests give the request their own session."""
+    if getattr(request.app.state, "write_session", None) is not None or request.app.dependency_overrides:
+        return None
+    writer: GroupWriter | None = getattr(request.app.state, "group_writer", None)
+    return writer
 
 
 def cached_bearer_actor(request: Request) -> Actor | None:

@@ -38,6 +38,7 @@ from web.deps import (
     SessionDep,
     SettingsDep,
     cached_bearer_actor,
+    group_writer,
     read_session,
     write_session,
 )
@@ -68,6 +69,12 @@ async def _create_booking_lean(request: Request) -> Response | None:
         return None
     request.state.actor = actor  # the error handler words a refusal in the member's language
     now = request.app.state.clock()
+    writer = group_writer(request)
+    if writer is not None and not data.rrule:
+        outcome = await writer.run(
+            lambda session: idempotency.book_idempotent(session, actor, data, now, key)
+        )
+        return _created(outcome)
     # Closed here, in the event loop, as the session dependency closes it (web.deps.get_session).
     with opener as session:
         return await run_in_threadpool(_book, request, session, actor, data, now, key)
@@ -106,6 +113,10 @@ def _book(
             occurrences = series.expand(reader, data, now)
     outcome = idempotency.book_idempotent(session, actor, data, now, key, occurrences)
     session.commit()
+    return _created(outcome)
+
+
+def _created(outcome: idempotency.BookOutcome) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=201, headers=headers)
 

@@ -123,16 +123,23 @@ class GroupWriter:
 
 
 def _run_one(connection: sa.Connection, work: _Work[Any]) -> None:
-    """One booking in its own savepoint: kept if it returns, rolled back alone if it raises."""
-    with Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    ) as session:
+    """One booking in its own savepoint: kept if it returns, rolled back alone if it raises.
+
+    The savepoint is SQLite's own, set on the driver's connection: SQLAlchemy's nested transaction
+    cost a quarter of a booking's work. The session joins the batch's transaction and never ends
+    it ("rollback_only": its commit only flushes, and it is never asked to roll back)."""
+    driver = connection.connection.dbapi_connection
+    if driver is None:  # pragma: no cover - a connection in a transaction has one
+        raise sa.exc.InvalidRequestError("the batch's connection is closed")
+    driver.execute("SAVEPOINT booking")
+    with Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False) as session:
         try:
             work.value = work.run(session)
             session.commit()
         except Exception as exc:
-            session.rollback()
+            driver.execute("ROLLBACK TO booking")
             work.error = exc
+        driver.execute("RELEASE booking")
 
 
 def _settle(answer: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

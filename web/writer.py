@@ -99,13 +99,13 @@ class GroupWriter:
             transaction.commit()
             self.batches += 1
         except BaseException as exc:
-            log.warning("a batch of %d booking(s) was not committed: %s", len(taken), exc)
-            for work in taken:
-                work.error, work.value = work.error or exc, None
             # A COMMIT that SQLite refused leaves its transaction open, while SQLAlchemy counts it as
             # ended and would hand the connection on as it is: it is closed instead (SQLite then rolls
             # the transaction back) and the pool opens a new one.
             connection.invalidate()
+            log.warning("a batch of %d booking(s) was not committed: %s", len(taken), exc)
+            for work in taken:
+                work.error, work.value = work.error or exc, None
             if not isinstance(exc, Exception):
                 raise
         finally:

@@ -38,7 +38,7 @@ from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts
 from tests.brokers import Collector, Mosquitto, publisher, send, unique, wait_until
 from tests.factories import actor, make_machine, make_member, make_resource, make_site
-from tests.servers import free_port
+from tests.servers import child_processes, free_port
 from web.tokens import TokenCodec
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.postgres]
@@ -143,20 +143,6 @@ def _scalar(engine: Engine, sql: str, **params: Any) -> Any:
         return connection.execute(sa.text(sql), params).scalar()
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.fixture
 def floor(fresh_engine: Engine) -> Floor:
     now = datetime.now(UTC)  # the processes run on real time
@@ -221,7 +207,7 @@ class TestManyProcesses:
 
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{base}/healthz"), 60, "the web workers to answer")
-        wait_until(lambda: len(_children(web.pid)) >= 3, 30, "three web worker processes")
+        wait_until(lambda: len(child_processes(web.pid)) >= 3, 30, "three web worker processes")
         wait_until(
             lambda: bool(_rows(fresh_engine, "SELECT 1 FROM jobrun LIMIT 1")), 60, "the scheduler's first run"
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import child_processes, free_port
 from web import listeners
 
 pytestmark = pytest.mark.skipif(not listeners.shares_out(), reason="the system has no SO_REUSEPORT")
@@ -95,19 +95,6 @@ def _established_by(pid: int, port: int) -> int:
     return held
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads connections from Linux /proc")
 class TestServeWithWorkers:
     def test_keep_alive_connections_opened_together_reach_both_workers(self, tmp_path: Path) -> None:
@@ -167,7 +154,7 @@ def _children_serving(pid: int, port: int) -> list[int]:
         if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
             listening.add(fields[9])
     serving = []
-    for child in _children(pid):
+    for child in child_processes(pid):
         try:
             targets = {os.readlink(fd) for fd in Path(f"/proc/{child}/fd").iterdir()}
         except OSError:

@@ -64,17 +64,19 @@ async def _create_booking_lean(request: Request) -> Response | None:
         data = BookingCreate.model_validate(json.loads(await request.body()))
     except ValueError:  # not JSON, or not a booking (pydantic's ValidationError is a ValueError)
         return None
-    opener = write_session(request)
-    if opener is None:
-        return None
-    request.state.actor = actor  # the error handler words a refusal in the member's language
-    now = request.app.state.clock()
     writer = group_writer(request)
-    if writer is not None and not data.rrule:
+    if writer is not None and not data.rrule:  # SQLite: committed with the worker's next batch
+        request.state.actor = actor  # the error handler words a refusal in the member's language
+        now = request.app.state.clock()
         outcome = await writer.run(
             lambda session: idempotency.book_idempotent(session, actor, data, now, key)
         )
         return _created(outcome)
+    opener = write_session(request)
+    if opener is None:
+        return None
+    request.state.actor = actor
+    now = request.app.state.clock()
     # Closed here, in the event loop, as the session dependency closes it (web.deps.get_session).
     with opener as session:
         return await run_in_threadpool(_book, request, session, actor, data, now, key)

@@ -70,17 +70,35 @@ _TOUCHING = HotStatement(
     )
     .order_by(_booking.c.start_at)
 )
-_FIRST_CONFLICT = HotStatement(
-    sa.select(*_HOLDER_COLUMNS)
-    .where(
+
+
+def _held_exclusive(*conditions: Any) -> sa.Select[Any]:
+    return sa.select(*_HOLDER_COLUMNS).where(
         _booking.c.resource_id == sa.bindparam("resource_id"),
         _booking.c.exclusive,
         among(_booking.c.status, _ACTIVE),
-        _booking.c.start_at < sa.bindparam("end"),
-        _booking.c.block_end > sa.bindparam("start"),
+        *conditions,
     )
-    .order_by(_booking.c.start_at)
-    .limit(1)
+
+
+# The active bookings of an exclusive resource never overlap (the database refuses it), so among those
+# starting at or before a slot the last one is the only one that can reach into it, and after it the
+# first one starting inside the slot is the next holder: two index probes, however long the history.
+_FIRST_CONFLICT = HotStatement(
+    sa.union_all(
+        _held_exclusive(_booking.c.start_at <= sa.bindparam("start"))
+        .order_by(_booking.c.start_at.desc())
+        .limit(1)
+        .subquery()
+        .select(),
+        _held_exclusive(
+            _booking.c.start_at > sa.bindparam("start"), _booking.c.start_at < sa.bindparam("end")
+        )
+        .order_by(_booking.c.start_at)
+        .limit(1)
+        .subquery()
+        .select(),
+    )
 )
 
 
@@ -96,8 +114,10 @@ def first_exclusive_conflict(
     session: Session, resource_id: str, start: datetime, block_end: datetime
 ) -> Holder | None:
     """The earliest active booking whose blocked span overlaps [start, block_end), or None."""
-    row = _FIRST_CONFLICT.first(session, {"resource_id": resource_id, "start": start, "end": block_end})
-    return Holder(*row) if row is not None else None
+    params = {"resource_id": resource_id, "start": start, "end": block_end}
+    probes = [Holder(*row) for row in _FIRST_CONFLICT.rows(session, params)]
+    before = next((h for h in probes if h.start_at <= start and h.block_end > start), None)
+    return before or next((h for h in probes if h.start_at > start), None)
 
 
 def lock_resource(session: Session, resource_id: str) -> None:

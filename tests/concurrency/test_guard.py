@@ -77,6 +77,48 @@ class TestOverlapGuard:
         session.add(_row(pool, member, START, 60, exclusive=False))
         session.flush()
 
+    def test_an_overlap_is_refused_whatever_lies_before_and_between(self, session: Session) -> None:
+        """The guard asks for the last active booking starting before the new end: a long history, a
+        cancelled booking in between and a slot wrapping an earlier one do not hide an overlap."""
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        for day in range(1, 40):  # a history of earlier bookings, all still active
+            session.add(_row(resource, member, START - timedelta(days=day), 60))
+        session.add(_row(resource, member, START, 120))  # 10:00–12:00
+        cancelled = _row(resource, member, START + timedelta(minutes=60), 120, status=BookingStatus.cancelled)
+        session.add(cancelled)
+        session.add(_row(resource, member, START + timedelta(hours=4), 60))  # 14:00–15:00
+        session.flush()
+        _refused(session, _row(resource, member, START + timedelta(minutes=90), 60))  # 11:30–12:30
+        _refused(session, _row(resource, member, START - timedelta(minutes=30), 240))  # 09:30–13:30
+        _refused(session, _row(resource, member, START + timedelta(minutes=119), 2))  # 11:59–12:01
+        _refused(session, _row(resource, member, START + timedelta(minutes=150), 240))  # 12:30–16:30
+
+    def test_a_slot_between_two_bookings_fits_exactly(self, session: Session) -> None:
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        session.add(_row(resource, member, START - timedelta(hours=1), 60))  # 09:00–10:00
+        session.add(_row(resource, member, START + timedelta(hours=1), 60))  # 11:00–12:00
+        session.flush()
+        between = _row(resource, member, START, 60)
+        session.add(between)
+        session.flush()
+        assert session.get(Booking, between.id) is not None
+
+    def test_moving_a_booking_onto_another_is_refused(self, session: Session) -> None:
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        session.add(_row(resource, member, START, 60))
+        later = _row(resource, member, START + timedelta(hours=3), 60)
+        session.add(later)
+        session.flush()
+        savepoint = session.begin_nested()
+        later.start_at = START + timedelta(minutes=30)
+        later.end_at = later.block_end = START + timedelta(minutes=90)
+        with pytest.raises(IntegrityError):
+            session.flush()
+        savepoint.rollback()
+
     def test_reactivating_into_an_overlap_is_refused(self, session: Session) -> None:
         resource = make_resource(session, make_site(session))
         member = make_member(session)

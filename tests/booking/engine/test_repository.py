@@ -1,0 +1,107 @@
+"""The engine's overlap queries: the holder they name, and that they read an index of the bookings still
+held rather than the resource's whole history."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session
+
+from booking.engine import repository as repo
+from booking.models import Booking, BookingStatus, Member, Resource
+from booking.security import new_id
+from tests.conftest import NOW
+from tests.factories import at, make_member, make_resource, make_site
+
+START = at("2027-03-02 10:00")
+
+
+def _held(
+    session: Session, resource: Resource, member: Member, start: str, end: str, *, buffer_min: int = 0
+) -> Booking:
+    booking = Booking(
+        id=new_id(),
+        resource_id=resource.id,
+        site_id=resource.site_id,
+        member_id=member.id,
+        start_at=at(start),
+        end_at=at(end),
+        block_end=at(end) + timedelta(minutes=buffer_min),
+        seats=1,
+        exclusive=True,
+        status=BookingStatus.confirmed,
+        code=new_id()[-8:].upper(),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+class TestFirstExclusiveConflict:
+    @pytest.mark.parametrize(
+        ("start", "end", "holder"),
+        [
+            ("2027-03-02 09:30", "2027-03-02 12:00", "first"),  # starts inside the first
+            ("2027-03-02 10:15", "2027-03-02 11:00", "first"),  # inside the first's buffer
+            ("2027-03-02 10:45", "2027-03-02 12:00", "second"),
+            ("2027-03-02 08:00", "2027-03-02 12:00", "first"),  # wraps both: the earliest is named
+            ("2027-03-02 08:00", "2027-03-02 09:00", None),  # ends where the first starts
+            ("2027-03-02 10:30", "2027-03-02 10:45", "second"),
+            ("2027-03-02 11:30", "2027-03-02 13:00", None),  # starts where the second ends
+        ],
+    )
+    def test_names_the_earliest_holder(
+        self, session: Session, start: str, end: str, holder: str | None
+    ) -> None:
+        resource = make_resource(session, make_site(session))
+        member = make_member(session)
+        for day in range(1, 30):  # earlier bookings of the resource, and a cancelled one in the way
+            _held(session, resource, member, f"2027-01-{day:02d} 10:00", f"2027-01-{day:02d} 11:00")
+        cancelled = _held(session, resource, member, "2027-03-02 08:30", "2027-03-02 10:40")
+        cancelled.status = BookingStatus.cancelled
+        session.flush()
+        held = {
+            "first": _held(session, resource, member, "2027-03-02 09:00", "2027-03-02 10:00", buffer_min=30),
+            "second": _held(session, resource, member, "2027-03-02 10:30", "2027-03-02 11:30"),
+        }
+        found = repo.first_exclusive_conflict(session, resource.id, at(start), at(end))
+        assert (found.id if found else None) == (held[holder].id if holder else None)
+
+
+def _plan(session: Session, sql: str, parameters: int) -> str:
+    rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple([None] * parameters))
+    return " | ".join(str(row[-1]) for row in rows)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+class TestHistoryFree:
+    """SQLite: every overlap check reads `ix_booking_held` (PostgreSQL's exclusion constraint has its
+    own index, and its planner weighs the statistics)."""
+
+    def test_the_checks_read_the_index_of_held_bookings(self, session: Session) -> None:
+        dialect = session.get_bind().dialect
+        conflict = repo._FIRST_CONFLICT._for(dialect)
+        touching = repo._TOUCHING._for(dialect)
+        trigger_sql = (
+            session.connection()
+            .exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'booking_no_overlap_insert'")
+            .scalar_one()
+        )
+        probe = re.search(r"WHERE \((SELECT .*?LIMIT 1)\) > NEW\.start_at", trigger_sql)
+        assert probe is not None, trigger_sql
+        probe_sql = re.sub(r"NEW\.\w+", "?", probe.group(1))
+        plans = [
+            _plan(session, conflict.sql, len(conflict.names)),
+            _plan(session, touching.sql, len(touching.names)),
+            _plan(session, probe_sql, probe_sql.count("?")),
+        ]
+        for plan in plans:
+            assert "ix_booking_held" in plan, plan
+            assert "SCAN booking" not in plan, plan
+        # Both probes of the conflict query seek the index; neither sorts.
+        assert plans[0].count("ix_booking_held") == 2, plans[0]
+        assert "TEMP B-TREE" not in plans[0], plans[0]

@@ -67,7 +67,13 @@ def verify_password_queued(password_hash: str, password: str) -> Future[bool]:
 
 def new_booking_code() -> str:
     """A short random code a member types or scans at a kiosk."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    # One draw from the system's randomness for the whole code (a choice per character made eight).
+    number = secrets.randbelow(len(CODE_ALPHABET) ** CODE_LENGTH)
+    characters = []
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        characters.append(CODE_ALPHABET[digit])
+    return "".join(characters)
 
 
 def new_token() -> str:

@@ -1,6 +1,8 @@
-"""A short-lived, per-process snapshot of the catalogue (resources, their sites, plans' quota rules).
+"""A short-lived, per-process snapshot of the catalogue (resources, their sites, plans' quota rules,
+the sites' closures).
 
-Every booking reads its resource's rules, its site's hours and zone, and the plan's quota rules. These
+Every booking reads its resource's rules, its site's hours, zone and closures, and the plan's quota
+rules. These
 change a few times a month, so each process keeps a snapshot for a few seconds instead of asking the
 database on every request. A change made through this process's services is seen at once (they call
 `invalidate`); one made by another process is seen within `ttl_s`.
@@ -8,11 +10,13 @@ database on every request. A change made through this process's services is seen
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +33,7 @@ from booking.catalogue.rules import (
 )
 from booking.errors import NotFound
 from booking.models import QuotaPeriod, ResourceKind
-from booking.spans import zone
+from booking.spans import ClosureSpan, Span, zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,11 @@ class CatalogueCache:
         )
         return limits
 
+    def closures(self, session: Session, site_id: str, span: Span) -> list[ClosureSpan]:
+        """The site's own closures (those the managers entered) touching the span."""
+        closures: SiteClosures = self._cached(session, "closures", site_id, _load_closures)
+        return closures.touching(span)
+
     def invalidate(self) -> None:
         """Forget every snapshot (after a change to sites, resources, plans or quota rules)."""
         with self._lock:
@@ -151,6 +160,29 @@ def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
         training_name=training.name if training else resource.training_id,
         quota_group=resource.quota_group,
         rules=booking_rules(resource),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SiteClosures:
+    """A site's closures by start, and the longest one: those touching a span are found by bisection."""
+
+    starts: list[datetime]
+    closures: list[ClosureSpan]
+    longest: timedelta
+
+    def touching(self, span: Span) -> list[ClosureSpan]:
+        first = bisect.bisect_right(self.starts, span.start - self.longest)
+        last = bisect.bisect_left(self.starts, span.end)
+        return [c for c in self.closures[first:last] if c.end > span.start]
+
+
+def _load_closures(session: Session, site_id: str) -> SiteClosures:
+    closures = sorted(repo.all_closure_spans(session, site_id), key=lambda c: c.start)
+    return SiteClosures(
+        starts=[c.start for c in closures],
+        closures=closures,
+        longest=max((c.end - c.start for c in closures), default=timedelta(0)),
     )
 
 

@@ -22,7 +22,7 @@ from booking.models import (
     Training,
     UTCDateTime,
 )
-from booking.spans import ClosureSpan, Span
+from booking.spans import ClosureSpan
 from booking.sql import HotStatement
 
 
@@ -47,19 +47,11 @@ def list_sites(session: Session) -> Sequence[Site]:
     return session.exec(select(Site).order_by(col(Site.id))).all()
 
 
-# The booking hot path reads closures on every booking.
-_CLOSURES = HotStatement(
-    sa.select(_closure.c.start_at, _closure.c.end_at, _closure.c.reason).where(
-        _closure.c.site_id == sa.bindparam("site_id"),
-        _closure.c.start_at < sa.bindparam("end", type_=UTCDateTime()),
-        _closure.c.end_at > sa.bindparam("start", type_=UTCDateTime()),
-    )
-)
-
-
-def closure_spans(session: Session, site_id: str, span: Span) -> list[ClosureSpan]:
-    """The site's own closures touching the span."""
-    rows = _CLOSURES.rows(session, {"site_id": site_id, "start": span.start, "end": span.end})
+def all_closure_spans(session: Session, site_id: str) -> list[ClosureSpan]:
+    """Every closure the site's managers entered (the catalogue's snapshot holds them)."""
+    rows = session.exec(
+        select(Closure.start_at, Closure.end_at, Closure.reason).where(Closure.site_id == site_id)
+    ).all()
     return [ClosureSpan(start, end, reason) for start, end, reason in rows]
 
 

@@ -132,7 +132,7 @@ class SiteLike(Protocol):
 
 def site_closures(session: Session, site: SiteLike, span: Span) -> list[ClosureSpan]:
     """Managers' closures and public holidays of the site touching the span."""
-    closures = repo.closure_spans(session, site.id, span)
+    closures = CATALOGUE.closures(session, site.id, span)
     closures.extend(holidays_touching(site.holiday_country, span, zone(site.timezone)))
     return closures
 

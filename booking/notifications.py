@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, func, select
 
 from booking.messages import Message
@@ -155,8 +156,19 @@ def webhooks_changed() -> None:
         _hooks.clear()
 
 
+def _database(engine: Engine) -> str:
+    """The engine's URL as text (rendering it costs more than the rest of a cache hit)."""
+    name = _databases.get(engine)
+    if name is None:
+        name = _databases.setdefault(engine, str(engine.url))
+    return name
+
+
+_databases: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def _subscribers(session: Session, kind: str) -> list[str]:
-    bind = str(session.connection().engine.url)
+    bind = _database(session.connection().engine)
     now = time.monotonic()
     with _hooks_lock:
         cached = _hooks.get(bind)

@@ -182,15 +182,38 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
         if info.pop(_HOLDS_WRITER, False):
             writer.release()
 
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection: sa.Connection) -> None:
-        _release(connection.info)
+    # The slot is let go once the COMMIT is done (SQLAlchemy's "commit" event comes before it runs:
+    # the next writer would then find the lock still held and poll for it).
+    commit = engine.dialect.do_commit
+
+    def _commit_then_release(dbapi_connection: Any) -> None:
+        commit(dbapi_connection)
+        _release(dbapi_connection.info)
+
+    engine.dialect.do_commit = _commit_then_release  # type: ignore[method-assign]
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(connection: sa.Connection) -> None:
         # An invalidated connection has no info to read; its pool record let the slot go already.
         if not connection.invalidated:
             _release(connection.info)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        # SQLite keeps a transaction open when it refuses a COMMIT (a deferred foreign key, a full
+        # disk), while SQLAlchemy counts it ended and pools the connection without a rollback: with
+        # the database's write lock still held. It is rolled back here, where the refusal is raised.
+        if context.statement is not None or context.connection is None or context.connection.invalidated:
+            return
+        dbapi_connection = context.connection.connection.dbapi_connection
+        if dbapi_connection is not None and getattr(dbapi_connection, "in_transaction", False):
+            try:
+                dbapi_connection.rollback()
+            except sqlite3.Error as exc:  # the connection is no use: it is discarded instead
+                log.warning("rolling back after a refused COMMIT failed: %s", exc)
+                context.is_disconnect = True
+                context.invalidate_pool_on_disconnect = False
+        _release(context.connection.info)
 
     if database and database != ":memory:":
         _Checkpointer.start(engine, Path(database))

@@ -207,3 +207,35 @@ class TestSignInHoldsNoSlot:
             assert members.begin_sign_in(reader, member.email, NOW, address="203.0.113.9").failures == 1
         with Session(sqlite_engine) as session:
             assert members.authenticate(session, session, member.email, PASSWORD, NOW).id == member.id
+
+
+class TestRefusedCommit:
+    def test_a_refused_commit_leaves_no_connection_in_a_transaction(self, sqlite_engine: Engine) -> None:
+        """SQLite keeps a transaction open when it refuses a COMMIT (here a deferred foreign key; in
+        life a full disk), while SQLAlchemy counts it ended: that connection is discarded, not pooled
+        on with the transaction and the write lock still held."""
+        with Session(sqlite_engine) as setup:
+            site = make_site(setup)
+            room = make_resource(setup, site, name="Room 1")
+            setup.commit()
+            room_id, site_id = room.id, site.id
+        with Session(sqlite_engine) as session:
+            connection = session.connection()
+            connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            connection.exec_driver_sql(
+                "UPDATE resource SET site_id = 'no-such-site' WHERE id = ?", (room_id,)
+            )
+            with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
+                session.commit()
+        # Every pooled connection, and another writer, find the database free and the row unchanged.
+        with sqlite_engine.connect() as connection:
+            driver = connection.connection.dbapi_connection
+            assert driver is not None
+            assert getattr(driver, "in_transaction", None) is False
+            with connection.begin():
+                connection.exec_driver_sql("UPDATE resource SET name = 'Room 2' WHERE id = ?", (room_id,))
+        with sqlite_engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT name, site_id FROM resource WHERE id = ?", (room_id,)
+            ).one()
+        assert tuple(row) == ("Room 2", site_id)

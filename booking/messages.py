@@ -18,7 +18,7 @@ import functools
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -163,14 +163,21 @@ def _zone(name: str) -> ZoneInfo:
 
 def format_day(value: date, language: str) -> str:
     """'thứ Năm 04/12' / 'Thu 04/12'; the year is added when it is not this year's."""
-    if language == "vi":
-        weekday = format_date(value, format="EEEE", locale=_locale("vi"))
-        # Inside a sentence: "thứ Năm", while "Chủ Nhật" keeps its capital.
-        weekday = "thứ" + weekday[3:] if weekday.startswith("Thứ") else weekday
-    else:
-        weekday = format_date(value, format="EEE", locale=_locale("en"))
     shown = f"{value:%d/%m}" if value.year == datetime.now(UTC).year else f"{value:%d/%m/%Y}"
-    return f"{weekday} {shown}"
+    return f"{_weekday(value.weekday(), language)} {shown}"
+
+
+@functools.lru_cache(maxsize=32)
+def _weekday(weekday: int, language: str) -> str:
+    """The weekday's name as a sentence shows it (asked of babel once per language and day: a call
+    costs more than the rest of a booking's message)."""
+    monday = date(2024, 1, 1)  # a Monday
+    day = monday + timedelta(days=weekday)
+    if language == "vi":
+        name = format_date(day, format="EEEE", locale=_locale("vi"))
+        # Inside a sentence: "thứ Năm", while "Chủ Nhật" keeps its capital.
+        return "thứ" + name[3:] if name.startswith("Thứ") else name
+    return format_date(day, format="EEE", locale=_locale("en"))
 
 
 def format_at(instant: datetime, tz: ZoneInfo, language: str) -> str:

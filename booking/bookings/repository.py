@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, ResourceKind, Site
 from booking.spans import Span
+from booking.sql import among
 
 
 def get_booking(session: Session, booking_id: str) -> Booking | None:
@@ -104,13 +105,20 @@ def ended(session: Session, before: datetime, limit: int = 1000) -> Sequence[Boo
 # --- a resource's bookings ------------------------------------------------------------------------
 
 
+def _held() -> sa.ColumnElement[bool]:
+    """The booking holds its slot (pending, confirmed, checked in), written as the partial index
+    `ix_booking_held` is: a resource's queries then read only what it holds, not its whole history."""
+    column: sa.ColumnElement[str] = Booking.__table__.c.status  # type: ignore[attr-defined]
+    return among(column, [status.value for status in ACTIVE_STATUSES])
+
+
 def active_between(session: Session, resource_id: str, start: datetime, end: datetime) -> Sequence[Booking]:
     """Active bookings of the resource touching [start, end), by start."""
     return session.exec(
         select(Booking)
         .where(
             Booking.resource_id == resource_id,
-            col(Booking.status).in_(ACTIVE_STATUSES),
+            _held(),
             col(Booking.start_at) < end,
             col(Booking.end_at) > start,
         )
@@ -123,7 +131,7 @@ def upcoming_bookings(session: Session, resource_id: str, after: datetime) -> Se
     return session.exec(
         select(Booking).where(
             Booking.resource_id == resource_id,
-            col(Booking.status).in_(ACTIVE_STATUSES),
+            _held(),
             col(Booking.end_at) > after,
         )
     ).all()
@@ -137,7 +145,7 @@ def booking_at(
         select(Booking)
         .where(
             Booking.resource_id == resource_id,
-            col(Booking.status).in_(ACTIVE_STATUSES),
+            _held(),
             col(Booking.start_at) <= (early or instant),
             col(Booking.end_at) > instant,
         )
@@ -170,7 +178,7 @@ def member_spans(session: Session, resource_id: str, member_id: str, span: Span)
         select(Booking.start_at, Booking.end_at).where(
             Booking.resource_id == resource_id,
             Booking.member_id == member_id,
-            col(Booking.status).in_(ACTIVE_STATUSES),
+            _held(),
             col(Booking.start_at) < span.end,
             col(Booking.end_at) > span.start,
         )

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from booking import accounts
 from booking.bookings import service as bookings
-from booking.events import service as events
+from booking.events import registrations as event_registrations
 from booking.members import service as members
 from booking.waitlist import service as waitlist
 
@@ -37,7 +37,9 @@ def forget_old_sign_ins(engine: Engine, now: datetime) -> int:
 def send_reminders(engine: Engine, now: datetime, window: timedelta) -> int:
     """Remind members of their bookings, and registrants of their event sessions, starting soon."""
     with Session(engine, expire_on_commit=False) as session:
-        reminded = bookings.send_reminders(session, now, window) + events.send_reminders(session, now, window)
+        reminded = bookings.send_reminders(session, now, window) + event_registrations.send_reminders(
+            session, now, window
+        )
         session.commit()
     return reminded
 

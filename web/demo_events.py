@@ -13,6 +13,7 @@ from booking import spans
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError
 from booking.events import attendance
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.members import repository as members_repo
 from booking.members import service as members
@@ -151,7 +152,7 @@ def seed_events(session: Session, now: datetime) -> int:
         for email in demo.registrants:
             member = members_repo.get_member_by_email(session, email)
             if member is not None:
-                events.register(
+                event_registrations.register(
                     session, members.load_actor(session, member), event.id, RegistrationCreate(), now
                 )
         announced += 1
@@ -187,7 +188,7 @@ def _held_event(session: Session, now: datetime) -> int:
         member = members_repo.get_member_by_email(session, email)
         if member is None:
             continue
-        registration = events.register(
+        registration = event_registrations.register(
             session, members.load_actor(session, member), event.id, RegistrationCreate(), announced_at
         )
         if index < 2:  # two came, one did not

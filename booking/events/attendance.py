@@ -13,7 +13,7 @@ from booking.engine.status import Move, transition
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted
 from booking.events import repository as repo
 from booking.events import rules
-from booking.events.service import event_name, get_event_or_raise, sessions_of
+from booking.events.reading import event_name, get_event_or_raise, sessions_of
 from booking.members import repository as members_repo
 from booking.members import service as members
 from booking.members.actors import Actor

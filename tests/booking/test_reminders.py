@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from booking.bookings import service as bookings
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.members.service import load_actor
 from booking.models import Delivery, Notification, ResourceKind, Role, Site
@@ -71,14 +72,16 @@ def test_event_sessions_remind_their_registrants_members_and_guests(session: Ses
     )
     event = events.create_event(session, load_actor(session, manager), data, NOW)
     member, latecomer = make_member(session), make_member(session)
-    events.register(session, load_actor(session, member), event.id, RegistrationCreate(), NOW)
-    events.register(session, None, event.id, RegistrationCreate(name="Khách", email="khach@example.vn"), NOW)
-    events.register(
+    event_registrations.register(session, load_actor(session, member), event.id, RegistrationCreate(), NOW)
+    event_registrations.register(
+        session, None, event.id, RegistrationCreate(name="Khách", email="khach@example.vn"), NOW
+    )
+    event_registrations.register(
         session, load_actor(session, latecomer), event.id, RegistrationCreate(), at("2027-03-02 17:30")
     )
     before = len(session.exec(select(Delivery)).all())
-    assert events.send_reminders(session, at("2027-03-02 17:10"), HOUR) == 2
-    assert events.send_reminders(session, at("2027-03-02 17:40"), HOUR) == 0
+    assert event_registrations.send_reminders(session, at("2027-03-02 17:10"), HOUR) == 2
+    assert event_registrations.send_reminders(session, at("2027-03-02 17:40"), HOUR) == 0
     assert _kinds(session, member.id) == ["event_registered", "reminder"]
     assert _kinds(session, latecomer.id) == ["event_registered"]
     queued = session.exec(select(Delivery)).all()

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from booking.catalogue.service import catalogue_changed
 from booking.events import attendance
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.members.service import load_actor
 from booking.models import Member, Resource, ResourceKind, Role, Site
@@ -60,7 +61,7 @@ def test_attending_the_training_lets_the_card_unlock_the_laser(lab: Lab) -> None
         )
         member = session.get(Member, lab.member_id)
         assert member is not None
-        registration = events.register(
+        registration = event_registrations.register(
             session, load_actor(session, member), event.id, RegistrationCreate(), yesterday
         )
         session.commit()

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from booking.bookings import service as bookings
 from booking.events import attendance
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.members.service import load_actor
 from booking.models import (
@@ -73,7 +74,9 @@ def _event(
 
 
 def _register(session: Session, member: Member, event_id: str) -> str:
-    return events.register(session, load_actor(session, member), event_id, RegistrationCreate(), NOW).id
+    return event_registrations.register(
+        session, load_actor(session, member), event_id, RegistrationCreate(), NOW
+    ).id
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from booking.events import reading as events_reading
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.members.service import load_actor
 from booking.models import Event, Registration, RegistrationStatus
@@ -133,7 +135,9 @@ class TestMembers:
 
     def test_seats_fragment(self, client: TestClient, session: Session, center: Center) -> None:
         event = _announce(session, center, capacity=1)
-        events.register(session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW)
+        event_registrations.register(
+            session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW
+        )
         fragment = client.get(f"/events/{event.id}/seats", headers=HTMX)
         assert "Hết chỗ" in fragment.text
         assert 'data-seats-left="0"' in fragment.text
@@ -163,11 +167,11 @@ class TestManagers:
         )
         assert response.status_code == 303, response.text
         event = session.exec(select(Event).where(Event.title == "Lớp STEM cho học sinh")).one()
-        assert len(events.sessions_of(session, event)) == 3
-        registration = events.register(
+        assert len(events_reading.sessions_of(session, event)) == 3
+        registration = event_registrations.register(
             session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW
         )
-        sittings = events.sessions_of(session, event)
+        sittings = events_reading.sessions_of(session, event)
         marked = client.post(
             f"/manage/events/{event.id}/attendance",
             data=form(registration_id=registration.id, session_id=sittings[0].id),
@@ -218,10 +222,10 @@ class TestKiosk:
         self, client: TestClient, app: FastAPI, session: Session, center: Center, clock: FakeClock
     ) -> None:
         event = _announce(session, center, capacity=5)
-        lan = events.register(
+        lan = event_registrations.register(
             session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW
         )
-        minh = events.register(
+        minh = event_registrations.register(
             session, load_actor(session, center.other_member), event.id, RegistrationCreate(), NOW
         )
         clock.set(at("2027-03-02 13:50"))
@@ -239,7 +243,7 @@ class TestKiosk:
         assert by_card.status_code == 200, by_card.text
         assert "Minh" in by_card.text
         for registration in (lan, minh):
-            assert events.registration_read(session, registration).attended
+            assert event_registrations.registration_read(session, registration).attended
 
 
 class TestCalendars:
@@ -255,7 +259,7 @@ class TestCalendars:
         entries = list(Calendar.from_ical(feed.content).walk("VEVENT"))
         assert [str(e["summary"]) for e in entries] == ["Thiết kế mạch điện tử"]
         assert entries[0].decoded("dtstart") == at("2027-03-02 14:00")
-        registration = events.register(
+        registration = event_registrations.register(
             session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW
         )
         mine = client.get(f"/ical/{center.member.ical_token}.ics")
@@ -272,8 +276,10 @@ class TestManagerChanges:
         from booking.models import Notification
 
         event = _announce(session, center)
-        events.register(session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW)
-        (sitting,) = events.sessions_of(session, event)
+        event_registrations.register(
+            session, load_actor(session, center.member), event.id, RegistrationCreate(), NOW
+        )
+        (sitting,) = events_reading.sessions_of(session, event)
         sign_in(client, app, center.manager)
         page = client.get(f"/manage/events/{event.id}", headers=HTML)
         assert "Dời buổi" in page.text
@@ -284,7 +290,7 @@ class TestManagerChanges:
         )
         assert moved.status_code == 200
         assert "Buổi đã được dời" in moved.text
-        (now_sitting,) = events.sessions_of(session, event)
+        (now_sitting,) = events_reading.sessions_of(session, event)
         assert now_sitting.start_at == at("2027-03-03 09:00")
         sent = client.post(
             f"/manage/events/{event.id}/message", data=form(text="Nhớ mang laptop"), headers=HTML

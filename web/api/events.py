@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 
 from booking.events import attendance
+from booking.events import reading as events_reading
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.schemas import (
     AttendanceCreate,
@@ -33,8 +35,8 @@ def list_events(
     end: When | None = None,
 ) -> list[EventRead]:
     """Events touching [start, end): public ones for anyone, all of them when signed in."""
-    found = events.list_events(session, actor, site_ids=site, start=start, end=end)
-    return events.event_reads(session, found)
+    found = events_reading.list_events(session, actor, site_ids=site, start=start, end=end)
+    return events_reading.event_reads(session, found)
 
 
 @router.post("/events", status_code=201)
@@ -43,7 +45,7 @@ def create_event(data: EventCreate, session: SessionDep, actor: ActorDep, now: N
     event = events.create_event(session, actor, data, now)
     # Read inside the transaction: after the commit a new one would queue for SQLite's write slot
     # while the response still waits for a thread (see STYLE: nothing after the commit).
-    read = events.event_reads(session, [event])[0]
+    read = events_reading.event_reads(session, [event])[0]
     session.commit()
     return read
 
@@ -51,7 +53,9 @@ def create_event(data: EventCreate, session: SessionDep, actor: ActorDep, now: N
 @router.get("/events/{event_id}")
 def get_event(event_id: str, session: SessionDep, actor: MaybeActorDep) -> EventRead:
     """One event (a members-only one needs a signed-in member)."""
-    return events.event_reads(session, [events.get_event_or_raise(session, actor, event_id)])[0]
+    return events_reading.event_reads(session, [events_reading.get_event_or_raise(session, actor, event_id)])[
+        0
+    ]
 
 
 @router.patch("/events/{event_id}")
@@ -61,7 +65,7 @@ def update_event(
     """Change an event; a new list of sessions moves its room bookings (409 naming a taken slot, and
     nothing changes); registrants are told of new times."""
     event = events.update_event(session, actor, event_id, data, now)
-    read = events.event_reads(session, [event])[0]
+    read = events_reading.event_reads(session, [event])[0]
     session.commit()
     return read
 
@@ -80,7 +84,7 @@ def message_registrants(
 def cancel_event(event_id: str, session: SessionDep, actor: ActorDep, now: NowDep) -> EventRead:
     """Cancel the event: its rooms are released, its registrants told."""
     event = events.cancel_event(session, actor, event_id, now)
-    read = events.event_reads(session, [event])[0]
+    read = events_reading.event_reads(session, [event])[0]
     session.commit()
     return read
 
@@ -98,10 +102,10 @@ def register(
     seats, then a place on the waitlist."""
     # A guest's confirmation e-mail is written in the language their client asks for.
     language = accept_language_of(accept_language, default="vi")
-    registration = events.register(
+    registration = event_registrations.register(
         session, actor, event_id, data or RegistrationCreate(), now, language=language
     )
-    read = events.registration_read(session, registration)
+    read = event_registrations.registration_read(session, registration)
     session.commit()
     return read
 
@@ -109,7 +113,7 @@ def register(
 @router.get("/events/{event_id}/registrations")
 def list_registrations(event_id: str, session: SessionDep, actor: ActorDep) -> list[RegistrationRead]:
     """The event's registrations with their attendance (the site's managers)."""
-    return events.list_registrations(session, actor, event_id)
+    return event_registrations.list_registrations(session, actor, event_id)
 
 
 @router.delete("/events/{event_id}/registrations/{registration_id}")
@@ -117,8 +121,8 @@ def cancel_registration(
     event_id: str, registration_id: str, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> RegistrationRead:
     """Cancel a registration; a freed seat goes to the first waiter."""
-    registration = events.cancel_registration(session, actor, event_id, registration_id, now)
-    read = events.registration_read(session, registration)
+    registration = event_registrations.cancel_registration(session, actor, event_id, registration_id, now)
+    read = event_registrations.registration_read(session, registration)
     session.commit()
     return read
 
@@ -130,6 +134,6 @@ def record_attendance(
     """Mark a registrant present (by code or registration id) at the session under way, or the one
     named; a training event grants its training to whoever completed it."""
     registration = attendance.record_attendance(session, actor, event_id, data, now)
-    read = events.registration_read(session, registration)
+    read = event_registrations.registration_read(session, registration)
     session.commit()
     return read

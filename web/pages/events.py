@@ -16,8 +16,9 @@ from sqlmodel import Session
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError
 from booking.events import ical as events_ical
+from booking.events import reading as events_reading
+from booking.events import registrations as event_registrations
 from booking.events import repository as events_repo
-from booking.events import service as events
 from booking.members.actors import Actor
 from booking.models import (
     Event,
@@ -94,7 +95,7 @@ def event_views(session: Session, found: list[Event]) -> list[EventView]:
 
 
 def view_of(session: Session, actor: Actor | None, event_id: str) -> EventView:
-    return event_views(session, [events.get_event_or_raise(session, actor, event_id)])[0]
+    return event_views(session, [events_reading.get_event_or_raise(session, actor, event_id)])[0]
 
 
 # --- the public calendar and an event's page --------------------------------------------------------
@@ -111,7 +112,7 @@ def calendar(
     """The coming events of the whole network, or of one site; no sign-in needed for public ones."""
     sites = list(catalogue_repo.list_sites(session))
     chosen = [site] if site and any(s.id == site for s in sites) else None
-    found = events.list_events(
+    found = events_reading.list_events(
         session,
         actor,
         site_ids=chosen,
@@ -119,7 +120,7 @@ def calendar(
         end=now + timedelta(days=CALENDAR_DAYS),
         include_cancelled=False,
     )
-    mine = events.my_registrations(session, actor.id) if actor is not None else []
+    mine = event_registrations.my_registrations(session, actor.id) if actor is not None else []
     upcoming_mine = [(r, e) for r, e in mine if e.ends_at > now and e.status is EventStatus.scheduled]
     return render(
         request,
@@ -225,7 +226,7 @@ def register(
     session: on SQLite a read in the writing session would take the write slot again."""
     data = RegistrationCreate() if actor is not None else RegistrationCreate(name=name, email=email)
     try:
-        registration = events.register(
+        registration = event_registrations.register(
             session, actor, event_id, data, now, language=language_of(request, actor)
         )
         session.commit()
@@ -266,7 +267,7 @@ def cancel_registration(
     actor: PersonActor,
 ) -> Response:
     """Give up my seat or waitlist place (a manager: anyone's)."""
-    events.cancel_registration(session, actor, event_id, registration_id, now)
+    event_registrations.cancel_registration(session, actor, event_id, registration_id, now)
     session.commit()
     flash(request, text(request, actor, "The registration was cancelled."))
     back = (

@@ -20,7 +20,7 @@ from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
 from booking.errors import DomainError, NotFound
 from booking.events import attendance
-from booking.events import service as events
+from booking.events import reading as events_reading
 from booking.members import repository as members_repo
 from booking.members.rules import given_name
 from booking.models import Booking, Event, Registration
@@ -46,7 +46,7 @@ def _rooms_context(session: Session, site_id: str, now: datetime) -> dict[str, A
         "site": site,
         "tz": tz,
         # Today's event sessions not yet over: what the screen shows under "Events today".
-        "event_sessions": events.sessions_between(session, site.id, now, midnight),
+        "event_sessions": events_reading.sessions_between(session, site.id, now, midnight),
         "rooms": kiosk.now_and_next(session, site.id, now),
         "walk_ins": kiosk.walk_in_slots(session, site.id, now),
         "now": now,

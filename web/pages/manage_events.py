@@ -16,6 +16,8 @@ from sqlmodel import Session
 from booking.catalogue import repository as catalogue_repo
 from booking.errors import DomainError, InvalidRequest, NotPermitted
 from booking.events import attendance, rules
+from booking.events import reading as events_reading
+from booking.events import registrations as event_registrations
 from booking.events import repository as events_repo
 from booking.events import service as events
 from booking.members.actors import Actor
@@ -79,7 +81,9 @@ def _manage_list(
     form: dict[str, Any] | None = None,
 ) -> Response:
     sites = _managed(session, actor)
-    found = events.list_events(session, actor, site_ids=[s.id for s in sites], start=now - timedelta(days=30))
+    found = events_reading.list_events(
+        session, actor, site_ids=[s.id for s in sites], start=now - timedelta(days=30)
+    )
     rooms = [
         r
         for r in catalogue_repo.list_resources(session)
@@ -214,7 +218,7 @@ def manage_event(
         "manage/event.html",
         actor,
         view=view,
-        registrations=events.list_registrations(session, actor, event_id),
+        registrations=event_registrations.list_registrations(session, actor, event_id),
         now=now,
     )
 
@@ -290,7 +294,7 @@ def move_session(
     if not moved:
         raise InvalidRequest(
             "{event} has no session '{session_id}'",
-            event=events.event_name(view.event),
+            event=events_reading.event_name(view.event),
             session_id=session_id,
         )
     events.update_event(session, actor, event_id, EventUpdate(sessions=sittings), now)
@@ -314,7 +318,7 @@ def cancel_event(
 def registrations_csv(request: Request, event_id: str, session: SessionDep, actor: ManagerActor) -> Response:
     """The registrations as CSV (for a sign-in sheet or a spreadsheet)."""
     view = _manager_view(session, actor, event_id)
-    rows = events.list_registrations(session, actor, event_id)
+    rows = event_registrations.list_registrations(session, actor, event_id)
     emails = {r.id: r.email for r in events_repo.registrations(session, event_id)}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -11,6 +11,8 @@ from sqlmodel import Session, col, select
 from booking.bookings import service as bookings
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted
 from booking.events import attendance
+from booking.events import reading as events_reading
+from booking.events import registrations as event_registrations
 from booking.events import service as events
 from booking.members import repository as members_repo
 from booking.models import (
@@ -78,7 +80,7 @@ class TestAnnounce:
         self, session: Session, site: Site, room: Resource, manager: Member
     ) -> None:
         event = announce(session, manager, site, room, NEXT_EVENING, EVENING)
-        sittings = events.sessions_of(session, event)
+        sittings = events_reading.sessions_of(session, event)
         assert [(s.start_at, s.end_at) for s in sittings] == [
             (at(EVENING[0]), at(EVENING[1])),
             (at(NEXT_EVENING[0]), at(NEXT_EVENING[1])),
@@ -107,7 +109,7 @@ class TestAnnounce:
         self, session: Session, site: Site, room: Resource, manager: Member
     ) -> None:
         event = announce(session, manager, site, room, EVENING, kind="class", rrule="FREQ=WEEKLY;COUNT=6")
-        starts = [s.start_at for s in events.sessions_of(session, event)]
+        starts = [s.start_at for s in events_reading.sessions_of(session, event)]
         assert starts == [at(EVENING[0]) + timedelta(weeks=week) for week in range(6)]
 
     def test_only_the_sites_managers_announce(self, session: Session, site: Site, room: Resource) -> None:
@@ -155,47 +157,52 @@ class TestRegistration:
         event = announce(session, manager, site, room, EVENING, capacity=2)
         people = [make_member(session) for _ in range(4)]
         got = [
-            events.register(session, actor(session, p), event.id, RegistrationCreate(), NOW) for p in people
+            event_registrations.register(session, actor(session, p), event.id, RegistrationCreate(), NOW)
+            for p in people
         ]
         assert [r.status for r in got] == [RegistrationStatus.registered] * 2 + [
             RegistrationStatus.waitlisted
         ] * 2
-        assert [events.registration_read(session, r).position for r in got] == [None, None, 1, 2]
+        assert [event_registrations.registration_read(session, r).position for r in got] == [None, None, 1, 2]
         assert event.registered == 2
         with pytest.raises(Conflict, match="already registered"):
-            events.register(session, actor(session, people[0]), event.id, RegistrationCreate(), NOW)
+            event_registrations.register(
+                session, actor(session, people[0]), event.id, RegistrationCreate(), NOW
+            )
         # A seat freed: the first waiter takes it and is told; the second moves up.
-        events.cancel_registration(session, actor(session, people[1]), event.id, got[1].id, NOW)
+        event_registrations.cancel_registration(session, actor(session, people[1]), event.id, got[1].id, NOW)
         assert got[2].status is RegistrationStatus.registered
-        assert events.registration_read(session, got[3]).position == 1
+        assert event_registrations.registration_read(session, got[3]).position == 1
         told = session.exec(
             select(Notification).where(Notification.member_id == people[2].id).order_by(col(Notification.id))
         ).all()
         assert [n.kind for n in told] == ["event_registered", "event_promoted"]  # waitlisted, then seated
         assert got[2].code in told[0].message
         # A waiter who leaves frees no seat.
-        events.cancel_registration(session, actor(session, people[3]), event.id, got[3].id, NOW)
+        event_registrations.cancel_registration(session, actor(session, people[3]), event.id, got[3].id, NOW)
         assert session.get(Event, event.id).registered == 2  # type: ignore[union-attr]
 
     def test_only_the_registrant_or_a_manager_cancels(
         self, session: Session, site: Site, room: Resource, manager: Member
     ) -> None:
         event = announce(session, manager, site, room, EVENING)
-        registration = events.register(
+        registration = event_registrations.register(
             session, actor(session, make_member(session)), event.id, RegistrationCreate(), NOW
         )
         with pytest.raises(NotPermitted):
-            events.cancel_registration(
+            event_registrations.cancel_registration(
                 session, actor(session, make_member(session)), event.id, registration.id, NOW
             )
-        events.cancel_registration(session, actor(session, manager), event.id, registration.id, NOW)
+        event_registrations.cancel_registration(
+            session, actor(session, manager), event.id, registration.id, NOW
+        )
         assert registration.status is RegistrationStatus.cancelled
 
     def test_guests_register_for_public_events_only(
         self, session: Session, site: Site, room: Resource, manager: Member
     ) -> None:
         event = announce(session, manager, site, room, EVENING)
-        guest = events.register(
+        guest = event_registrations.register(
             session, None, event.id, RegistrationCreate(name="Lê Minh", email="Minh@Example.org"), NOW
         )
         assert (guest.member_id, guest.email, guest.status) == (
@@ -204,16 +211,20 @@ class TestRegistration:
             RegistrationStatus.registered,
         )
         with pytest.raises(Conflict, match="already registered"):
-            events.register(
+            event_registrations.register(
                 session, None, event.id, RegistrationCreate(name="Lê Minh", email="minh@example.org"), NOW
             )
         with pytest.raises(InvalidRequest, match="not an e-mail address"):
-            events.register(session, None, event.id, RegistrationCreate(name="X", email="not-mail"), NOW)
+            event_registrations.register(
+                session, None, event.id, RegistrationCreate(name="X", email="not-mail"), NOW
+            )
         with pytest.raises(InvalidRequest, match="give your name"):
-            events.register(session, None, event.id, RegistrationCreate(email="a@b.vn"), NOW)
+            event_registrations.register(session, None, event.id, RegistrationCreate(email="a@b.vn"), NOW)
         private = announce(session, manager, site, room, NEXT_EVENING, public=False)
         with pytest.raises(NotFound):
-            events.register(session, None, private.id, RegistrationCreate(name="X", email="x@b.vn"), NOW)
+            event_registrations.register(
+                session, None, private.id, RegistrationCreate(name="X", email="x@b.vn"), NOW
+            )
 
     def test_the_window_plan_and_training_required(
         self, session: Session, site: Site, room: Resource, manager: Member
@@ -232,23 +243,29 @@ class TestRegistration:
         )
         holder = make_member(session, plan=plan)
         with pytest.raises(NotPermitted, match="registration opens"):
-            events.register(session, actor(session, holder), event.id, RegistrationCreate(), NOW)
+            event_registrations.register(session, actor(session, holder), event.id, RegistrationCreate(), NOW)
         later = NOW + timedelta(hours=2)
         with pytest.raises(NotPermitted, match="plan"):
-            events.register(
+            event_registrations.register(
                 session, actor(session, make_member(session)), event.id, RegistrationCreate(), later
             )
         with pytest.raises(NotPermitted, match="requires the training"):
-            events.register(session, actor(session, holder), event.id, RegistrationCreate(), later)
+            event_registrations.register(
+                session, actor(session, holder), event.id, RegistrationCreate(), later
+            )
         with pytest.raises(NotPermitted, match="registration closed"):
-            events.register(session, actor(session, holder), event.id, RegistrationCreate(), at(EVENING[0]))
+            event_registrations.register(
+                session, actor(session, holder), event.id, RegistrationCreate(), at(EVENING[0])
+            )
 
     def test_cancelling_the_event_frees_its_rooms_and_tells_registrants(
         self, session: Session, site: Site, room: Resource, manager: Member
     ) -> None:
         event = announce(session, manager, site, room, EVENING)
         member = make_member(session)
-        registration = events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
+        registration = event_registrations.register(
+            session, actor(session, member), event.id, RegistrationCreate(), NOW
+        )
         events.cancel_event(session, actor(session, manager), event.id, NOW)
         assert (event.status, event.registered, registration.status) == (
             EventStatus.cancelled,
@@ -265,7 +282,7 @@ class TestRegistration:
         booked = bookings.book(session, actor(session, member), ask(room.id, *EVENING), NOW)
         assert booked.status is BookingStatus.confirmed
         with pytest.raises(Conflict, match="cancelled"):
-            events.register(
+            event_registrations.register(
                 session, actor(session, make_member(session)), event.id, RegistrationCreate(), NOW
             )
 
@@ -279,7 +296,9 @@ class TestAttendance:
             session, manager, site, room, EVENING, NEXT_EVENING, kind="training", training_id=training.id
         )
         member = make_member(session)
-        registration = events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
+        registration = event_registrations.register(
+            session, actor(session, member), event.id, RegistrationCreate(), NOW
+        )
         boss = actor(session, manager)
         during_first = at("2027-03-02 18:10")
         attendance.record_attendance(
@@ -301,7 +320,7 @@ class TestAttendance:
         )
         held = members_repo.trainings_held(session, member.id)
         assert held[training.id] == during_second + timedelta(days=365)
-        read = events.registration_read(session, registration)
+        read = event_registrations.registration_read(session, registration)
         assert read.attended
         assert len(read.attended_sessions) == 2
         kinds = [
@@ -320,7 +339,9 @@ class TestAttendance:
             session, manager, site, room, EVENING, NEXT_EVENING, kind="training", training_id=training.id
         )
         member = make_member(session)
-        registration = events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
+        registration = event_registrations.register(
+            session, actor(session, member), event.id, RegistrationCreate(), NOW
+        )
         attendance.record_attendance(
             session,
             actor(session, manager),
@@ -332,10 +353,10 @@ class TestAttendance:
 
     def test_refusals(self, session: Session, site: Site, room: Resource, manager: Member) -> None:
         event = announce(session, manager, site, room, EVENING, capacity=1)
-        first = events.register(
+        first = event_registrations.register(
             session, actor(session, make_member(session)), event.id, RegistrationCreate(), NOW
         )
-        waiter = events.register(
+        waiter = event_registrations.register(
             session, actor(session, make_member(session)), event.id, RegistrationCreate(), NOW
         )
         boss = actor(session, manager)
@@ -377,7 +398,7 @@ class TestChanges:
 
         event = announce(session, manager, site, room, EVENING, NEXT_EVENING)
         member = make_member(session)
-        events.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
+        event_registrations.register(session, actor(session, member), event.id, RegistrationCreate(), NOW)
         # The first evening moves half an hour later (over where it was); the second stays.
         later = {"resource_id": room.id, "start": at("2027-03-02 18:30"), "end": at("2027-03-02 20:30")}
         kept = {"resource_id": room.id, "start": at(NEXT_EVENING[0]), "end": at(NEXT_EVENING[1])}
@@ -388,7 +409,7 @@ class TestChanges:
             EventUpdate.model_validate({"sessions": [later, kept]}),
             NOW,
         )
-        starts = [s.start_at for s in events.sessions_of(session, event)]
+        starts = [s.start_at for s in events_reading.sessions_of(session, event)]
         assert starts == [at("2027-03-02 18:30"), at(NEXT_EVENING[0])]
         held = session.exec(
             select(Booking).where(
@@ -424,7 +445,7 @@ class TestChanges:
                 EventUpdate.model_validate({"sessions": [moved]}),
                 NOW,
             )
-        assert [s.start_at for s in events.sessions_of(session, event)] == [at(EVENING[0])]
+        assert [s.start_at for s in events_reading.sessions_of(session, event)] == [at(EVENING[0])]
 
     def test_more_seats_seat_the_waiters_and_fewer_than_taken_are_refused(
         self, session: Session, site: Site, room: Resource, manager: Member
@@ -433,7 +454,7 @@ class TestChanges:
 
         event = announce(session, manager, site, room, EVENING, capacity=1)
         first, second = (
-            events.register(
+            event_registrations.register(
                 session, actor(session, make_member(session)), event.id, RegistrationCreate(), NOW
             )
             for _ in range(2)

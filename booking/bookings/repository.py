@@ -163,6 +163,7 @@ def member_booking_at(
         .where(
             Booking.resource_id == resource_id,
             Booking.member_id == member_id,
+            _held(),
             col(Booking.status).in_((BookingStatus.confirmed, BookingStatus.checked_in)),
             col(Booking.start_at) <= early,
             col(Booking.end_at) > instant,

@@ -41,6 +41,8 @@ QUERIES: dict[str, Callable[[Session], object]] = {
     "active_between": lambda s: repo.active_between(s, "r", INSTANT, INSTANT),
     "upcoming_bookings": lambda s: repo.upcoming_bookings(s, "r", INSTANT),
     "member_spans": lambda s: repo.member_spans(s, "r", "m", Span(INSTANT, INSTANT)),
+    # A card tap at a machine: the member's booking there now.
+    "member_booking_at": lambda s: repo.member_booking_at(s, "r", "m", INSTANT, INSTANT),
 }
 
 

@@ -294,6 +294,8 @@ class Booking(SQLModel, table=True):
         sa.Index("ix_booking_resource_start", "resource_id", "start_at"),
         sa.Index("ix_booking_member_start", "member_id", "start_at"),
         sa.Index("ix_booking_site_start", "site_id", "start_at"),
+        # The jobs' queues (no-shows, reminders): a status's bookings by start, read from the oldest.
+        sa.Index("ix_booking_status_start", "status", "start_at"),
         # The bookings holding their slot, by resource: what every overlap check and free-slot search
         # reads. Ended and cancelled ones leave it, so it stays the size of what lies ahead.
         sa.Index(
@@ -320,7 +322,7 @@ class Booking(SQLModel, table=True):
     seats: int = 1
     # True for every kind but desk pools; only exclusive bookings are in the overlap constraint.
     exclusive: bool = True
-    status: BookingStatus = Field(sa_column=enum_column(BookingStatus, 16, index=True))
+    status: BookingStatus = Field(sa_column=enum_column(BookingStatus, 16))
     code: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
     quota_group: str | None = Field(default=None, max_length=64)
     series_id: str | None = Field(default=None, foreign_key="series.id", index=True, max_length=32)

@@ -53,3 +53,21 @@ def test_reads_the_index_of_held_bookings(session: Session, name: str) -> None:
         QUERIES[name](session)
     assert len(plans) == 1, plans
     assert "ix_booking_held" in plans[0], plans[0]
+
+
+JOB_QUERIES: dict[str, Callable[[Session], object]] = {
+    "due_for_no_show": lambda s: repo.due_for_no_show(s, INSTANT),
+    "due_for_reminder": lambda s: repo.due_for_reminder(s, INSTANT, INSTANT),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", sorted(JOB_QUERIES))
+def test_a_job_reads_its_oldest_due_bookings_in_order(session: Session, name: str) -> None:
+    """The no-show and reminder jobs run every minute inside a write transaction: they read the due
+    bookings of one status from the oldest, not every booking of that status sorted afterwards."""
+    with _plans(session) as plans:
+        JOB_QUERIES[name](session)
+    assert len(plans) == 1, plans
+    assert "ix_booking_status_start (status=? AND start_at" in plans[0], plans[0]
+    assert "TEMP B-TREE" not in plans[0], plans[0]

@@ -10,6 +10,9 @@ read an index, not every booking and ledger movement since the center opened.
   bookings of a resource never overlap (these triggers refuse it), so that booking is the only one that
   could. The old triggers read every earlier booking of the resource, a cost that grew with each day
   of use.
+- `ix_booking_status_start` replaces `ix_booking_status`: the no-show and reminder jobs, which run
+  every minute inside a write transaction, read the oldest due bookings of a status instead of every
+  booking of that status (all the confirmed ones ahead, then sorted).
 
 Revision ID: 0019
 Revises: 0018
@@ -58,11 +61,15 @@ def upgrade() -> None:
         sqlite_where=sa.text(HELD),
         postgresql_where=sa.text(HELD),
     )
+    op.drop_index("ix_booking_status", table_name="booking")
+    op.create_index("ix_booking_status_start", "booking", ["status", "start_at"], unique=False)
     _overlap_triggers(_PROBE)
 
 
 def downgrade() -> None:
     _overlap_triggers(_SCAN)
+    op.drop_index("ix_booking_status_start", table_name="booking")
+    op.create_index("ix_booking_status", "booking", ["status"], unique=False)
     op.drop_index("ix_booking_held", table_name="booking")
     with op.batch_alter_table("ledgerentry", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_balance")

@@ -188,7 +188,9 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
 
     def _commit_then_release(dbapi_connection: Any) -> None:
         commit(dbapi_connection)
-        _release(dbapi_connection.info)
+        info = getattr(dbapi_connection, "info", None)  # the pool's proxy carries its record's info
+        if info is not None:
+            _release(info)
 
     engine.dialect.do_commit = _commit_then_release  # type: ignore[method-assign]
 

@@ -141,7 +141,9 @@ def create_app(
             raise NotPermitted(
                 "the metrics are served to this machine only, or with the operator's metrics token"
             )
-        return Response(render_metrics(app.state.read_engine), media_type=CONTENT_TYPE_LATEST)
+        return Response(
+            render_metrics(app.state.read_engine, app.state.clock), media_type=CONTENT_TYPE_LATEST
+        )
 
     routes.index_routes(app)
     return app

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from booking.models import Delivery, DeliveryStatus
 from devices.models import Alert, Machine, UsageSession
 
 __all__ = ["CONTENT_TYPE_LATEST", "JOB_DURATION", "JOB_RUNS", "MetricsMiddleware", "render_metrics"]
@@ -50,6 +52,12 @@ JOB_DURATION = Histogram(
     ["job"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+# The outbox's channels: each has its backlog series, at 0 when nothing waits.
+CHANNELS = ("email", "webhook")
+# Every channel's outcomes are exposed from the start, at 0, so that a rate over them is defined.
+for _channel in CHANNELS:
+    for _result in ("sent", "retry", "failed"):
+        DELIVERIES.labels(channel=_channel, result=_result)
 # The label of a request no route matched (a scanner's random paths must not each become a series).
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -90,6 +98,7 @@ class _CenterCollector(Collector):
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self.engine is None:
@@ -103,9 +112,21 @@ class _CenterCollector(Collector):
         sessions = GaugeMetricFamily(
             "fablab_sessions_active", "Machine usage sessions under way", labels=["site"]
         )
+        waiting = GaugeMetricFamily(
+            "fablab_notifications_waiting",
+            "Outbox messages waiting to be sent, by channel (email, webhook)",
+            labels=["channel"],
+        )
+        oldest = GaugeMetricFamily(
+            "fablab_notifications_oldest_waiting_seconds",
+            "How long the oldest waiting outbox message has waited, by channel (0: none waits)",
+            labels=["channel"],
+        )
         machine = sa.inspect(Machine).local_table
         alert = sa.inspect(Alert).local_table
         usage = sa.inspect(UsageSession).local_table
+        delivery = sa.inspect(Delivery).local_table
+        backlog = dict.fromkeys(CHANNELS, (0, 0.0))
         try:
             with self.engine.connect() as connection:
                 for site, state, count in connection.execute(
@@ -127,20 +148,34 @@ class _CenterCollector(Collector):
                     .group_by(machine.c.site_id)
                 ):
                     sessions.add_metric([site], count)
+                now = self.clock()
+                for channel, count, since in connection.execute(
+                    sa.select(delivery.c.channel, sa.func.count(), sa.func.min(delivery.c.created_at))
+                    .where(delivery.c.status == DeliveryStatus.pending.value)
+                    .group_by(delivery.c.channel)
+                ):
+                    age = max((now - since).total_seconds(), 0.0) if since is not None else 0.0
+                    backlog[str(channel)] = (count, age)
         except sa.exc.SQLAlchemyError:
             return
+        for channel, (count, age) in sorted(backlog.items()):
+            waiting.add_metric([channel], count)
+            oldest.add_metric([channel], age)
         yield machines
         yield alerts
         yield sessions
+        yield waiting
+        yield oldest
 
 
 _collector = _CenterCollector()
 REGISTRY.register(_collector)
 
 
-def render_metrics(engine: Engine) -> bytes:
-    """The Prometheus text exposition of this process."""
+def render_metrics(engine: Engine, clock: Callable[[], datetime] | None = None) -> bytes:
+    """The Prometheus text exposition of this process (ages measured by the app's clock)."""
     _collector.engine = engine
+    _collector.clock = clock or (lambda: datetime.now(UTC))
     return generate_latest(REGISTRY)
 
 

@@ -21,11 +21,16 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import Session
 
+from booking.messages import message
+from booking.notifications import queue_email
 from firmware_bridge.center.commands import OutboxLink
 from tests.bridge.conftest import Lab
 from tests.brokers import send, unique, wait_until
+from tests.factories import make_member
 from web.app import create_app
+from web.metrics import render_metrics
 from web.scheduler import Jobs
 from web.settings import Settings
 
@@ -192,7 +197,39 @@ class TestAlertRules:
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "SUCCESS" in checked.stdout
 
-    def test_the_dashboard_keeps_a_row_for_the_notification_backlog(self) -> None:
+    def test_the_dashboard_shows_the_notification_backlog(self) -> None:
         dashboard = json.loads((DEPLOY / "grafana" / "fablab-hub.json").read_text())
         rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
-        assert any(title.startswith("Notification backlog") for title in rows)
+        assert "Notification backlog" in rows
+        assert [p["title"] for p in dashboard["panels"] if p["type"] == "text"] == []  # no placeholder left
+        queried = " ".join(dashboard_queries())
+        for name in ("fablab_notifications_waiting", "fablab_notifications_oldest_waiting_seconds"):
+            assert name in queried
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_notification_backlog_is_counted_by_channel_with_its_oldest_age(lab: Lab) -> None:
+    """Two more e-mails wait, the oldest for a day by the center's clock; no webhook call waits."""
+
+    def backlog() -> dict[tuple[str, str | None], float]:
+        text = render_metrics(lab.engine, lab.clock).decode()
+        return {
+            (sample.name, sample.labels.get("channel")): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name.startswith("fablab_notifications_")
+        }
+
+    before = backlog()
+    with Session(lab.engine) as session:
+        member = make_member(session)
+        said = message("Reminder: your booking of {resource} is {slot}", resource="Laser", slot="")
+        queue_email(session, "reminder", said, lab.clock() - timedelta(days=1), member_id=member.id)
+        queue_email(session, "reminder", said, lab.clock() - timedelta(minutes=2), member_id=member.id)
+        session.commit()
+    after = backlog()
+    waiting = ("fablab_notifications_waiting", "email")
+    assert after[waiting] == before.get(waiting, 0) + 2
+    assert after[("fablab_notifications_oldest_waiting_seconds", "email")] == 86400
+    assert after[("fablab_notifications_waiting", "webhook")] == 0
+    assert after[("fablab_notifications_oldest_waiting_seconds", "webhook")] == 0

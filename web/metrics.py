@@ -52,6 +52,16 @@ JOB_DURATION = Histogram(
     ["job"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+WRITE_BATCH_SECONDS = Histogram(
+    "fablab_write_batch_seconds",
+    "SQLite: how long a batch of bookings held the database's write lock, from taking it to its COMMIT",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+WRITE_BATCH_BOOKINGS = Histogram(
+    "fablab_write_batch_bookings",
+    "SQLite: how many bookings a batch committed together (or failed together)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 # The outbox's channels: each has its backlog series, at 0 when nothing waits.
 CHANNELS = ("email", "webhook")
 # Every channel's outcomes are exposed from the start, at 0, so that a rate over them is defined.

@@ -30,6 +30,8 @@ import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
+from web.metrics import WRITE_BATCH_BOOKINGS, WRITE_BATCH_SECONDS
+
 log = logging.getLogger(__name__)
 
 BATCH_S = 0.005
@@ -81,7 +83,7 @@ class GroupWriter:
         try:
             # The write slot is waited for in a thread: while another process holds it, this event
             # loop answers other requests, and queues more bookings for this batch.
-            connection, transaction = await run_in_threadpool(self._begin)
+            connection, transaction, locked_at = await run_in_threadpool(self._begin)
         except BaseException as exc:
             waiting, self._queue = self._queue, deque()
             for work in waiting:
@@ -110,13 +112,17 @@ class GroupWriter:
                 raise
         finally:
             connection.close()
+            WRITE_BATCH_SECONDS.observe(time.perf_counter() - locked_at)
+            WRITE_BATCH_BOOKINGS.observe(len(taken))
             for work in taken:
                 _settle(work.answer, work.value, work.error)
 
-    def _begin(self) -> tuple[sa.Connection, sa.RootTransaction]:
+    def _begin(self) -> tuple[sa.Connection, sa.RootTransaction, float]:
+        """A connection in a write transaction (the write lock held), and when the lock was taken."""
         connection = self.engine.connect()
         try:
-            return connection, connection.begin()
+            transaction = connection.begin()
+            return connection, transaction, time.perf_counter()
         except BaseException:
             connection.close()
             raise

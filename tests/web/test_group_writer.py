@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -102,6 +103,7 @@ def test_bookings_waiting_together_are_committed_in_one_transaction(fresh_engine
     with running_server(center.app) as base:
         center.greet(base)
         before = center.writer.batches
+        held_before = REGISTRY.get_sample_value("fablab_write_batch_bookings_sum") or 0.0
         center.writer.batch_max = 6
 
         def book(index: int) -> Callable[[], httpx.Response]:
@@ -113,6 +115,9 @@ def test_bookings_waiting_together_are_committed_in_one_transaction(fresh_engine
 
     assert [a.status_code for a in answers] == [201] * 6
     assert center.writer.batches == before + 1
+    # /metrics tells how many bookings each batch held the write lock for, and for how long.
+    assert REGISTRY.get_sample_value("fablab_write_batch_bookings_sum") == held_before + 6
+    assert (REGISTRY.get_sample_value("fablab_write_batch_seconds_count") or 0) >= 1
     stored = _stored(fresh_engine)
     assert sorted(stored) == sorted((m.id, rooms[i % 3].id) for i, m in enumerate(members))
     # Each answer is its own booking, as the full route would answer it.

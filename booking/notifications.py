@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+import sqlalchemy as sa
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Notification, Webhook
 from booking.security import new_id
-from booking.sql import HotStatement, insert_into
+from booking.sql import HotStatement, database_of, insert_into
 
 _notification = Notification.__table__  # type: ignore[attr-defined]
 _delivery = Delivery.__table__  # type: ignore[attr-defined]
@@ -142,6 +142,17 @@ def _queue(
     return delivery_id
 
 
+def backlog(connection: sa.Connection) -> dict[str, tuple[int, datetime | None]]:
+    """The messages waiting to be sent, by channel (email, webhook): how many, and since when the
+    oldest has waited."""
+    rows = connection.execute(
+        sa.select(_delivery.c.channel, sa.func.count(), sa.func.min(_delivery.c.created_at))
+        .where(_delivery.c.status == DeliveryStatus.pending.value)
+        .group_by(_delivery.c.channel)
+    )
+    return {str(channel): (int(count), oldest) for channel, count, oldest in rows}
+
+
 # --- webhooks ----------------------------------------------------------------------------------------
 
 # The active webhooks and their kinds, read again at most this often (and at once after a change here).
@@ -156,19 +167,8 @@ def webhooks_changed() -> None:
         _hooks.clear()
 
 
-def _database(engine: Engine) -> str:
-    """The engine's URL as text (rendering it costs more than the rest of a cache hit)."""
-    name = _databases.get(engine)
-    if name is None:
-        name = _databases.setdefault(engine, str(engine.url))
-    return name
-
-
-_databases: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
-
-
 def _subscribers(session: Session, kind: str) -> list[str]:
-    bind = _database(session.connection().engine)
+    bind = database_of(session)
     now = time.monotonic()
     with _hooks_lock:
         cached = _hooks.get(bind)

@@ -16,6 +16,7 @@ with `among`, an INSERT with `insert_into`.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -107,6 +108,20 @@ class HotStatement:
         if compiled is None:
             compiled = self._compiled.setdefault(dialect.name, _compile(self.statement, dialect))
         return compiled
+
+
+def database_of(session: Session) -> str:
+    """The database the session works on, as its engine's URL text: the key of the per-process caches
+    (remembered per engine: rendering a URL costs more than the rest of a cache hit)."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    name = _databases.get(engine)
+    if name is None:
+        name = _databases.setdefault(engine, str(engine.url))
+    return name
+
+
+_databases: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
 
 
 def built(model: type[M], values: Mapping[str, Any]) -> M:

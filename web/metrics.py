@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from booking.models import Delivery, DeliveryStatus
+from booking import notifications
 from devices.models import Alert, Machine, UsageSession
 
 __all__ = ["CONTENT_TYPE_LATEST", "JOB_DURATION", "JOB_RUNS", "MetricsMiddleware", "render_metrics"]
@@ -102,13 +102,17 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(method=method, route=template).observe(time.perf_counter() - started)
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class _CenterCollector(Collector):
     """Machines by state, open alerts by kind, active sessions: read at scrape time, so every web
     worker reports the same truth."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.clock: Callable[[], datetime] = _wall_clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self.engine is None:
@@ -135,7 +139,6 @@ class _CenterCollector(Collector):
         machine = sa.inspect(Machine).local_table
         alert = sa.inspect(Alert).local_table
         usage = sa.inspect(UsageSession).local_table
-        delivery = sa.inspect(Delivery).local_table
         backlog = dict.fromkeys(CHANNELS, (0, 0.0))
         try:
             with self.engine.connect() as connection:
@@ -159,13 +162,9 @@ class _CenterCollector(Collector):
                 ):
                     sessions.add_metric([site], count)
                 now = self.clock()
-                for channel, count, since in connection.execute(
-                    sa.select(delivery.c.channel, sa.func.count(), sa.func.min(delivery.c.created_at))
-                    .where(delivery.c.status == DeliveryStatus.pending.value)
-                    .group_by(delivery.c.channel)
-                ):
+                for channel, (count, since) in notifications.backlog(connection).items():
                     age = max((now - since).total_seconds(), 0.0) if since is not None else 0.0
-                    backlog[str(channel)] = (count, age)
+                    backlog[channel] = (count, age)
         except sa.exc.SQLAlchemyError:
             return
         for channel, (count, age) in sorted(backlog.items()):
@@ -185,7 +184,7 @@ REGISTRY.register(_collector)
 def render_metrics(engine: Engine, clock: Callable[[], datetime] | None = None) -> bytes:
     """The Prometheus text exposition of this process (ages measured by the app's clock)."""
     _collector.engine = engine
-    _collector.clock = clock or (lambda: datetime.now(UTC))
+    _collector.clock = clock or _wall_clock
     return generate_latest(REGISTRY)
 
 

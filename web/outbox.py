@@ -28,11 +28,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import load_only
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from booking.bookings import ical
 from booking.messages import Message
 from booking.models import Booking, Delivery, DeliveryStatus, Member, Resource, Site
+from booking.notifications import backlog
 from web import notices
 from web.backoff import LEASE, MAX_ATTEMPTS, retry_after, settle, take_due
 from web.i18n import normalise
@@ -377,7 +378,4 @@ def failed_deliveries(session: Session, limit: int = 50) -> list[tuple[Delivery,
 
 def waiting(session: Session) -> tuple[int, datetime | None]:
     """How many e-mails wait to be sent, and since when the oldest has waited."""
-    count, oldest = session.exec(
-        select(func.count(), func.min(Delivery.created_at)).where(Delivery.status == DeliveryStatus.pending)
-    ).one()
-    return int(count), oldest
+    return backlog(session.connection()).get("email", (0, None))

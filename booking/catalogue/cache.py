@@ -13,14 +13,12 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 from booking.catalogue import repository as repo
@@ -34,6 +32,7 @@ from booking.catalogue.rules import (
 from booking.errors import NotFound
 from booking.models import QuotaPeriod, ResourceKind
 from booking.spans import ClosureSpan, Span, zone
+from booking.sql import database_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,6 @@ class CatalogueCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str, str], tuple[float, Any]] = {}
-        self._names: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
 
     def resource(self, session: Session, resource_id: str) -> ResourceInfo:
         """The active resource's snapshot, or NotFound."""
@@ -113,11 +111,7 @@ class CatalogueCache:
             self._entries.clear()
 
     def _cached(self, session: Session, kind: str, key: str, load: Callable[[Session, str], Any]) -> Any:
-        bind = session.get_bind()
-        engine = bind.engine if isinstance(bind, sa.Connection) else bind
-        database = self._names.get(engine)
-        if database is None:  # rendering an engine's URL costs more than the rest of a hit
-            database = self._names.setdefault(engine, str(engine.url))
+        database = database_of(session)
         now = self._clock()
         with self._lock:
             hit = self._entries.get((database, kind, key))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
@@ -51,26 +52,30 @@ GIVE_UP_AFTER = timedelta(days=1)
 USER_AGENT = "FabLab-Hub-Webhook/1"
 
 
-def check_destination(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL whose host is (or resolves to) loopback, a private, link-local or reserved
-    address, unless the admin setting allows it: a webhook must not reach into the center's own
-    network on someone's behalf."""
+def check_destination(url: str, *, allow_private: bool) -> str:
+    """The address to post to: the URL's host resolved once, refused if it is (or resolves to)
+    loopback, a private, link-local or reserved address, unless the admin setting allows it: a
+    webhook must not reach into the center's own network on someone's behalf.
+
+    The post connects to this address and no other (`post`): a name resolved again at connect time
+    could answer differently (DNS rebinding: a public address for the check, 127.0.0.1 for the post).
+    """
     webhooks.check_url(url)
-    if allow_private:
-        return
     host = urlsplit(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise InvalidRequest("the webhook's host {host} could not be found", host=host) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidRequest(
-                "the webhook's host {host} is a local or private address; an admin setting "
-                "(FABLAB_WEBHOOK_ALLOW_PRIVATE) allows that for a system on the center's own network",
-                host=host,
-            )
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not allow_private and any(not a.is_global or a.is_multicast for a in addresses):
+        raise InvalidRequest(
+            "the webhook's host {host} is a local or private address; an admin setting "
+            "(FABLAB_WEBHOOK_ALLOW_PRIVATE) allows that for a system on the center's own network",
+            host=host,
+        )
+    if not addresses:
+        raise InvalidRequest("the webhook's host {host} could not be found", host=host)
+    return str(addresses[0])
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -150,26 +155,69 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _Pinned(urllib.request.Request):
+    """A request whose connection goes to `address`, the one its destination check approved; the URL's
+    host still names the server (the Host header, TLS's server name and the certificate checked)."""
+
+    def __init__(self, url: str, address: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.address = address
+
+
+def _connection(kind: type[http.client.HTTPConnection], request: urllib.request.Request) -> Any:
+    """A factory of `kind` connections for urllib that connect to the request's approved address
+    (through a proxy, the proxy's own address is used, and the proxy resolves the name)."""
+    address = getattr(request, "address", None)
+
+    def connect(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        connection = kind(host, **kwargs)
+        if address is not None and not request.has_proxy():
+            port = connection.port
+
+            def to_address(_where: tuple[str, int], *args: Any) -> socket.socket:
+                return socket.create_connection((address, port), *args)
+
+            setattr(connection, "_create_connection", to_address)  # noqa: B010 - http.client's own hook
+        return connection
+
+    return connect
+
+
+class _PinnedHTTP(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_connection(http.client.HTTPConnection, req), req)
+
+
+class _PinnedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self.context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_connection(http.client.HTTPSConnection, req), req, context=self.context)
+
+
 @functools.cache
 def opener() -> urllib.request.OpenerDirector:
     """The one opener of every webhook post, made at the first: its TLS context is shared, where
     urllib would make one per HTTPS connection (reading the system's certificates: some 50 ms of CPU
-    a post)."""
+    a post). It connects each request to the address its destination check approved."""
     return urllib.request.build_opener(
-        _NoRedirects, urllib.request.HTTPSHandler(context=ssl.create_default_context())
+        _NoRedirects, _PinnedHTTP(), _PinnedHTTPS(ssl.create_default_context())
     )
 
 
 def post(outgoing: Outgoing, settings: Settings, now: datetime, timeout_s: float = TIMEOUT_S) -> str:
     """Send one delivery; "" on a 2xx answer, else what went wrong."""
     try:
-        check_destination(outgoing.url, allow_private=settings.webhook_allow_private)
+        address = check_destination(outgoing.url, allow_private=settings.webhook_allow_private)
     except InvalidRequest as exc:
         return exc.detail
     body = body_of(outgoing, settings, now)
     # check_destination let only http(s) through.
-    request = urllib.request.Request(  # noqa: S310
+    request = _Pinned(
         outgoing.url,
+        address,
         data=body,
         method="POST",
         headers={

@@ -2,7 +2,8 @@
 one; each event it wants arrives once, signed over its body (HMAC-SHA256 with the secret), with its
 timestamp, despite a first answer of 500; a slow receiver never delays another; a receiver failing
 for a day is switched off and the admins are told; addresses that are not http(s), that carry a
-password or point into private networks are refused in words."""
+password or point into private networks are refused in words; a post goes to the address its check
+approved, however the name answers afterwards (DNS rebinding), over TLS checked against the name."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from booking import webhooks as booking_hooks
+from booking.errors import InvalidRequest
 from booking.members.service import load_actor
 from booking.messages import message
 from booking.models import Delivery, DeliveryStatus, Notification, ResourceKind, Role, Webhook
@@ -29,6 +32,7 @@ from booking.notifications import notify, webhooks_changed
 from tests.clock import FakeClock
 from tests.conftest import NOW
 from tests.factories import make_member, make_resource, make_site
+from tests.pki import make_pki
 from tests.servers import free_port
 from tests.web.pages import HTML, csrf_of, sign_in
 from web import webhooks
@@ -359,3 +363,101 @@ def test_every_post_shares_one_tls_context_that_checks_certificates() -> None:
     assert context.check_hostname
     # Redirects are still refused (a redirect could lead past the destination check).
     assert any(type(h).__name__ == "_NoRedirects" for h in handlers)
+
+
+class _Resolver:
+    """A name server for one name that answers as it is told, each time it is asked (as a DNS
+    server with a zero TTL can); every other name is resolved as usual."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> None:
+        import socket
+
+        self.name, self.answers, self.asked = name, answers, 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host != self.name:
+                return real(host, port, *args, **kwargs)
+            answer = self.answers[min(self.asked, len(self.answers) - 1)]
+            self.asked += 1
+            return real(answer, port, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _outgoing(url: str) -> webhooks.Outgoing:
+    return webhooks.Outgoing(
+        id="d1",
+        webhook_id="w1",
+        url=url,
+        secret=SECRET,
+        kind="reminder",
+        message=message("Your booking starts soon"),
+        payload={},
+        link="",
+        attempts=1,
+    )
+
+
+def test_a_name_that_changes_its_answer_after_the_check_is_not_followed(
+    monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    # DNS rebinding: a public address while the destination is checked, then 127.0.0.1 (the center's
+    # own machine) when the post connects. The post goes to the address that was checked.
+    name = "hooks.partner.example"
+    resolver = _Resolver(monkeypatch, name, ["93.184.216.34", "127.0.0.1"])
+    outcome = webhooks.post(_outgoing(f"http://{name}:{receiver.port}/hook"), _settings(), NOW, timeout_s=1.0)
+    assert outcome != ""  # 93.184.216.34 is out of this machine's reach
+    assert resolver.asked == 1
+    assert receiver.received == []
+
+
+def test_the_post_keeps_the_name_for_the_server(monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:
+    # On the center's own network (allowed by the admin setting): resolved once, connected to that
+    # address, and the Host header still names the server.
+    name = "erp.center.internal"
+    resolver = _Resolver(monkeypatch, name, ["127.0.0.1", "192.0.2.1"])
+    outgoing = _outgoing(f"http://{name}:{receiver.port}/hook")
+    assert webhooks.post(outgoing, _settings(webhook_allow_private=True), NOW, timeout_s=5.0) == ""
+    assert resolver.asked == 1
+    ((headers, body),) = receiver.received
+    assert headers["host"] == f"{name}:{receiver.port}"
+    assert _signed_correctly(headers, body)
+    # Asked again, the name now answers a documentation-only address: refused without the setting.
+    with pytest.raises(InvalidRequest, match="local or private"):
+        webhooks.check_destination(f"http://{name}/hook", allow_private=False)
+
+
+def test_https_goes_to_the_checked_address_and_checks_the_certificate_of_the_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    pki = make_pki(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(pki.cert_file, pki.key_file)
+    with receiving() as receiver:
+        # The receiver's plain socket is wrapped in TLS with a certificate for "localhost".
+        server = ThreadingHTTPServer(("127.0.0.1", free_port()), receiver.handler())
+        server.socket = served.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            # Asked again, "localhost" would now lead nowhere: only the checked address is used.
+            _Resolver(monkeypatch, "localhost", ["127.0.0.1", "192.0.2.1"])
+            url = f"https://localhost:{server.server_port}/hook"
+            address = webhooks.check_destination(url, allow_private=True)
+            trusting = ssl.create_default_context(cafile=str(pki.ca_file))
+            posting = urllib.request.build_opener(webhooks._PinnedHTTPS(trusting))
+            with posting.open(webhooks._Pinned(url, address, data=b"{}", method="POST"), timeout=5) as answer:
+                assert answer.status == 204
+            assert receiver.received[0][0]["host"] == f"localhost:{server.server_port}"
+            # A certificate the post does not trust is refused, pinned or not.
+            untrusting = ssl.create_default_context(cafile=str(pki.wrong_ca_file))
+            refusing = urllib.request.build_opener(webhooks._PinnedHTTPS(untrusting))
+            with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+                refusing.open(webhooks._Pinned(url, address, data=b"{}", method="POST"), timeout=5)
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -103,6 +103,13 @@ class BookingStatus(enum.StrEnum):
     released = "released"
     rejected = "rejected"
 
+
+# No booking spans more than this: a resource's longest booking (its max_minutes) may not exceed it,
+# the engine refuses a longer slot whatever a resource's rules say, and an event's session is at most
+# a day. Listings rely on it: the bookings that overlap a window started at most this long before it,
+# so they read a bounded range of an index instead of the whole history before the window.
+LONGEST_BOOKING_MINUTES = 14 * 1440
+LONGEST_BOOKING = timedelta(minutes=LONGEST_BOOKING_MINUTES)
 
 ACTIVE_STATUSES: tuple[BookingStatus, ...] = (
     BookingStatus.pending,

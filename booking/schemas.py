@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from booking.models import (
+    LONGEST_BOOKING_MINUTES,
     BookingStatus,
     EventKind,
     EventStatus,
@@ -139,7 +140,7 @@ class ResourceCreate(_In):
     capacity: int = Field(default=1, ge=1, le=10_000)
     slot_minutes: int = Field(default=30, ge=5, le=1440)
     min_minutes: int = Field(default=30, ge=5, le=1440)
-    max_minutes: int = Field(default=240, ge=5, le=14 * 1440)
+    max_minutes: int = Field(default=240, ge=5, le=LONGEST_BOOKING_MINUTES)
     lead_minutes: int = Field(default=0, ge=0)
     max_days_ahead: int = Field(default=60, ge=1, le=730)
     buffer_minutes: int = Field(default=0, ge=0, le=1440)
@@ -156,7 +157,7 @@ class ResourceUpdate(_In):
     capacity: int = Field(default=1, ge=1, le=10_000)
     slot_minutes: int = Field(default=30, ge=5, le=1440)
     min_minutes: int = Field(default=30, ge=5, le=1440)
-    max_minutes: int = Field(default=240, ge=5, le=14 * 1440)
+    max_minutes: int = Field(default=240, ge=5, le=LONGEST_BOOKING_MINUTES)
     lead_minutes: int = Field(default=0, ge=0)
     max_days_ahead: int = Field(default=60, ge=1, le=730)
     buffer_minutes: int = Field(default=0, ge=0, le=1440)

@@ -9,7 +9,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource, ResourceKind, Site
+from booking.models import (
+    ACTIVE_STATUSES,
+    LONGEST_BOOKING,
+    Booking,
+    BookingStatus,
+    Resource,
+    ResourceKind,
+    Site,
+)
 from booking.spans import Span
 from booking.sql import among
 
@@ -51,12 +59,19 @@ def list_bookings(
     if resource_id is not None:
         query = query.where(Booking.resource_id == resource_id)
     if start is not None:
-        query = query.where(col(Booking.end_at) > start)
+        query = query.where(*_ending_after(start))
     if end is not None:
         query = query.where(col(Booking.start_at) < end)
     if statuses is not None:
         query = query.where(col(Booking.status).in_(statuses))
     return session.exec(query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit)).all()
+
+
+def _ending_after(instant: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """Bookings that end after the instant, as conditions an index on start reads as a bounded range:
+    none started more than LONGEST_BOOKING before it (without that bound, a listing from today read
+    every booking ever made before today, to keep the few still running)."""
+    return (col(Booking.start_at) > instant - LONGEST_BOOKING, col(Booking.end_at) > instant)
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -202,7 +217,7 @@ def check_in_candidates(
             Booking.site_id == site_id,
             col(Booking.status).in_((BookingStatus.confirmed, BookingStatus.checked_in)),
             col(Booking.start_at) <= latest_start,
-            col(Booking.end_at) > now,
+            *_ending_after(now),
         )
         .order_by(col(Booking.start_at))
     ).all()
@@ -214,7 +229,7 @@ def member_bookings_ending_after(
     """The member's bookings (any status) that end after the instant, by start."""
     return session.exec(
         select(Booking)
-        .where(Booking.member_id == member_id, col(Booking.end_at) > after)
+        .where(Booking.member_id == member_id, *_ending_after(after))
         .order_by(col(Booking.start_at), col(Booking.id))
         .limit(limit)
     ).all()
@@ -231,7 +246,7 @@ def member_feed(
         .where(
             Booking.member_id == member_id,
             col(Booking.status).in_(statuses),
-            col(Booking.end_at) > after,
+            *_ending_after(after),
         )
         .order_by(col(Booking.start_at))
         .limit(limit)

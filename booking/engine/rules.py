@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from booking.catalogue.rules import BookingRules
 from booking.errors import Conflict, InvalidRequest
 from booking.messages import Message, Slot, message
+from booking.models import LONGEST_BOOKING_MINUTES
 from booking.spans import overlaps
 
 
@@ -42,11 +43,12 @@ def check_times(
             slot=Slot(start, end, tz.key),
             minutes=minutes,
         )
-    if minutes > rules.max_minutes:
+    longest = min(rules.max_minutes, LONGEST_BOOKING_MINUTES)
+    if minutes > longest:
         raise InvalidRequest(
             "{name} can be booked for at most {max_minutes} min at a time; {slot} is {minutes} min",
             name=rules.name,
-            max_minutes=rules.max_minutes,
+            max_minutes=longest,
             slot=Slot(start, end, tz.key),
             minutes=minutes,
         )

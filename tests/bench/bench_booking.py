@@ -9,7 +9,8 @@
     sent by the server over SMTP, as in production, to a local sink that only counts it; a round's
     server CPU is read once all its e-mails have arrived, so CPU per booking includes its e-mail.
 (b) 1,000 resources holding 1,000,000 bookings; one week's availability of a random resource, asked
-    over HTTP one request at a time: p50 and p95 latency.
+    over HTTP one request at a time: p50 and p95 latency; and the member who holds them all listing
+    one hour of their bookings (a year of history behind it).
 Not collected by pytest; prints figures, asserts nothing about speed.
 """
 
@@ -405,6 +406,30 @@ async def _availability_latency(port: int, token: str, resources: int, samples: 
     return latencies
 
 
+async def _listing_latency(port: int, token: str, samples: int) -> list[float]:
+    """A member's bookings over one hour (GET /api/v1/bookings?start&end), asked at random hours of the
+    filled year ahead: the member holds every one of the 1,000,000, a year of them behind."""
+    client = RawClient("127.0.0.1", port, token)
+    await client.connect()
+    rng = random.Random(11)
+    latencies = []
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for _ in range(samples):
+        start = now + timedelta(hours=rng.randrange(0, 300 * 24))
+        end = start + timedelta(hours=1)
+        path = (
+            f"/api/v1/bookings?mine=true&start={start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            f"&end={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
+        began = time.perf_counter()
+        status, body = await client.request("GET", path)
+        latencies.append((time.perf_counter() - began) * 1000)
+        if status != 200:
+            raise RuntimeError(f"the listing answered {status}: {body[:200]!r}")
+    await client.close()
+    return latencies
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -493,6 +518,12 @@ def run(backend: str, args: argparse.Namespace) -> None:
                     f"    week availability over HTTP, {args.samples} requests: "
                     f"p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, "
                     f"max {max(latencies):.1f} ms"
+                )
+                listed = asyncio.run(_listing_latency(port, tokens[0], args.samples // 3))
+                print(
+                    f"    the member's bookings in one hour over HTTP (of {args.bookings:,} theirs), "
+                    f"{len(listed)} requests: p50 {_percentile(listed, 50):.1f} ms, "
+                    f"p95 {_percentile(listed, 95):.1f} ms"
                 )
         finally:
             _stop_server(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from booking.bookings import repository as repo
+from booking.models import LONGEST_BOOKING, LONGEST_BOOKING_MINUTES, Booking, BookingStatus, ResourceKind
+from booking.security import new_id
 from booking.spans import Span
-from tests.factories import at
+from tests.factories import at, make_member, make_resource, make_site
 
 INSTANT = at("2027-03-02 10:00")
 
@@ -71,3 +74,76 @@ def test_a_job_reads_its_oldest_due_bookings_in_order(session: Session, name: st
     assert len(plans) == 1, plans
     assert "ix_booking_status_start (status=? AND start_at" in plans[0], plans[0]
     assert "TEMP B-TREE" not in plans[0], plans[0]
+
+
+LISTINGS: dict[str, Callable[[Session], object]] = {
+    # A manager's day at a site (the dashboard, the bookings page) and a member's own listing.
+    "site_day": lambda s: repo.list_bookings(
+        s, site_ids=["s"], start=INSTANT, end=INSTANT + timedelta(days=1)
+    ),
+    "site_ahead": lambda s: repo.list_bookings(
+        s, site_ids=["s"], start=INSTANT, statuses=[BookingStatus.pending]
+    ),
+    "member_day": lambda s: repo.list_bookings(
+        s, member_id="m", start=INSTANT, end=INSTANT + timedelta(days=1)
+    ),
+    "member_pages": lambda s: repo.member_bookings_ending_after(s, "m", INSTANT),
+    "member_feed": lambda s: repo.member_feed(s, "m", [BookingStatus.confirmed], INSTANT, 100),
+    "check_in_candidates": lambda s: repo.check_in_candidates(s, "m", "s", INSTANT, INSTANT),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", sorted(LISTINGS))
+def test_a_listing_reads_a_bounded_range_not_the_history_before_it(session: Session, name: str) -> None:
+    """Bookings still running at a window's start began at most LONGEST_BOOKING before it: a listing
+    from today reads that range of its index, not every booking ever made before today."""
+    with _plans(session) as plans:
+        LISTINGS[name](session)
+    assert len(plans) == 1, plans
+    searched = plans[0].split(" | ")[0]
+    assert searched.startswith("SEARCH booking USING INDEX"), searched
+    assert "start_at>?" in searched, searched  # the range begins near the window, not at the oldest
+
+
+def test_a_listing_keeps_the_longest_booking_still_running_and_no_earlier_one(session: Session) -> None:
+    site = make_site(session)
+    room = make_resource(session, site, kind=ResourceKind.room, max_minutes=LONGEST_BOOKING_MINUTES)
+    member = make_member(session)
+    window = (at("2027-03-20 00:00"), at("2027-03-21 00:00"))
+
+    def row(start: datetime, length: timedelta, status: BookingStatus = BookingStatus.confirmed) -> str:
+        booking = Booking(
+            id=new_id(),
+            resource_id=room.id,
+            site_id=site.id,
+            member_id=member.id,
+            start_at=start,
+            end_at=start + length,
+            block_end=start + length,
+            seats=1,
+            exclusive=True,
+            status=status,
+            code=new_id()[-8:].upper(),
+            created_at=INSTANT,
+            updated_at=INSTANT,
+        )
+        session.add(booking)
+        session.flush()
+        return booking.id
+
+    # Ended just as the window opens; the longest there is, ending a minute into the window; one in
+    # the window; one after it. Cancelled or not, a listing of every status shows what overlaps.
+    row(window[0] - LONGEST_BOOKING - timedelta(days=1), LONGEST_BOOKING, BookingStatus.cancelled)
+    longest = row(window[0] - LONGEST_BOOKING + timedelta(minutes=1), LONGEST_BOOKING)
+    inside = row(window[0] + timedelta(hours=9), timedelta(hours=2))
+    row(window[1], timedelta(hours=2))
+
+    by_site = repo.list_bookings(session, site_ids=[site.id], start=window[0], end=window[1])
+    by_member = repo.list_bookings(session, member_id=member.id, start=window[0], end=window[1])
+    assert [b.id for b in by_site] == [longest, inside]
+    assert [b.id for b in by_member] == [longest, inside]
+    assert [b.id for b in repo.member_bookings_ending_after(session, member.id, window[0])][:2] == [
+        longest,
+        inside,
+    ]

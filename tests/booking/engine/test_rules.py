@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from booking.catalogue.rules import BookingRules
 from booking.engine import rules
 from booking.errors import Conflict, InvalidRequest
+from booking.events.rules import LONGEST_SESSION
 from booking.messages import Slot
+from booking.models import LONGEST_BOOKING, LONGEST_BOOKING_MINUTES, ResourceKind
+from booking.schemas import ResourceCreate
 from booking.spans import overlaps, zone
 from tests.factories import at
 from tests.words import en_day, en_slot
@@ -60,6 +65,23 @@ class TestTimes:
     )
     def test_accepts_boundaries(self, start: str, end: str) -> None:
         rules.check_times(at(start), at(end), LASER, NOW, HCM)
+
+    def test_no_booking_spans_more_than_the_longest_whatever_the_rules_say(self) -> None:
+        # A resource's rules cannot say more (ResourceCreate), and the listings rely on the bound.
+        lax = dataclasses.replace(LASER, max_minutes=LONGEST_BOOKING_MINUTES * 2, max_days_ahead=60)
+        start = at("2027-03-02 08:00")
+        rules.check_times(start, start + LONGEST_BOOKING, lax, NOW, HCM)
+        with pytest.raises(InvalidRequest, match="at most 20,160 min at a time"):
+            rules.check_times(start, start + LONGEST_BOOKING + timedelta(minutes=30), lax, NOW, HCM)
+        with pytest.raises(ValidationError, match="less than or equal to 20160"):
+            ResourceCreate(
+                id="desk-1",
+                site_id="hub",
+                name="Desk",
+                kind=ResourceKind.room,
+                max_minutes=LONGEST_BOOKING_MINUTES + 30,
+            )
+        assert LONGEST_SESSION <= LONGEST_BOOKING  # an event's session books its room like a booking
 
     def test_naive_times_are_refused(self) -> None:
         with pytest.raises(InvalidRequest, match="time zone offset"):

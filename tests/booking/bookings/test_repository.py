@@ -1,5 +1,6 @@
-"""A resource's queries of what it holds read the index of held bookings (SQLite): a machine's tap and
-a day's schedule cost the same after years of bookings as on the first day."""
+"""A resource's queries of what it holds read the index of held bookings (SQLite does, PostgreSQL can):
+a machine's tap and a day's schedule cost the same after years of bookings as on the first day;
+listings read a range bounded by the longest booking, not the history before their window."""
 
 from __future__ import annotations
 
@@ -23,13 +24,19 @@ INSTANT = at("2027-03-02 10:00")
 
 @contextmanager
 def _plans(session: Session) -> Iterator[list[str]]:
-    """The query plan of each statement on the booking table run inside the block."""
+    """The query plan of each statement on the booking table run inside the block. On PostgreSQL,
+    sequential scans are priced out: a test's table is too small for the planner to prefer any index,
+    and the question is whether it can use the one meant."""
     plans: list[str] = []
     engine = session.get_bind().engine
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:
+        session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
         if statement.startswith("SELECT") and "FROM booking" in statement:
-            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            prefix = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
+            rows = cursor.connection.execute(prefix + statement, parameters).fetchall()
             plans.append(" | ".join(str(row[-1]) for row in rows))
 
     event.listen(engine, "before_cursor_execute", explain)
@@ -49,7 +56,6 @@ QUERIES: dict[str, Callable[[Session], object]] = {
 }
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_reads_the_index_of_held_bookings(session: Session, name: str) -> None:
     with _plans(session) as plans:

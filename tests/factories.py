@@ -240,3 +240,17 @@ def make_machine(
         datetime(2026, 1, 1, tzinfo=UTC),
     )
     return resource
+
+
+def fill_history(session: Session, resource: Resource, member: Member, before: datetime, count: int) -> None:
+    """PostgreSQL: `count` completed bookings of the resource, one every two hours, ending by `before`;
+    then ANALYZE, so that the planner weighs a long history as it would in production."""
+    session.connection().exec_driver_sql(
+        "INSERT INTO booking (id, resource_id, site_id, member_id, start_at, end_at, block_end, seats, "
+        "exclusive, status, code, note, created_at, updated_at) "
+        "SELECT 'h' || g, %(r)s, %(s)s, %(m)s, t.at, t.at + interval '1 hour', t.at + interval '1 hour', "
+        "1, true, 'completed', 'H' || g, '', %(t0)s, %(t0)s FROM generate_series(1, %(n)s) AS g, "
+        "LATERAL (SELECT %(t0)s - g * interval '2 hours' AS at) AS t",
+        {"r": resource.id, "s": resource.site_id, "m": member.id, "t0": before, "n": count},
+    )
+    session.connection().exec_driver_sql("ANALYZE booking")

@@ -14,7 +14,7 @@ from booking.engine import repository as repo
 from booking.models import Booking, BookingStatus, Member, Resource
 from booking.security import new_id
 from tests.conftest import NOW
-from tests.factories import at, make_member, make_resource, make_site
+from tests.factories import at, fill_history, make_member, make_resource, make_site
 
 START = at("2027-03-02 10:00")
 
@@ -109,17 +109,22 @@ class TestHistoryFree:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_postgresql_can_read_the_index_of_held_bookings(session: Session) -> None:
-    """PostgreSQL uses a partial index only for a query whose conditions imply the index's own: the
-    overlap checks name the active statuses so that they do. With sequential scans priced out (a test
-    table is too small for the planner to prefer any index), each probe reads `ix_booking_held`."""
+def test_postgresql_reads_the_index_of_held_bookings_behind_a_long_history(session: Session) -> None:
+    """PostgreSQL uses a partial index only for a query whose conditions imply the index's own (the
+    overlap checks name the active statuses so that they do), and then only if its statistics make it
+    the cheaper read: behind 20,000 ended bookings, each probe reads `ix_booking_held`."""
+    site = make_site(session)
+    resource = make_resource(session, site)
+    member = make_member(session)
+    _held(session, resource, member, "2027-03-02 10:00", "2027-03-02 11:00")
+    fill_history(session, resource, member, START, 20_000)
     dialect = session.get_bind().dialect
-    params = {"resource_id": "r", "start": START, "end": START + timedelta(hours=1)}
-    session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+    params = {"resource_id": resource.id, "start": START, "end": START + timedelta(hours=1)}
     for statement in (repo._FIRST_CONFLICT, repo._TOUCHING):
         compiled = statement._for(dialect)
         values = sql._bound(compiled, params)
         rows = session.connection().exec_driver_sql("EXPLAIN " + compiled.sql, values).all()
         plan = " | ".join(row[0] for row in rows)
         assert "ix_booking_held" in plan, plan
+        assert "ix_booking_resource_start" not in plan, plan
         assert "Seq Scan" not in plan, plan

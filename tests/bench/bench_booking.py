@@ -383,49 +383,44 @@ def _fill(
     return time.perf_counter() - started
 
 
-async def _availability_latency(port: int, token: str, resources: int, samples: int) -> list[float]:
-    client = RawClient("127.0.0.1", port, token)
-    await client.connect()
+def _iso(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _availability_paths(resources: int, samples: int) -> list[str]:
+    """One week's availability of a random resource, at random days of the filled year ahead."""
     rng = random.Random(7)
-    latencies = []
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    paths = []
     for _ in range(samples):
-        rid = f"r{rng.randrange(resources):04d}"
         start = today + timedelta(days=rng.randrange(0, 300))
-        end = start + timedelta(days=7)
-        path = (
-            f"/api/v1/resources/{rid}/availability?start={start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-            f"&end={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        paths.append(
+            f"/api/v1/resources/r{rng.randrange(resources):04d}/availability"
+            f"?start={_iso(start)}&end={_iso(start + timedelta(days=7))}"
         )
-        began = time.perf_counter()
-        status, body = await client.request("GET", path)
-        latencies.append((time.perf_counter() - began) * 1000)
-        if status != 200:
-            raise RuntimeError(f"availability answered {status}: {body[:200]!r}")
-    await client.close()
-    return latencies
+    return paths
 
 
-async def _listing_latency(port: int, token: str, samples: int) -> list[float]:
-    """A member's bookings over one hour (GET /api/v1/bookings?start&end), asked at random hours of the
-    filled year ahead: the member holds every one of the 1,000,000, a year of them behind."""
+def _listing_paths(samples: int) -> list[str]:
+    """A member's bookings over one hour (GET /api/v1/bookings?start&end), at random hours of the filled
+    year ahead: the member holds every one of the filled bookings, a year of them behind."""
+    rng = random.Random(11)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    starts = [now + timedelta(hours=rng.randrange(0, 300 * 24)) for _ in range(samples)]
+    return [f"/api/v1/bookings?mine=true&start={_iso(s)}&end={_iso(s + timedelta(hours=1))}" for s in starts]
+
+
+async def _latencies(port: int, token: str, paths: list[str]) -> list[float]:
+    """Each GET asked over one keep-alive connection, one at a time; milliseconds each."""
     client = RawClient("127.0.0.1", port, token)
     await client.connect()
-    rng = random.Random(11)
     latencies = []
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    for _ in range(samples):
-        start = now + timedelta(hours=rng.randrange(0, 300 * 24))
-        end = start + timedelta(hours=1)
-        path = (
-            f"/api/v1/bookings?mine=true&start={start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-            f"&end={end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        )
+    for path in paths:
         began = time.perf_counter()
         status, body = await client.request("GET", path)
         latencies.append((time.perf_counter() - began) * 1000)
         if status != 200:
-            raise RuntimeError(f"the listing answered {status}: {body[:200]!r}")
+            raise RuntimeError(f"{path} answered {status}: {body[:200]!r}")
     await client.close()
     return latencies
 
@@ -513,13 +508,15 @@ def run(backend: str, args: argparse.Namespace) -> None:
                 per = args.bookings // args.resources
                 took = _fill(engine, backend, site_id, member_id, args.resources, per)
                 print(f"(b) filled {args.resources} resources x {per} bookings in {took:.0f} s")
-                latencies = asyncio.run(_availability_latency(port, tokens[0], args.resources, args.samples))
+                latencies = asyncio.run(
+                    _latencies(port, tokens[0], _availability_paths(args.resources, args.samples))
+                )
                 print(
                     f"    week availability over HTTP, {args.samples} requests: "
                     f"p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, "
                     f"max {max(latencies):.1f} ms"
                 )
-                listed = asyncio.run(_listing_latency(port, tokens[0], args.samples // 3))
+                listed = asyncio.run(_latencies(port, tokens[0], _listing_paths(args.samples // 3)))
                 print(
                     f"    the member's bookings in one hour over HTTP (of {args.bookings:,} theirs), "
                     f"{len(listed)} requests: p50 {_percentile(listed, 50):.1f} ms, "

@@ -53,7 +53,7 @@ def notify(
     """
     said = message if isinstance(message, Message) else Message(message)
     data = said.to_json()
-    _INSERT_NOTIFICATION.execute(
+    _INSERT_NOTIFICATION.later(
         session,
         {
             "member_id": member_id,
@@ -119,7 +119,7 @@ def _queue(
     booking_id: str | None,
 ) -> str:
     delivery_id = new_id()
-    _INSERT_DELIVERY.execute(
+    _INSERT_DELIVERY.later(
         session,
         {
             "id": delivery_id,

@@ -85,6 +85,19 @@ class HotStatement:
         connection = session.connection()
         self._run(connection, self._for(connection.dialect), params).close()
 
+    def later(self, session: Session, params: Mapping[str, Any]) -> None:
+        """Run a statement whose rows nobody reads (an INSERT, a row lock) with the transaction's next
+        statement or its COMMIT, in that round trip and before it, where the connection can hold it
+        (PostgreSQL, see web/pipelining.py); at once elsewhere. An error it meets is raised by the
+        statement it goes out with."""
+        connection = session.connection()
+        compiled = self._for(connection.dialect)
+        queue = getattr(connection.connection.dbapi_connection, "later", None)
+        if queue is None:
+            self._run(connection, compiled, params).close()
+            return
+        queue(compiled.sql, _bound(compiled, params))
+
     def _run(self, connection: sa.Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         values = _bound(compiled, params)
         dbapi_connection = connection.connection.dbapi_connection

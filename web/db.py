@@ -20,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from web import pipelining
+
 # A read-only transaction on SQLite begins DEFERRED, so readers never wait for the write lock.
 READ_ONLY = "fablab_read_only"
 # Transactions that answer a card tap: on SQLite they take the write slot before any request waiting.
@@ -112,14 +114,38 @@ def make_engine(
         return _sqlite_engine(url, pool_size=pool_size, echo=echo, writer_wait_s=writer_wait_s)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-        echo=echo,
-    )
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo)
+    _ping_when_idle(engine)
+    if engine.dialect.driver == "psycopg":
+        pipelining.install(engine)
+    return engine
+
+
+# A pooled connection is pinged before use once it has lain idle this long (the server may have
+# restarted or dropped it meanwhile). One just given back is handed on as it is: SQLAlchemy's
+# pre-ping would ask the server on every checkout, a round trip more per request. A connection that
+# died in that second fails its request with 503 (web/errors.py) and the pool is renewed.
+PING_IDLE_S = 1.0
+_IDLE_SINCE = "fablab_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and checks out a fresh one (three tries).
+            raise sa.exc.DisconnectionError(f"a pooled connection was gone: {exc}") from exc
 
 
 def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float) -> Engine:

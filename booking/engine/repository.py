@@ -123,7 +123,8 @@ def first_exclusive_conflict(
 def lock_resource(session: Session, resource_id: str) -> None:
     """Lock the resource's row until the transaction ends: it orders the bookings of one resource."""
     if session.get_bind().dialect.name == "postgresql":
-        _LOCK_RESOURCE.rows(session, {"id": resource_id})
+        # Taken in the round trip of the transaction's next statement, before it runs.
+        _LOCK_RESOURCE.later(session, {"id": resource_id})
 
 
 _LOCK_RESOURCE = HotStatement(

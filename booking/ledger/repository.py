@@ -45,7 +45,8 @@ def lock_member(session: Session, member_id: str) -> None:
     row lock: every writing transaction there begins IMMEDIATE and holds the database's write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        _LOCK_MEMBER.rows(session, {"id": member_id})
+        # Taken in the round trip of the transaction's next statement, before it runs.
+        _LOCK_MEMBER.later(session, {"id": member_id})
 
 
 _LOCK_MEMBER = HotStatement(
@@ -66,8 +67,8 @@ def insert_entry(
     booking_id: str | None = None,
     reference: str | None = None,
 ) -> None:
-    """Append a movement to the quota ledger (one INSERT)."""
-    _INSERT_ENTRY.execute(
+    """Append a movement to the quota ledger (one INSERT, sent with the next statement on PostgreSQL)."""
+    _INSERT_ENTRY.later(
         session,
         {
             "member_id": member_id,

@@ -2,13 +2,17 @@
 
 A booking on PostgreSQL took twelve round trips to the server, and on a small machine each one costs
 CPU on both sides (the driver's Python, the server's backend, the kernel twice) beside its latency.
-Some of them carried nothing the transaction waited for:
-- the BEGIN psycopg sends alone before a transaction's first statement: it now goes out in one round
-  trip with that statement (psycopg's pipeline mode);
-- the rows written once the booking's own INSERT succeeded (its ledger entry, the member's notice,
-  the e-mail in the outbox), which no later statement of the transaction reads before the COMMIT:
-  they are queued with `HotStatement.later` and go out with the transaction's next statement or with
-  its COMMIT, in one round trip.
+Several carried nothing the transaction waited for:
+- the BEGIN psycopg sends alone before a transaction's first statement: the connection now begins
+  its transactions itself, and the BEGIN goes out with that first statement (psycopg's pipeline
+  mode); so does every transaction's, a read's too;
+- the member's and the resource's row locks, and the rows written once the booking's own INSERT
+  succeeded (its ledger entry, the member's notice, the e-mail in the outbox): nobody reads what
+  these statements return, so they are queued with `HotStatement.later` and go out, in order, with
+  the transaction's next statement or with its COMMIT, in one round trip.
+(The pool's ping before every checkout is gone too: see web/db.py.) A booking is now five round
+trips: BEGIN with the out-of-service check; both locks with the conflict probe; the quota's sums;
+the booking's INSERT; its ledger entry, notice and e-mail with the COMMIT.
 
 The order of statements on the server is the order the code gave them, and every one runs inside
 the same transaction as before. What changes is where an error shows: a queued statement that fails
@@ -25,7 +29,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 
-Waiting = list[tuple[str, Any]]
+Waiting = list[tuple[str | bytes, Any]]
 
 
 class PipelinedCursor(psycopg.Cursor[Any]):
@@ -53,17 +57,43 @@ class PipelinedCursor(psycopg.Cursor[Any]):
 
 class PipelinedConnection(psycopg.Connection[Any]):
     """A psycopg connection that holds statements queued with `later` until the next one, or the
-    COMMIT, and sends them in its round trip."""
+    COMMIT, and sends them in its round trip; and that sends a transaction's BEGIN with its first
+    statement.
+
+    psycopg sends BEGIN alone, and waits for its answer, even in pipeline mode. So the connection
+    runs in psycopg's autocommit mode, where psycopg never begins, and begins transactions itself:
+    `autocommit` is what the caller (SQLAlchemy) asked for, and unless it is on, the first statement
+    after a COMMIT or ROLLBACK is preceded by a BEGIN (with the isolation level, read-only and
+    deferrable settings, as psycopg would write it) in its round trip.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiting: Waiting = []
+        self._wants_autocommit = False
+        self._begun = False  # our BEGIN is queued or sent, and no COMMIT or ROLLBACK has ended it
+
+    @property
+    def autocommit(self) -> bool:
+        return self._wants_autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self.set_autocommit(value)
+
+    def set_autocommit(self, value: bool) -> None:
+        if self._begun:
+            raise psycopg.ProgrammingError("can't change autocommit now: a transaction is open")
+        self._wants_autocommit = bool(value)
 
     def later(self, query: str, params: Any) -> None:
-        """Queue a statement that returns nothing and that nothing before the COMMIT waits for."""
+        """Queue a statement whose rows nobody reads, to go out before the next one."""
+        self._begin()
         self._waiting.append((query, params))
 
     def take_waiting(self) -> Waiting:
+        """What is queued, the transaction's BEGIN first if it is due; the queue is left empty."""
+        self._begin()
         waiting, self._waiting = self._waiting, []
         return waiting
 
@@ -80,22 +110,42 @@ class PipelinedConnection(psycopg.Connection[Any]):
         return super().cursor(*args, **kwargs)
 
     def commit(self) -> None:
-        waiting = self.take_waiting()
-        if not waiting:
-            super().commit()
-            return
-        # COMMIT as one more statement of the round trip: psycopg's own commit() would add a second
-        # Sync, and a second round trip, to the pipeline.
-        with self.pipeline():
-            _send(self, [*waiting, ("COMMIT", None)])
+        waiting = self._waiting
+        self._waiting = []
+        if waiting:
+            # COMMIT as one more statement of the round trip: psycopg's own commit() would add a
+            # second Sync, and a second round trip, to the pipeline.
+            with self.pipeline():
+                _send(self, [*waiting, ("COMMIT", None)] if self._begun else waiting)
+        else:
+            super().commit()  # COMMIT if the server has a transaction open; nothing otherwise
+        self._begun = False
 
     def rollback(self) -> None:
         self._waiting = []
-        super().rollback()
+        self._begun = False
+        super().rollback()  # ROLLBACK if the server has a transaction open; nothing otherwise
 
     def close(self) -> None:
         self._waiting = []
+        self._begun = False
         super().close()
+
+    def _begin(self) -> None:
+        if self._begun or self._wants_autocommit:
+            return
+        self._begun = True
+        self._waiting.insert(0, (self._begin_command(), None))
+
+    def _begin_command(self) -> bytes:
+        words = [b"BEGIN"]
+        if self.isolation_level is not None:
+            words += [b"ISOLATION LEVEL", self.isolation_level.name.replace("_", " ").encode()]
+        if self.read_only is not None:
+            words.append(b"READ ONLY" if self.read_only else b"READ WRITE")
+        if self.deferrable is not None:
+            words.append(b"DEFERRABLE" if self.deferrable else b"NOT DEFERRABLE")
+        return b" ".join(words)
 
 
 def _send(connection: psycopg.Connection[Any], waiting: Waiting) -> None:
@@ -114,4 +164,7 @@ def install(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        return PipelinedConnection.connect(*cargs, cursor_factory=PipelinedCursor, **cparams)
+        # psycopg's autocommit mode: the connection begins its transactions itself (see above).
+        return PipelinedConnection.connect(
+            *cargs, **{**cparams, "autocommit": True, "cursor_factory": PipelinedCursor}
+        )

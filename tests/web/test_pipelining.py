@@ -43,7 +43,13 @@ def _reasons(engine: Engine) -> list[str]:
 def _round_trips(session: Session) -> Iterator[list[str]]:
     """The session connection's round trips while the block runs: one entry per Sync or simple
     Query the client sent (each waits for the server's answer), read from libpq's own trace."""
-    driver = session.connection().connection.dbapi_connection
+    with _round_trips_of(session.connection()) as sent:
+        yield sent
+
+
+@contextmanager
+def _round_trips_of(connection: sa.Connection) -> Iterator[list[str]]:
+    driver = connection.connection.dbapi_connection
     assert driver is not None
     with tempfile.TemporaryFile("w+") as trace:
         driver.pgconn.trace(trace.fileno())
@@ -62,9 +68,10 @@ def _round_trips(session: Session) -> Iterator[list[str]]:
 
 
 @PG
-def test_a_booking_on_postgresql_takes_six_round_trips(fresh_engine: Engine) -> None:
-    # BEGIN; the out-of-service check; both row locks with the conflict probe; the quota's sums; the
-    # booking's INSERT; its ledger entry, notice and e-mail with the COMMIT. (Twelve before.)
+def test_a_booking_on_postgresql_takes_five_round_trips(fresh_engine: Engine) -> None:
+    # BEGIN with the out-of-service check; both row locks with the conflict probe; the quota's sums;
+    # the booking's INSERT; its ledger entry, notice and e-mail with the COMMIT. (Twelve before: a
+    # ping, BEGIN and each statement alone.)
     with Session(fresh_engine, expire_on_commit=False) as session:
         site = make_site(session)
         room = make_resource(session, site)
@@ -82,7 +89,7 @@ def test_a_booking_on_postgresql_takes_six_round_trips(fresh_engine: Engine) -> 
             outcome = idempotency.book_idempotent(session, actor, data, now, None)
             session.commit()
 
-    assert len(sent) == 6, sent
+    assert len(sent) == 5, sent
     with Session(fresh_engine) as session:
         rows = session.connection().exec_driver_sql(
             "SELECT (SELECT count(*) FROM booking), (SELECT count(*) FROM ledgerentry), "
@@ -103,7 +110,7 @@ def test_a_statement_sent_later_runs_before_the_next_one(fresh_engine: Engine) -
         session.commit()
 
     assert seen == 1  # the SELECT saw the queued row: it ran first, in the SELECT's round trip
-    assert len(sent) == 2  # BEGIN, then the INSERT with the SELECT
+    assert len(sent) == 1  # BEGIN, the INSERT and the SELECT
     assert _reasons(fresh_engine) == ["queued"]
 
 
@@ -180,6 +187,42 @@ def test_a_row_lock_sent_later_holds_from_the_next_statement(fresh_engine: Engin
                 "SELECT id FROM member WHERE id = %(id)s FOR UPDATE NOWAIT", {"id": member.id}
             )
         holder.rollback()
+
+
+@PG
+def test_a_transaction_begins_with_its_first_statement_at_the_isolation_level_asked(
+    fresh_engine: Engine,
+) -> None:
+    with fresh_engine.connect() as connection:
+        connection.execute(sa.select(1))
+        connection.rollback()
+        with _round_trips_of(connection) as sent:
+            level = connection.exec_driver_sql("SHOW transaction_isolation").scalar_one()
+        connection.rollback()
+        assert (level, len(sent)) == ("read committed", 1)
+
+        serial = connection.execution_options(isolation_level="SERIALIZABLE")
+        assert serial.exec_driver_sql("SHOW transaction_isolation").scalar_one() == "serializable"
+        # The statements after the first run in the same transaction, until it ends.
+        first = serial.exec_driver_sql("SELECT pg_current_xact_id()::text").scalar()
+        again = serial.exec_driver_sql("SELECT pg_current_xact_id()::text").scalar()
+        serial.rollback()
+        after = serial.exec_driver_sql("SELECT pg_current_xact_id()::text").scalar()
+        serial.rollback()
+        assert first == again != after
+
+
+@PG
+def test_an_autocommit_connection_runs_each_statement_on_its_own(fresh_engine: Engine) -> None:
+    with Session(fresh_engine, expire_on_commit=False) as session:
+        site = make_site(session)
+        session.commit()
+    with fresh_engine.connect() as plain:
+        auto = plain.execution_options(isolation_level="AUTOCOMMIT")
+        auto.execute(_closure.insert(), _closure_values(site.id, "at once"))
+        assert _reasons(fresh_engine) == ["at once"]  # seen by another connection, with no COMMIT
+        status = auto.connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+        assert status == pq.TransactionStatus.IDLE
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

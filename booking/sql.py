@@ -62,13 +62,36 @@ class HotStatement:
             raw = cursor.fetchall()
         finally:
             cursor.close()
-        results = compiled.results
-        if not any(results):
-            return [tuple(row) for row in raw]
-        return [
-            tuple(value if read is None else read(value) for read, value in zip(results, row, strict=True))
-            for row in raw
-        ]
+        return _converted(compiled, raw)
+
+    def ask(self, session: Session, params: Mapping[str, Any]) -> Callable[[], list[tuple[Any, ...]]]:
+        """Ask for the rows now and read them when the returned function is called: where the
+        connection can hold the statement (PostgreSQL, see web/pipelining.py) it goes out, in order,
+        with the next statement, or when its rows are read, so that several questions share one round
+        trip; elsewhere it runs at once. Read its rows before the transaction ends."""
+        connection = session.connection()
+        compiled = self._for(connection.dialect)
+        driver = connection.connection.dbapi_connection
+        queue = getattr(driver, "ask", None)
+        if queue is None:
+            rows = self.rows(session, params)
+            return lambda: rows
+        values = _bound(compiled, params)
+        cursor = queue(compiled.sql, values)
+
+        def read() -> list[tuple[Any, ...]]:
+            try:
+                driver.send_waiting()  # type: ignore[union-attr]  # still queued: it goes out now
+                raw = cursor.fetchall()
+            except Exception as exc:
+                if isinstance(exc, connection.dialect.loaded_dbapi.Error):
+                    connection._handle_dbapi_exception(exc, compiled.sql, values, cursor, None)
+                raise
+            finally:
+                cursor.close()
+            return _converted(compiled, raw)
+
+        return read
 
     def first(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row, or None."""
@@ -212,6 +235,17 @@ def _single(processor: Any) -> Processor:
 
 def _apply(processor: Processor, value: Any) -> Any:
     return value if processor is None or value is None else processor(value)
+
+
+def _converted(compiled: _Compiled, raw: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The driver's rows, each value read back through its column's type."""
+    results = compiled.results
+    if not any(results):
+        return [tuple(row) for row in raw]
+    return [
+        tuple(value if read is None else read(value) for read, value in zip(results, row, strict=True))
+        for row in raw
+    ]
 
 
 def _bound(compiled: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:

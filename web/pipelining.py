@@ -10,9 +10,13 @@ Several carried nothing the transaction waited for:
   succeeded (its ledger entry, the member's notice, the e-mail in the outbox): nobody reads what
   these statements return, so they are queued with `HotStatement.later` and go out, in order, with
   the transaction's next statement or with its COMMIT, in one round trip.
-(The pool's ping before every checkout is gone too: see web/db.py.) A booking is now five round
-trips: BEGIN with the out-of-service check; both locks with the conflict probe; the quota's sums;
-the booking's INSERT; its ledger entry, notice and e-mail with the COMMIT.
+- the questions a booking asks before it decides (is the resource out of service, what holds the
+  slot, what the member holds of the quota): each is asked with `HotStatement.ask`, queued like the
+  rest, and all go out together when the first answer is read; the rules judge the answers in their
+  order as before.
+(The pool's ping before every checkout is gone too: see web/db.py.) A booking is now three round
+trips: BEGIN, the out-of-service check, both locks, the conflict probe and the quota's sums; the
+booking's INSERT; its ledger entry, notice and e-mail with the COMMIT.
 
 The order of statements on the server is the order the code gave them, and every one runs inside
 the same transaction as before. What changes is where an error shows: a queued statement that fails
@@ -29,7 +33,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 
-Waiting = list[tuple[str | bytes, Any]]
+# Each queued statement, its parameters, and the cursor that keeps its rows (None: nobody reads them).
+Waiting = list[tuple[str | bytes, Any, psycopg.Cursor[Any] | None]]
 
 
 class PipelinedCursor(psycopg.Cursor[Any]):
@@ -89,7 +94,15 @@ class PipelinedConnection(psycopg.Connection[Any]):
     def later(self, query: str, params: Any) -> None:
         """Queue a statement whose rows nobody reads, to go out before the next one."""
         self._begin()
-        self._waiting.append((query, params))
+        self._waiting.append((query, params, None))
+
+    def ask(self, query: str, params: Any) -> psycopg.Cursor[Any]:
+        """Queue a statement to go out before the next one; the cursor returned holds its rows once
+        it went out (`send_waiting` sends it at once)."""
+        self._begin()
+        cursor = psycopg.Cursor(self)
+        self._waiting.append((query, params, cursor))
+        return cursor
 
     def take_waiting(self) -> Waiting:
         """What is queued, the transaction's BEGIN first if it is due; the queue is left empty."""
@@ -116,7 +129,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
             # COMMIT as one more statement of the round trip: psycopg's own commit() would add a
             # second Sync, and a second round trip, to the pipeline.
             with self.pipeline():
-                _send(self, [*waiting, ("COMMIT", None)] if self._begun else waiting)
+                _send(self, [*waiting, ("COMMIT", None, None)] if self._begun else waiting)
         else:
             super().commit()  # COMMIT if the server has a transaction open; nothing otherwise
         self._begun = False
@@ -135,7 +148,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
         if self._begun or self._wants_autocommit:
             return
         self._begun = True
-        self._waiting.insert(0, (self._begin_command(), None))
+        self._waiting.insert(0, (self._begin_command(), None, None))
 
     def _begin_command(self) -> bytes:
         words = [b"BEGIN"]
@@ -151,12 +164,12 @@ class PipelinedConnection(psycopg.Connection[Any]):
 def _send(connection: psycopg.Connection[Any], waiting: Waiting) -> None:
     if not waiting:
         return
-    cursor = psycopg.Cursor(connection)
+    shared = psycopg.Cursor(connection)
     try:
-        for query, params in waiting:
-            cursor.execute(query, params)
+        for query, params, cursor in waiting:
+            (cursor or shared).execute(query, params)
     finally:
-        cursor.close()
+        shared.close()
 
 
 def install(engine: sa.Engine) -> None:

@@ -3,7 +3,7 @@ quota rules."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -112,8 +112,15 @@ def block_messages(
     session: Session, resource_id: str, start: datetime, end: datetime
 ) -> list[tuple[str, datetime]]:
     """(message, since) of each active block of the resource touching [start, end)."""
-    rows = _BLOCK_MESSAGES.rows(session, {"resource_id": resource_id, "start": start, "end": end})
-    return [(str(message), since) for message, since in rows]
+    return ask_block_messages(session, resource_id, start, end)()
+
+
+def ask_block_messages(
+    session: Session, resource_id: str, start: datetime, end: datetime
+) -> Callable[[], list[tuple[str, datetime]]]:
+    """`block_messages`, asked now and read when called (HotStatement.ask)."""
+    rows = _BLOCK_MESSAGES.ask(session, {"resource_id": resource_id, "start": start, "end": end})
+    return lambda: [(str(message), since) for message, since in rows()]
 
 
 def open_blocks(session: Session, resource_id: str, reason: str | None = None) -> Sequence[ResourceBlock]:

@@ -6,6 +6,7 @@ the driver's cursor, and what the database's guards refuse becomes an exception 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,18 +107,36 @@ def active_bookings_touching(
     session: Session, resource_id: str, start: datetime, end: datetime
 ) -> list[Holder]:
     """Active bookings of the resource whose blocked span [start, block_end) touches [start, end)."""
-    rows = _TOUCHING.rows(session, {"resource_id": resource_id, "start": start, "end": end})
-    return [Holder(*row) for row in rows]
+    return ask_active_bookings_touching(session, resource_id, start, end)()
+
+
+def ask_active_bookings_touching(
+    session: Session, resource_id: str, start: datetime, end: datetime
+) -> Callable[[], list[Holder]]:
+    """`active_bookings_touching`, asked now and read when called (HotStatement.ask)."""
+    rows = _TOUCHING.ask(session, {"resource_id": resource_id, "start": start, "end": end})
+    return lambda: [Holder(*row) for row in rows()]
 
 
 def first_exclusive_conflict(
     session: Session, resource_id: str, start: datetime, block_end: datetime
 ) -> Holder | None:
     """The earliest active booking whose blocked span overlaps [start, block_end), or None."""
-    params = {"resource_id": resource_id, "start": start, "end": block_end}
-    probes = [Holder(*row) for row in _FIRST_CONFLICT.rows(session, params)]
-    before = next((h for h in probes if h.start_at <= start and h.block_end > start), None)
-    return before or next((h for h in probes if h.start_at > start), None)
+    return ask_first_exclusive_conflict(session, resource_id, start, block_end)()
+
+
+def ask_first_exclusive_conflict(
+    session: Session, resource_id: str, start: datetime, block_end: datetime
+) -> Callable[[], Holder | None]:
+    """`first_exclusive_conflict`, asked now and read when called (HotStatement.ask)."""
+    rows = _FIRST_CONFLICT.ask(session, {"resource_id": resource_id, "start": start, "end": block_end})
+
+    def first() -> Holder | None:
+        probes = [Holder(*row) for row in rows()]
+        before = next((h for h in probes if h.start_at <= start and h.block_end > start), None)
+        return before or next((h for h in probes if h.start_at > start), None)
+
+    return first
 
 
 def lock_resource(session: Session, resource_id: str) -> None:

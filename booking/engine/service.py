@@ -29,6 +29,9 @@ from booking.security import new_booking_code, new_id
 from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
 from booking.sql import built
 
+# A rule checked in two steps: its question asked of the database, then this, which judges the answer.
+Check = Callable[[], None]
+
 # Check-in codes are drawn at random; a collision is rare, five in a row mean something is wrong.
 CODE_ATTEMPTS = 5
 
@@ -124,6 +127,14 @@ def check_free(
 ) -> None:
     """Refuse a taken slot, naming the booking or the seats that hold it; `moving` is a booking being
     moved, which does not stand in its own way."""
+    ask_free(session, target, start, end, seats, moving=moving)()
+
+
+def ask_free(
+    session: Session, target: Target, start: datetime, end: datetime, seats: int, *, moving: str | None = None
+) -> Check:
+    """`check_free` in two steps: lock the resource and ask what holds the slot now
+    (HotStatement.ask); the check returned refuses a taken slot when called."""
     resource = target.resource
     # Bookings of one resource queue here (PostgreSQL): a pool's seats are counted one booking at a
     # time, and the loser of a race on an exclusive resource reads the winner's committed row; without
@@ -131,34 +142,53 @@ def check_free(
     # PostgreSQL breaks the deadlock a second later.
     repo.lock_resource(session, resource.id)
     if not resource.exclusive:
-        taken = [
-            SeatSpan(b.start_at, b.end_at, b.seats)
-            for b in repo.active_bookings_touching(session, resource.id, start, end)
-            if b.id != moving
-        ]
-        in_use = peak_seats(taken, start, end)
-        check_free_seats(in_use, seats, resource.capacity, resource.name, Slot(start, end, target.tz.key))
-        return
+        touching = repo.ask_active_bookings_touching(session, resource.id, start, end)
+
+        def seats_free() -> None:
+            taken = [SeatSpan(b.start_at, b.end_at, b.seats) for b in touching() if b.id != moving]
+            in_use = peak_seats(taken, start, end)
+            slot = Slot(start, end, target.tz.key)
+            check_free_seats(in_use, seats, resource.capacity, resource.name, slot)
+
+        return seats_free
     blocked_until = block_end(end, resource.buffer_minutes)
     if moving is None:
-        holder = repo.first_exclusive_conflict(session, resource.id, start, blocked_until)
+        first = repo.ask_first_exclusive_conflict(session, resource.id, start, blocked_until)
     else:
-        others = repo.active_bookings_touching(session, resource.id, start, blocked_until)
-        holder = next((b for b in others if b.id != moving), None)
-    if holder is not None:
-        raise Conflict(_taken(target, holder, start, end))
+        others = repo.ask_active_bookings_touching(session, resource.id, start, blocked_until)
+
+        def first() -> repo.Holder | None:
+            return next((b for b in others() if b.id != moving), None)
+
+    def slot_free() -> None:
+        holder = first()
+        if holder is not None:
+            raise Conflict(_taken(target, holder, start, end))
+
+    return slot_free
 
 
 def check_in_service(session: Session, target: Target, start: datetime, end: datetime) -> None:
     """Refuse a span during which the resource is out of service (a fault, overdue maintenance)."""
-    for reason, block_start in catalogue_repo.block_messages(session, target.resource.id, start, end):
-        raise Conflict(
-            "{name} is out of service since {since} ({message}); "
-            "it takes no bookings until a manager clears it",
-            name=target.resource.name,
-            since=At(block_start, target.tz.key),
-            message=reason,
-        )
+    ask_in_service(session, target, start, end)()
+
+
+def ask_in_service(session: Session, target: Target, start: datetime, end: datetime) -> Check:
+    """`check_in_service` in two steps: ask for the resource's blocks over the span now
+    (HotStatement.ask); the check returned refuses when called if there is one."""
+    blocks = catalogue_repo.ask_block_messages(session, target.resource.id, start, end)
+
+    def in_service() -> None:
+        for reason, block_start in blocks():
+            raise Conflict(
+                "{name} is out of service since {since} ({message}); "
+                "it takes no bookings until a manager clears it",
+                name=target.resource.name,
+                since=At(block_start, target.tz.key),
+                message=reason,
+            )
+
+    return in_service
 
 
 def _taken(target: Target, holder: repo.Holder, start: datetime, end: datetime) -> Message:
@@ -190,13 +220,18 @@ def book_one(
 ) -> Booking:
     """Book one slot for the target's member: every rule, then the guarded insert and the ledger."""
     check_slot_rules(target, start, end, seats, now, walk_in=walk_in)
-    check_in_service(session, target, start, end)
-    # Lock order is member, then resource: the same in every transaction, so no deadlock.
+    # The three questions go out together (one round trip on PostgreSQL, after both locks), and are
+    # judged in this order. Lock order is member, then resource: the same in every transaction, so
+    # no deadlock.
+    in_service = ask_in_service(session, target, start, end)
     ledger_service.hold_balance(session, target.member.id)
-    check_free(session, target, start, end, seats)
-    ledger_service.check_quotas(
+    free = ask_free(session, target, start, end, seats)
+    within_quotas = ledger_service.ask_quotas(
         session, target.member.id, target.quota_limits, start, end, seats, target.tz, now
     )
+    in_service()
+    free()
+    within_quotas()
     resource = target.resource
     booking = _new_booking(
         target,

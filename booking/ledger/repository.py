@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +157,30 @@ def usage(
     """What the member holds in the group in each period: booked seconds (and machine runtime seconds
     when asked), bookings, and overall upcoming bookings, in one or two statements whatever the
     number of periods."""
+    return ask_usage(
+        session,
+        member_id,
+        quota_group,
+        periods,
+        now,
+        count_bookings=count_bookings,
+        count_future=count_future,
+        with_runtime=with_runtime,
+    )()
+
+
+def ask_usage(
+    session: Session,
+    member_id: str,
+    quota_group: str,
+    periods: Sequence[Span],
+    now: datetime,
+    *,
+    count_bookings: bool,
+    count_future: bool,
+    with_runtime: bool = False,
+) -> Callable[[], list[QuotaUsage]]:
+    """`usage`, asked now and read when called (HotStatement.ask)."""
     seconds_statement, counts_statement = _usage_statements(len(periods), with_runtime)
     params: dict[str, Any] = {
         "member_id": member_id,
@@ -167,20 +191,24 @@ def usage(
     }
     for i, period in enumerate(periods):
         params[f"start{i}"], params[f"end{i}"] = period.start, period.end
-    sums = seconds_statement.rows(session, params)[0]
-    counts: Sequence[Any] = [0] * (len(periods) + 1)
-    if count_bookings or count_future:
-        counts = counts_statement.rows(session, params)[0]
+    asked_sums = seconds_statement.ask(session, params)
+    asked_counts = counts_statement.ask(session, params) if count_bookings or count_future else None
     n = len(periods)
-    return [
-        QuotaUsage(
-            booked_seconds=int(sums[i]),
-            bookings=int(counts[i]),
-            future_bookings=int(counts[-1]),
-            runtime_seconds=int(sums[n + i]) if with_runtime else 0,
-        )
-        for i in range(n)
-    ]
+
+    def read() -> list[QuotaUsage]:
+        sums = asked_sums()[0]
+        counts: Sequence[Any] = [0] * (n + 1) if asked_counts is None else asked_counts()[0]
+        return [
+            QuotaUsage(
+                booked_seconds=int(sums[i]),
+                bookings=int(counts[i]),
+                future_bookings=int(counts[-1]),
+                runtime_seconds=int(sums[n + i]) if with_runtime else 0,
+            )
+            for i in range(n)
+        ]
+
+    return read
 
 
 # --- reports --------------------------------------------------------------------------------------

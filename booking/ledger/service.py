@@ -7,7 +7,7 @@ seconds when made and get back what is cancelled or released; machines charge th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -101,11 +101,26 @@ def check_quotas(
     now: datetime,
 ) -> None:
     """Refuse a booking of [start, end) past any of the limits (one group's rules of the member's plan)."""
+    ask_quotas(session, member_id, limits, start, end, seats, tz, now)()
+
+
+def ask_quotas(
+    session: Session,
+    member_id: str,
+    limits: Sequence[QuotaLimits],
+    start: datetime,
+    end: datetime,
+    seats: int,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Callable[[], None]:
+    """`check_quotas` in two steps: ask what the member holds now (HotStatement.ask); the check
+    returned refuses, when called, a booking past any of the limits."""
     if not limits:
-        return
+        return _nothing
     requested = int((end - start).total_seconds()) * seats
     periods = [period_bounds(start, rule.period, tz) for rule in limits]
-    used = repo.usage(
+    used = repo.ask_usage(
         session,
         member_id,
         limits[0].quota_group,
@@ -114,8 +129,16 @@ def check_quotas(
         count_bookings=any(rule.max_bookings is not None for rule in limits),
         count_future=any(rule.max_future_bookings is not None for rule in limits),
     )
-    for rule, usage in zip(limits, used, strict=True):
-        check_quota(rule, usage, requested)
+
+    def check() -> None:
+        for rule, usage in zip(limits, used(), strict=True):
+            check_quota(rule, usage, requested)
+
+    return check
+
+
+def _nothing() -> None:
+    return None
 
 
 def my_quotas(session: Session, member: MemberInfo, now: datetime, tz_name: str) -> list[QuotaRead]:

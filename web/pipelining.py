@@ -118,7 +118,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
                 _send(self, waiting)
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs.get("name"):  # a server-side cursor runs its statement its own way
+        if args[0] if args else kwargs.get("name"):  # a server-side cursor runs its statement its own way
             self.send_waiting()
         return super().cursor(*args, **kwargs)
 

@@ -91,9 +91,9 @@ def move_booking(session: Session, actor: Actor, booking: Booking, slot: NewSlot
     # The quota sees the old booking's time given back before it counts the new one; if anything
     # below refuses, the request's transaction is dropped and the refund with it.
     ledger.refund(session, booking, ledger.booked_seconds(booking), now)
-    ledger.check_quotas(
+    ledger.ask_quotas(
         session, booking.member_id, target.quota_limits, slot.start, slot.end, booking.seats, target.tz, now
-    )
+    )()
     engine.check_free(session, target, slot.start, slot.end, booking.seats, moving=booking.id)
     freed = (booking.resource_id, booking.start_at, booking.block_end)
     freed_end = booking.end_at

@@ -143,32 +143,6 @@ def _usage_statements(periods: int, with_runtime: bool) -> tuple[HotStatement, H
     return HotStatement(seconds), HotStatement(counts)
 
 
-def usage(
-    session: Session,
-    member_id: str,
-    quota_group: str,
-    periods: Sequence[Span],
-    now: datetime,
-    *,
-    count_bookings: bool,
-    count_future: bool,
-    with_runtime: bool = False,
-) -> list[QuotaUsage]:
-    """What the member holds in the group in each period: booked seconds (and machine runtime seconds
-    when asked), bookings, and overall upcoming bookings, in one or two statements whatever the
-    number of periods."""
-    return ask_usage(
-        session,
-        member_id,
-        quota_group,
-        periods,
-        now,
-        count_bookings=count_bookings,
-        count_future=count_future,
-        with_runtime=with_runtime,
-    )()
-
-
 def ask_usage(
     session: Session,
     member_id: str,
@@ -180,7 +154,9 @@ def ask_usage(
     count_future: bool,
     with_runtime: bool = False,
 ) -> Callable[[], list[QuotaUsage]]:
-    """`usage`, asked now and read when called (HotStatement.ask)."""
+    """What the member holds in the group in each period: booked seconds (and machine runtime seconds
+    when asked), bookings, and overall upcoming bookings, in one or two statements whatever the
+    number of periods; asked now, read when the returned function is called (HotStatement.ask)."""
     seconds_statement, counts_statement = _usage_statements(len(periods), with_runtime)
     params: dict[str, Any] = {
         "member_id": member_id,

@@ -90,20 +90,6 @@ def charge_runtime(
     )
 
 
-def check_quotas(
-    session: Session,
-    member_id: str,
-    limits: Sequence[QuotaLimits],
-    start: datetime,
-    end: datetime,
-    seats: int,
-    tz: ZoneInfo,
-    now: datetime,
-) -> None:
-    """Refuse a booking of [start, end) past any of the limits (one group's rules of the member's plan)."""
-    ask_quotas(session, member_id, limits, start, end, seats, tz, now)()
-
-
 def ask_quotas(
     session: Session,
     member_id: str,
@@ -114,8 +100,8 @@ def ask_quotas(
     tz: ZoneInfo,
     now: datetime,
 ) -> Callable[[], None]:
-    """`check_quotas` in two steps: ask what the member holds now (HotStatement.ask); the check
-    returned refuses, when called, a booking past any of the limits."""
+    """Ask what the member holds now (HotStatement.ask); the check returned refuses, when called, a
+    booking of [start, end) past any of the limits (one group's rules of the member's plan)."""
     if not limits:
         return _nothing
     requested = int((end - start).total_seconds()) * seats
@@ -152,9 +138,9 @@ def my_quotas(session: Session, member: MemberInfo, now: datetime, tz_name: str)
     for group in dict.fromkeys(rule.quota_group for rule in rules):
         of_group = [rule for rule in rules if rule.quota_group == group]
         periods = [period_bounds(now, QuotaPeriod(rule.period), tz) for rule in of_group]
-        used = repo.usage(
+        used = repo.ask_usage(
             session, member.id, group, periods, now, count_bookings=True, count_future=True, with_runtime=True
-        )
+        )()
         named = names.get(group)
         result.extend(
             _quota_read(rule, span.start, span.end, usage).model_copy(
@@ -202,9 +188,9 @@ def runtime_left_s(
     if not rules:
         return None
     periods = [period_bounds(now, QuotaPeriod(rule.period), tz) for rule in rules]
-    used = repo.usage(
+    used = repo.ask_usage(
         session, member_id, group, periods, now, count_bookings=False, count_future=False, with_runtime=True
-    )
+    )()
     return min(
         runtime_left(rule.max_runtime_hours or 0.0, usage.runtime_seconds + running_s)
         for rule, usage in zip(rules, used, strict=True)

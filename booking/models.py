@@ -10,6 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+# The SQLite texts of the latest UTC instants bound (UTCDateTime.bind_processor), up to _KEPT_TEXTS
+# of them; then it starts afresh.
+_SQLITE_TEXTS: dict[datetime, str] = {}
+_KEPT_TEXTS = 4096
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timezone-aware UTC instant on every database.
@@ -34,18 +39,32 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Any:
         """On SQLite, the stored text in one step: SQLAlchemy's own processor formats through a dict
-        of seven fields, twice the cost, and a booking binds some twenty instants. The text is the
-        same (`%Y-%m-%d %H:%M:%S.%f`, the format the overlap triggers compare; tests hold it)."""
+        of seven fields, twice the cost. The text is the same (`%Y-%m-%d %H:%M:%S.%f`, the format the
+        overlap triggers compare; tests hold it). A booking binds some twenty instants, most of them
+        its start, its end and its clock several times over, in several statements: the texts of the
+        latest UTC instants are kept, for every column and parameter, and a kept one costs a lookup."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
+        texts = _SQLITE_TEXTS
 
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is None:
+            zone = value.tzinfo
+            if zone is UTC:
+                text = texts.get(value)
+                if text is not None:
+                    return text
+            elif zone is None:
                 raise ValueError("naive datetime given where an aware UTC instant is required")
             # isoformat of the aware instant ends in "+00:00": the first 26 characters are the text.
-            return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            text = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            if zone is UTC:  # only UTC ones are kept: in a zone with summer time, two instants an
+                # hour apart can compare equal (an hour that repeats, told apart by `fold` alone)
+                if len(texts) >= _KEPT_TEXTS:
+                    texts.clear()
+                texts[value] = text
+            return text
 
         return process
 

@@ -55,7 +55,7 @@ class HotStatement:
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row, each value read back through its column's type."""
-        connection = session.connection()
+        connection = connection_of(session)
         compiled = self._for(connection.dialect)
         cursor = self._run(connection, compiled, params)
         try:
@@ -69,7 +69,7 @@ class HotStatement:
         connection can hold the statement (PostgreSQL, see web/pipelining.py) it goes out, in order,
         with the next statement, or when its rows are read, so that several questions share one round
         trip; elsewhere it runs at once. Read its rows before the transaction ends."""
-        connection = session.connection()
+        connection = connection_of(session)
         compiled = self._for(connection.dialect)
         driver = connection.connection.dbapi_connection
         queue = getattr(driver, "ask", None)
@@ -105,7 +105,7 @@ class HotStatement:
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> None:
         """Run a statement that returns no rows (an INSERT without RETURNING)."""
-        connection = session.connection()
+        connection = connection_of(session)
         self._run(connection, self._for(connection.dialect), params).close()
 
     def later(self, session: Session, params: Mapping[str, Any]) -> None:
@@ -113,7 +113,7 @@ class HotStatement:
         statement or its COMMIT, in that round trip and before it, where the connection can hold it
         (PostgreSQL, see web/pipelining.py); at once elsewhere. An error it meets is raised by the
         statement it goes out with."""
-        connection = session.connection()
+        connection = connection_of(session)
         compiled = self._for(connection.dialect)
         queue = getattr(connection.connection.dbapi_connection, "later", None)
         if queue is None:
@@ -146,11 +146,33 @@ class HotStatement:
         return compiled
 
 
+def connection_of(session: Session) -> sa.Connection:
+    """The session's connection in its transaction, as `session.connection()` gives it (beginning the
+    transaction if none is open). That call walks the session's transaction states, 2 µs each time,
+    and a booking's hot statements ask about ten times: the answer is kept in the session for as long
+    as the transaction that gave it is active."""
+    kept = session.info.get(_KEPT_CONNECTION)
+    if kept is not None:
+        transaction, connection = kept
+        if transaction.is_active and session.get_transaction() is transaction:
+            return cast("sa.Connection", connection)
+    connection = session.connection()
+    session.info[_KEPT_CONNECTION] = (session.get_transaction(), connection)
+    return connection
+
+
+_KEPT_CONNECTION = "booking.sql connection"
+
+
 def database_of(session: Session) -> str:
     """The database the session works on, as its engine's URL text: the key of the per-process caches
     (remembered per engine: rendering a URL costs more than the rest of a cache hit)."""
     bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    return database_of_engine(bind.engine if isinstance(bind, sa.Connection) else bind)
+
+
+def database_of_engine(engine: sa.Engine) -> str:
+    """`database_of` for an engine."""
     name = _databases.get(engine)
     if name is None:
         name = _databases.setdefault(engine, str(engine.url))

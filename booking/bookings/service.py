@@ -24,10 +24,11 @@ from booking.bookings.rules import (
 )
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
+from booking.catalogue.cache import CATALOGUE
 from booking.engine import service as engine
 from booking.engine.rules import block_end
 from booking.engine.status import Move, can_move, transition
-from booking.errors import InvalidRequest, NotFound, NotPermitted
+from booking.errors import DomainError, InvalidRequest, NotFound, NotPermitted
 from booking.ledger import service as ledger
 from booking.members import repository as members_repo
 from booking.members.actors import Actor
@@ -62,6 +63,24 @@ def booking_read(booking: Booking, viewer: Actor | None = None) -> BookingRead:
         checked_in_at=booking.checked_in_at,
         booked_by=booking.booked_by,
     )
+
+
+def needs_loading(database: str, data: BookingCreate) -> bool:
+    """Whether `book` would load the catalogue (its cached resource is missing or stale): then
+    `load_for_booking` does it first, out of the write transaction."""
+    return not CATALOGUE.knows_resource(database, data.resource_id)
+
+
+def load_for_booking(session: Session, actor: Actor, data: BookingCreate, now: datetime) -> None:
+    """Load into this process's caches, in a session that only reads, what booking `data` will read of
+    the catalogue (the resource, its site, the plan's quota rules, the closures over the slot), so
+    the booking's write transaction finds them there and holds the write lock for none of it. What
+    it would refuse is left to `book`, which checks everything again."""
+    try:
+        target = engine.load_target(session, actor, data.resource_id, data.member, now)
+        engine.with_closures(session, target, data.start.astimezone(UTC), data.end.astimezone(UTC))
+    except DomainError:
+        pass
 
 
 def book(

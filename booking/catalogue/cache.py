@@ -93,6 +93,12 @@ class CatalogueCache:
             raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
         return info
 
+    def knows_resource(self, database: str, resource_id: str) -> bool:
+        """Whether the resource's snapshot (or that there is none) is kept and fresh."""
+        with self._lock:
+            hit = self._entries.get((database, "resource", resource_id))
+        return hit is not None and self._clock() - hit[0] < self.ttl_s
+
     def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[QuotaLimits]:
         """The plan's quota rules for the group."""
         limits: list[QuotaLimits] = self._cached(

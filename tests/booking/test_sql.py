@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from booking.models import Closure, LedgerEntry, LedgerKind, UTCDateTime
-from booking.sql import HotStatement, among, insert_into
+from booking.sql import HotStatement, among, connection_of, insert_into
 from tests.factories import make_member, make_site
 
 _closure: sa.Table = Closure.__table__  # type: ignore[attr-defined]
@@ -221,3 +221,51 @@ def test_a_naive_instant_is_refused_before_it_is_stored() -> None:
 
     with pytest.raises(ValueError, match="naive datetime"):
         process(datetime(2027, 3, 1, 9, 0))  # noqa: DTZ001 - the naive instant refused
+
+
+def test_an_instant_bound_again_gives_the_same_text_and_a_naive_twin_is_still_refused() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    process = UTCDateTime()._cached_bind_processor(sqlite.dialect())
+    other_column = UTCDateTime()._cached_bind_processor(sqlite.dialect())
+    assert process is not None
+    assert other_column is not None
+    instant = datetime(2027, 3, 1, 2, 0, 0, 654321, tzinfo=UTC)
+
+    first = process(instant)
+    assert other_column(instant) == first == "2027-03-01 02:00:00.654321"
+    assert process(instant.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))) == first
+    with pytest.raises(ValueError, match="naive datetime"):
+        process(instant.replace(tzinfo=None))
+
+
+def test_the_two_instants_of_a_repeated_hour_keep_their_own_texts() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    process = UTCDateTime()._cached_bind_processor(sqlite.dialect())
+    assert process is not None
+    new_york = ZoneInfo("America/New_York")
+    # 2027-11-07 01:30 happens twice in New York; the two compare equal and are an hour apart.
+    earlier = datetime(2027, 11, 7, 1, 30, tzinfo=new_york)
+    later = earlier.replace(fold=1)
+
+    assert process(earlier) == "2027-11-07 05:30:00.000000"
+    assert process(later) == "2027-11-07 06:30:00.000000"
+    assert process(earlier.astimezone(UTC)) == "2027-11-07 05:30:00.000000"
+    assert process(later.astimezone(UTC)) == "2027-11-07 06:30:00.000000"
+
+
+def test_the_session_connection_is_kept_for_its_transaction_only(fresh_engine: Engine) -> None:
+    with Session(fresh_engine) as session:
+        first = connection_of(session)
+        assert connection_of(session) is first is session.connection()
+        with session.begin_nested():
+            assert connection_of(session) is first
+        session.commit()
+
+        after = connection_of(session)
+        assert after is session.connection()
+        assert session.get_transaction() is not None
+        assert session.get_transaction().is_active  # type: ignore[union-attr]
+        session.rollback()
+        assert connection_of(session) is session.connection()

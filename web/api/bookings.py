@@ -30,6 +30,7 @@ from booking.schemas import (
     When,
 )
 from booking.series import service as series
+from booking.sql import database_of_engine
 from booking.waitlist import service as waitlist
 from web import routes
 from web.deps import (
@@ -68,6 +69,12 @@ async def _create_booking_lean(request: Request) -> Response | None:
     if writer is not None and not data.rrule:  # SQLite: committed with the worker's next batch
         request.state.actor = actor  # the error handler words a refusal in the member's language
         now = request.app.state.clock()
+        if bookings.needs_loading(database_of_engine(writer.engine), data):
+            await run_in_threadpool(_load_for_booking, request, actor, data, now)
+        if key is None:
+            # The answer is written once the batch's COMMIT is done, out of the write lock.
+            booking = await writer.run(lambda session: bookings.book(session, actor, data, now))
+            return JSONResponse(bookings.booking_read(booking).model_dump(mode="json"), status_code=201)
         outcome = await writer.run(
             lambda session: idempotency.book_idempotent(session, actor, data, now, key)
         )
@@ -83,6 +90,11 @@ async def _create_booking_lean(request: Request) -> Response | None:
 
 
 IDEMPOTENCY_KEY_MAX = 200
+
+
+def _load_for_booking(request: Request, actor: Actor, data: BookingCreate, now: datetime) -> None:
+    with read_session(request) as session:
+        bookings.load_for_booking(session, actor, data, now)
 
 
 @router.post(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from booking.bookings import service as bookings
 from booking.catalogue import service as catalogue
+from booking.catalogue.cache import CATALOGUE
 from booking.errors import Conflict, InvalidRequest, NotFound, NotPermitted, QuotaExceeded
 from booking.ledger import service as ledger
 from booking.members import service as members
@@ -24,6 +26,7 @@ from booking.models import (
     Site,
 )
 from booking.schemas import ClosureCreate
+from booking.sql import database_of
 from tests.booking.helpers import ask, count_rows
 from tests.conftest import NOW
 from tests.factories import (
@@ -308,6 +311,55 @@ class TestBook:
                 ask(room.id, "2027-03-02 09:00", "2027-03-02 10:00", member=other.id),
                 NOW,
             )
+
+
+class TestLoadingAhead:
+    """What a booking reads of the catalogue is loaded first, in a session that only reads, so that the
+    write transaction (on SQLite, the one write lock of the database) waits for none of it."""
+
+    def test_after_loading_the_booking_reads_nothing_of_the_catalogue(
+        self, session: Session, site: Site
+    ) -> None:
+        room = make_resource(session, site, quota_group="rooms")
+        member = make_member(session, plan=make_plan(session, quota("rooms", max_hours=40)))
+        who = actor(session, member)
+        data = ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00")
+        database = database_of(session)
+        CATALOGUE.invalidate()
+        assert bookings.needs_loading(database, data)
+
+        bookings.load_for_booking(session, who, data, NOW)
+        assert not bookings.needs_loading(database, data)
+        statements: list[str] = []
+        listen = sa.event.listen
+        listen(session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        booking = bookings.book(session, who, data, NOW)
+
+        assert booking.resource_id == room.id
+        read = " ".join(statements).lower()
+        assert "from resource" not in read
+        assert "from site" not in read
+        assert "from quotarule" not in read
+
+    def test_loading_refuses_nothing_and_the_booking_still_refuses(
+        self, session: Session, site: Site
+    ) -> None:
+        room = make_resource(session, site)
+        member = make_member(session)
+        member.active = False
+        session.flush()
+        who = actor(session, member)
+        data = ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00")
+        missing = ask("no-such-room", "2027-03-02 10:00", "2027-03-02 11:00")
+
+        bookings.load_for_booking(session, who, data, NOW)
+        bookings.load_for_booking(session, who, missing, NOW)
+
+        assert not bookings.needs_loading(database_of(session), missing)
+        with pytest.raises(NotPermitted, match="suspended"):
+            bookings.book(session, who, data, NOW)
+        with pytest.raises(NotFound):
+            bookings.book(session, who, missing, NOW)
 
 
 class TestApproval:

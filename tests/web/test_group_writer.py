@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from booking.models import Member, Resource
+from booking.models import Closure, Member, Resource
 from tests.clock import FakeClock
 from tests.conftest import NOW
 from tests.factories import at, make_member, make_resource, make_site
@@ -249,3 +249,46 @@ def test_postgresql_and_test_sessions_do_not_use_it(engine: Engine) -> None:
         assert create_app(settings, engine=pg).state.group_writer is None
     finally:
         pg.dispose()
+
+
+def test_the_bookings_of_a_batch_each_find_the_session_as_fresh(fresh_engine: Engine) -> None:
+    """The works of one batch share one session: a refused one leaves nothing in it for the next, and
+    one that returns leaves the session empty for the next and its rows readable after the COMMIT."""
+    with Session(fresh_engine, expire_on_commit=False) as session:
+        site = make_site(session)
+        session.commit()
+    writer = GroupWriter(fresh_engine, batch_s=60)
+    seen: list[tuple[int, int]] = []
+
+    def closure(reason: str) -> Closure:
+        return Closure(site_id=site.id, start_at=at(f"{DAY} 08:00"), end_at=at(f"{DAY} 09:00"), reason=reason)
+
+    def refused(session: Session) -> None:
+        session.add(closure("refused"))
+        session.flush()
+        raise ValueError("refused")
+
+    def kept(session: Session) -> Closure:
+        seen.append((len(session.identity_map), len(session.new)))
+        row = closure("kept")
+        session.add(row)
+        return row
+
+    def looks(session: Session) -> None:
+        seen.append((len(session.identity_map), len(session.new)))
+
+    async def batch() -> list[Any]:
+        answers = await asyncio.gather(
+            writer.run(refused), writer.run(kept), writer.run(looks), return_exceptions=True
+        )
+        return list(answers)
+
+    outcomes = asyncio.run(batch())
+
+    assert writer.batches == 1
+    assert isinstance(outcomes[0], ValueError)
+    assert outcomes[1].reason == "kept"  # loaded, though its session let it go
+    assert outcomes[1].id is not None
+    assert seen == [(0, 0), (0, 0)]
+    with Session(fresh_engine) as session:
+        assert [c.reason for c in session.exec(select(Closure))] == ["kept"]

@@ -11,7 +11,9 @@ import json
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import update
@@ -32,6 +34,79 @@ _INSERT_DELIVERY = HotStatement(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a member is told, made ready to be written: its words rendered and the values of its
+    notification row and of its e-mail's row set. Made before the change's transaction (no database
+    is read), so that writing it there (`send`) costs only its INSERTs."""
+
+    member_id: str
+    kind: str
+    said: Message
+    now: datetime
+    booking: Booking | None
+    notification: dict[str, Any]
+    email: dict[str, Any] | None
+
+
+def notice(
+    member_id: str,
+    kind: str,
+    message: str | Message,
+    *,
+    booking: Booking | None = None,
+    now: datetime,
+    link: str = "",
+    email: bool = True,
+) -> Notice:
+    """A notification of `kind` for a member, with its e-mail unless `email` is False (sent after the
+    commit, in the member's language at that time).
+
+    Give a `Message` (an English template and typed values) so the member reads it in their
+    language; a plain string is an older caller's English sentence."""
+    said = message if isinstance(message, Message) else Message(message)
+    data = said.to_json()
+    booking_id = booking.id if booking else None
+    return Notice(
+        member_id=member_id,
+        kind=kind,
+        said=said,
+        now=now,
+        booking=booking,
+        notification={
+            "member_id": member_id,
+            "kind": kind,
+            "message": said.english()[:1000],
+            "data": data,
+            "booking_id": booking_id,
+            "created_at": now,
+            "read_at": None,
+        },
+        email=_email_row(
+            kind,
+            data,
+            now,
+            member_id=member_id,
+            to_address=None,
+            language="vi",
+            link=link or _link_of(booking),
+            booking_id=booking_id,
+        )
+        if email
+        else None,
+    )
+
+
+def send(session: Session, told: Notice) -> None:
+    """Write the notice in this transaction: its notification, its e-mail queued, the event for the
+    webhooks that want it. Each row is one INSERT on the driver's cursor: this runs inside a
+    booking's transaction, where the ORM's unit of work would hold the write slot longer."""
+    _INSERT_NOTIFICATION.later(session, told.notification)
+    publish(session, told.kind, told.said, told.now, booking=told.booking, member_id=told.member_id)
+    if told.email is not None:
+        _INSERT_DELIVERY.later(session, told.email)
+
+
 def notify(
     session: Session,
     member_id: str,
@@ -44,40 +119,8 @@ def notify(
     email: bool = True,
 ) -> None:
     """Record a message for a member, in the transaction of the change that caused it, and queue its
-    e-mail (sent after the commit, in the member's language at that time).
-
-    Give a `Message` (an English template and typed values) so the member reads it in their
-    language; a plain string is an older caller's English sentence. Both rows are written with one
-    INSERT each on the driver's cursor: this runs inside a booking's transaction, where the ORM's
-    unit of work would hold the write slot longer.
-    """
-    said = message if isinstance(message, Message) else Message(message)
-    data = said.to_json()
-    _INSERT_NOTIFICATION.later(
-        session,
-        {
-            "member_id": member_id,
-            "kind": kind,
-            "message": said.english()[:1000],
-            "data": data,
-            "booking_id": booking.id if booking else None,
-            "created_at": now,
-            "read_at": None,
-        },
-    )
-    publish(session, kind, said, now, booking=booking, member_id=member_id)
-    if email:
-        _queue(
-            session,
-            kind,
-            data,
-            now,
-            member_id=member_id,
-            to_address=None,
-            language="vi",
-            link=link or _link_of(booking),
-            booking_id=booking.id if booking else None,
-        )
+    e-mail: `notice` and `send` in one step."""
+    send(session, notice(member_id, kind, message, booking=booking, now=now, link=link, email=email))
 
 
 def queue_email(
@@ -93,8 +136,7 @@ def queue_email(
     booking_id: str | None = None,
 ) -> str:
     """Queue an e-mail to a member (or to a guest's address) in this transaction; returns its id."""
-    return _queue(
-        session,
+    row = _email_row(
         kind,
         message.to_json(),
         now,
@@ -104,10 +146,11 @@ def queue_email(
         link=link,
         booking_id=booking_id,
     )
+    _INSERT_DELIVERY.later(session, row)
+    return str(row["id"])
 
 
-def _queue(
-    session: Session,
+def _email_row(
     kind: str,
     message: dict[str, object],
     now: datetime,
@@ -117,29 +160,25 @@ def _queue(
     language: str,
     link: str,
     booking_id: str | None,
-) -> str:
-    delivery_id = new_id()
-    _INSERT_DELIVERY.later(
-        session,
-        {
-            "id": delivery_id,
-            "channel": "email",
-            "kind": kind,
-            "member_id": member_id,
-            "to_address": to_address,
-            "language": language,
-            "message": message,
-            "link": link,
-            "booking_id": booking_id,
-            "status": DeliveryStatus.pending.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": "",
-            "sent_at": None,
-            "created_at": now,
-        },
-    )
-    return delivery_id
+) -> dict[str, Any]:
+    """The values of a queued e-mail's row (its id drawn now)."""
+    return {
+        "id": new_id(),
+        "channel": "email",
+        "kind": kind,
+        "member_id": member_id,
+        "to_address": to_address,
+        "language": language,
+        "message": message,
+        "link": link,
+        "booking_id": booking_id,
+        "status": DeliveryStatus.pending.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "sent_at": None,
+        "created_at": now,
+    }
 
 
 def backlog(connection: sa.Connection) -> dict[str, tuple[int, datetime | None]]:

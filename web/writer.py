@@ -10,8 +10,11 @@ answer, in one transaction and one COMMIT, with no other thread of the process w
 interpreter; they share one session, emptied between them. Meanwhile the other workers read and
 answer requests, and queue theirs.
 
-Every rule is checked as before, by the same domain calls, inside the transaction that writes; a
-booking that is refused rolls back its own savepoint only, and the others of the batch stand. No
+A booking comes drafted (booking.bookings.service.draft: its member and resource, the rules that
+read no other booking, its row and its words, made before it queued); what only the transaction can
+judge (the slot free, the quotas, the resource in service, a member's trainings) is checked inside
+the transaction that writes, by the same domain calls as everywhere. A booking that is refused rolls
+back its own savepoint only, and the others of the batch stand. No
 answer is given before the COMMIT that makes it true: if the COMMIT fails, every booking of the
 batch fails with it. A batch stops taking work after BATCH_S of it (a card tap waiting for the write
 slot waits for one batch at most) or BATCH_MAX bookings.

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from booking import notifications
 from booking.bookings import repository as repo
 from booking.bookings.rules import (
     can_see,
@@ -24,7 +25,6 @@ from booking.bookings.rules import (
 )
 from booking.catalogue import repository as catalogue_repo
 from booking.catalogue import service as catalogue
-from booking.catalogue.cache import CATALOGUE
 from booking.engine import service as engine
 from booking.engine.rules import block_end
 from booking.engine.status import Move, can_move, transition
@@ -65,17 +65,18 @@ def booking_read(booking: Booking, viewer: Actor | None = None) -> BookingRead:
     )
 
 
-def needs_loading(database: str, data: BookingCreate) -> bool:
-    """Whether `book` would load the catalogue (its cached resource is missing or stale): then
-    `load_for_booking` does it first, out of the write transaction."""
-    return not CATALOGUE.knows_resource(database, data.resource_id)
+def needs_loading(database: str, actor: Actor, data: BookingCreate) -> bool:
+    """Whether drafting booking `data` (`draft`) would read the database, not only this process's
+    snapshots of the catalogue: then it is drafted in a thread, in a session that only reads."""
+    return engine.reads_database(database, actor, data.resource_id, data.member)
 
 
 def load_for_booking(session: Session, actor: Actor, data: BookingCreate, now: datetime) -> None:
     """Load into this process's caches, in a session that only reads, what booking `data` will read of
     the catalogue (the resource, its site, the plan's quota rules, the closures over the slot), so
     the booking's write transaction finds them there and holds the write lock for none of it. What
-    it would refuse is left to `book`, which checks everything again."""
+    it would refuse is left to `book`, which checks everything again (a booking repeated with its
+    idempotency key is answered as the first time, whatever has changed since)."""
     try:
         target = engine.load_target(session, actor, data.resource_id, data.member, now)
         engine.with_closures(session, target, data.start.astimezone(UTC), data.end.astimezone(UTC))
@@ -83,11 +84,28 @@ def load_for_booking(session: Session, actor: Actor, data: BookingCreate, now: d
         pass
 
 
-def book(
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A booking checked against every rule that reads no other booking, its row and its words made
+    (`draft`): what its write transaction then does (`write`), holding the write slot, is only what
+    must be asked there."""
+
+    actor: Actor
+    data: BookingCreate
+    now: datetime
+    card_presented: bool
+    target: engine.Target
+    booking: Booking
+    code: str  # the row's check-in code as drawn: `told` names it
+    told: notifications.Notice
+
+
+def draft(
     session: Session, actor: Actor, data: BookingCreate, now: datetime, *, card_presented: bool = False
-) -> Booking:
-    """Book one slot; refuses with the rule and the numbers, or Conflict naming the slot.
-    `card_presented`: a kiosk books for the holder of the card presented at it (a walk-in)."""
+) -> Draft:
+    """Booking `data`, drafted: the member and the resource (a suspended member, a missing training
+    refused), the slot's rules (times, hours, closures, seats), the row and what its member is told.
+    Writes nothing, and reads the database only for what the catalogue's snapshots lack."""
     if data.rrule:
         raise InvalidRequest("use book_series for a recurring booking")
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
@@ -95,7 +113,45 @@ def book(
         session, actor, data.resource_id, data.member, now, card_presented=card_presented
     )
     engine.with_closures(session, target, start, end)
-    booking = engine.book_one(session, target, start, end, data.seats, now, note=data.note)
+    booking = engine.draft_one(target, start, end, data.seats, now, note=data.note)
+    return Draft(actor, data, now, card_presented, target, booking, booking.code, _told(target, booking, now))
+
+
+def write(session: Session, drafted: Draft) -> Booking:
+    """Write a drafted booking in this transaction: what only the transaction can judge (the
+    resource in service, the slot free, the quotas; a member's account and trainings, read again),
+    then the row, its ledger entry and what its member (and, for a booking awaiting approval, the
+    site's managers) are told. Refuses as `book` does."""
+    target, now, data = drafted.target, drafted.now, drafted.data
+    if engine.reads_member_rows(drafted.actor, target):
+        target = engine.load_target(
+            session, drafted.actor, data.resource_id, data.member, now, card_presented=drafted.card_presented
+        )
+    booking = engine.write_one(session, target, drafted.booking, now)
+    # A check-in code drawn again (the first was taken) is the one the member is told.
+    notifications.send(session, drafted.told if booking.code == drafted.code else _told(target, booking, now))
+    if booking.status is BookingStatus.pending:
+        asks = message(
+            "{name} asks to book {resource} {slot}; it awaits your approval",
+            name=target.member.name,
+            resource=target.resource.name,
+            slot=Slot(booking.start_at, booking.end_at, target.tz.key),
+        )
+        for manager_id in members_repo.managers_of(session, booking.site_id):
+            notify(session, manager_id, "approval_needed", asks, now=now, link="/manage/approvals")
+    return booking
+
+
+def book(
+    session: Session, actor: Actor, data: BookingCreate, now: datetime, *, card_presented: bool = False
+) -> Booking:
+    """Book one slot; refuses with the rule and the numbers, or Conflict naming the slot.
+    `card_presented`: a kiosk books for the holder of the card presented at it (a walk-in)."""
+    return write(session, draft(session, actor, data, now, card_presented=card_presented))
+
+
+def _told(target: engine.Target, booking: Booking, now: datetime) -> notifications.Notice:
+    """What the member is told of their new booking: confirmed with its code, or awaiting approval."""
     slot = Slot(booking.start_at, booking.end_at, target.tz.key)
     if booking.status is BookingStatus.pending:
         said = message(
@@ -110,17 +166,7 @@ def book(
             slot=slot,
             code=booking.code,
         )
-    notify(session, booking.member_id, booking.status.value, said, booking=booking, now=now)
-    if booking.status is BookingStatus.pending:
-        asks = message(
-            "{name} asks to book {resource} {slot}; it awaits your approval",
-            name=target.member.name,
-            resource=target.resource.name,
-            slot=slot,
-        )
-        for manager_id in members_repo.managers_of(session, booking.site_id):
-            notify(session, manager_id, "approval_needed", asks, now=now, link="/manage/approvals")
-    return booking
+    return notifications.notice(booking.member_id, booking.status.value, said, booking=booking, now=now)
 
 
 # --- reading ------------------------------------------------------------------------------------

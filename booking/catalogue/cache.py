@@ -93,11 +93,29 @@ class CatalogueCache:
             raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
         return info
 
-    def knows_resource(self, database: str, resource_id: str) -> bool:
-        """Whether the resource's snapshot (or that there is none) is kept and fresh."""
+    # What the `peek` and `knows` methods call fresh: kept for at least this much longer, so that
+    # the call that reads it next, a moment later, finds it still there.
+    SPARE_S = 0.25
+
+    def peek_resource(self, database: str, resource_id: str) -> tuple[bool, ResourceInfo | None]:
+        """Whether the resource's snapshot is kept and fresh, and then the snapshot (None: no such
+        active resource); never reads the database."""
+        return self._peek(database, "resource", resource_id)
+
+    def knows_quota_limits(self, database: str, plan_id: str, quota_group: str) -> bool:
+        """Whether the plan's quota rules for the group are kept and fresh."""
+        return self._peek(database, "quota", f"{plan_id}\x00{quota_group}")[0]
+
+    def knows_closures(self, database: str, site_id: str) -> bool:
+        """Whether the site's closures are kept and fresh."""
+        return self._peek(database, "closures", site_id)[0]
+
+    def _peek(self, database: str, kind: str, key: str) -> tuple[bool, Any]:
         with self._lock:
-            hit = self._entries.get((database, "resource", resource_id))
-        return hit is not None and self._clock() - hit[0] < self.ttl_s
+            hit = self._entries.get((database, kind, key))
+        if hit is None or self._clock() - hit[0] >= self.ttl_s - self.SPARE_S:
+            return False, None
+        return True, hit[1]
 
     def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[QuotaLimits]:
         """The plan's quota rules for the group."""

@@ -104,6 +104,31 @@ def load_target(
     )
 
 
+def reads_database(database: str, actor: Actor, resource_id: str, member_id: str | None) -> bool:
+    """Whether `load_target` and `with_closures` for this booking would read the database, not only
+    this process's snapshots: one of them missing or stale, another member's account to load, a
+    training to look up."""
+    if member_id is not None and member_id != actor.id:
+        return True
+    known, resource = CATALOGUE.peek_resource(database, resource_id)
+    if not known:
+        return True
+    if resource is None:  # no such resource: load_target refuses it from the snapshot
+        return False
+    if resource.training_id is not None:
+        return True
+    plan, group = actor.member.plan_id, resource.quota_group
+    if plan is not None and group is not None and not CATALOGUE.knows_quota_limits(database, plan, group):
+        return True
+    return not CATALOGUE.knows_closures(database, resource.site_id)
+
+
+def reads_member_rows(actor: Actor, target: Target) -> bool:
+    """Whether `load_target` read the member's rows for this target (another member's account, the
+    trainings held): what the write transaction reads again, to judge by what it holds."""
+    return target.member.id != actor.id or target.resource.training_id is not None
+
+
 def with_closures(session: Session, target: Target, start: datetime, end: datetime) -> Target:
     """The target with the site's closures over [start, end) loaded (once, for a whole series)."""
     target.closures = catalogue.site_closures(session, target.resource.site, Span(start, end))
@@ -219,21 +244,30 @@ def book_one(
     new_code: Callable[[], str] = new_booking_code,
 ) -> Booking:
     """Book one slot for the target's member: every rule, then the guarded insert and the ledger."""
-    check_slot_rules(target, start, end, seats, now, walk_in=walk_in)
-    # The three questions go out together (one round trip on PostgreSQL, after both locks), and are
-    # judged in this order. Lock order is member, then resource: the same in every transaction, so
-    # no deadlock.
-    in_service = ask_in_service(session, target, start, end)
-    ledger_service.hold_balance(session, target.member.id)
-    free = ask_free(session, target, start, end, seats)
-    within_quotas = ledger_service.ask_quotas(
-        session, target.member.id, target.quota_limits, start, end, seats, target.tz, now
+    booking = draft_one(
+        target, start, end, seats, now, note=note, series_id=series_id, walk_in=walk_in, new_code=new_code
     )
-    in_service()
-    free()
-    within_quotas()
+    return write_one(session, target, booking, now, new_code=new_code)
+
+
+def draft_one(
+    target: Target,
+    start: datetime,
+    end: datetime,
+    seats: int,
+    now: datetime,
+    *,
+    note: str = "",
+    series_id: str | None = None,
+    walk_in: bool = False,
+    new_code: Callable[[], str] = new_booking_code,
+) -> Booking:
+    """The row that booking one slot would insert, once every rule that reads no other booking
+    passes (times, hours, closures, seats): made before the write transaction, which then holds the
+    write slot only for what must be asked there (`write_one`)."""
+    check_slot_rules(target, start, end, seats, now, walk_in=walk_in)
     resource = target.resource
-    booking = _new_booking(
+    return _new_booking(
         target,
         start,
         end,
@@ -246,6 +280,31 @@ def book_one(
         series_id=series_id,
         booked_by=target.booked_by,
     )
+
+
+def write_one(
+    session: Session,
+    target: Target,
+    booking: Booking,
+    now: datetime,
+    *,
+    new_code: Callable[[], str] = new_booking_code,
+) -> Booking:
+    """Insert a drafted row (`draft_one`) if, in this transaction, the resource is in service, the
+    slot free and the member within the quotas; then reserve its time in the ledger."""
+    start, end, seats = booking.start_at, booking.end_at, booking.seats
+    # The three questions go out together (one round trip on PostgreSQL, after both locks), and are
+    # judged in this order. Lock order is member, then resource: the same in every transaction, so
+    # no deadlock.
+    in_service = ask_in_service(session, target, start, end)
+    ledger_service.hold_balance(session, target.member.id)
+    free = ask_free(session, target, start, end, seats)
+    within_quotas = ledger_service.ask_quotas(
+        session, target.member.id, target.quota_limits, start, end, seats, target.tz, now
+    )
+    in_service()
+    free()
+    within_quotas()
     _insert(session, target, booking, new_code)
     ledger_service.reserve(session, booking, now)
     return booking

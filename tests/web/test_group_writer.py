@@ -292,3 +292,34 @@ def test_the_bookings_of_a_batch_each_find_the_session_as_fresh(fresh_engine: En
     assert seen == [(0, 0), (0, 0)]
     with Session(fresh_engine) as session:
         assert [c.reason for c in session.exec(select(Closure))] == ["kept"]
+
+
+def test_a_booking_its_rules_refuse_never_waits_for_the_write_slot(fresh_engine: Engine) -> None:
+    """A booking is drafted (its rules, its row, its words) before it joins a batch: one that its
+    rules refuse (here, a slot already past) is answered in words without taking the write slot, even
+    while another process holds it."""
+    members, rooms = _world(fresh_engine, 1)
+    center = _Center(fresh_engine, members)
+    with running_server(center.app) as base:
+        center.greet(base)
+        headers = {**center.headers[members[0].id], "Accept-Language": "vi"}
+        before = center.writer.batches
+        past = {
+            "resource_id": rooms[0].id,
+            "start": at("2027-02-28 10:00").isoformat(),
+            "end": at("2027-02-28 11:00").isoformat(),
+        }
+        connection = fresh_engine.connect()
+        transaction = connection.begin()  # the write slot, held as another process would hold it
+        try:
+            refused = httpx.post(f"{base}/api/v1/bookings", json=past, headers=headers, timeout=10)
+            waiting = center.writer.waiting
+        finally:
+            transaction.rollback()
+            connection.close()
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "10:00–11:00 Chủ Nhật 28/02/2027 đã bắt đầu hoặc đã qua"
+    assert waiting == 0
+    assert center.writer.batches == before
+    assert _stored(fresh_engine) == []

@@ -69,16 +69,24 @@ async def _create_booking_lean(request: Request) -> Response | None:
     if writer is not None and not data.rrule:  # SQLite: committed with the worker's next batch
         request.state.actor = actor  # the error handler words a refusal in the member's language
         now = request.app.state.clock()
-        if bookings.needs_loading(database_of_engine(writer.engine), data):
-            await run_in_threadpool(_load_for_booking, request, actor, data, now)
-        if key is None:
-            # The answer is written once the batch's COMMIT is done, out of the write lock.
-            booking = await writer.run(lambda session: bookings.book(session, actor, data, now))
-            return JSONResponse(bookings.booking_read(booking).model_dump(mode="json"), status_code=201)
-        outcome = await writer.run(
-            lambda session: idempotency.book_idempotent(session, actor, data, now, key)
-        )
-        return _created(outcome)
+        database = database_of_engine(writer.engine)
+        if key is not None:
+            if bookings.needs_loading(database, actor, data):
+                await run_in_threadpool(_load_for_booking, request, actor, data, now)
+            outcome = await writer.run(
+                lambda session: idempotency.book_idempotent(session, actor, data, now, key)
+            )
+            return _created(outcome)
+        # Drafted before the batch (its rules, its row, its words), on the event loop when the
+        # catalogue's snapshots hold all it reads: the batch holds the write slot only for its
+        # statements. The answer is written once the batch's COMMIT is done, out of the write lock.
+        if bookings.needs_loading(database, actor, data):
+            drafted = await run_in_threadpool(_draft, request, actor, data, now)
+        else:
+            with read_session(request) as cached:  # not used to read: the snapshots are fresh
+                drafted = bookings.draft(cached, actor, data, now)
+        booking = await writer.run(lambda session: bookings.write(session, drafted))
+        return JSONResponse(bookings.booking_read(booking).model_dump(mode="json"), status_code=201)
     opener = write_session(request)
     if opener is None:
         return None
@@ -90,6 +98,11 @@ async def _create_booking_lean(request: Request) -> Response | None:
 
 
 IDEMPOTENCY_KEY_MAX = 200
+
+
+def _draft(request: Request, actor: Actor, data: BookingCreate, now: datetime) -> bookings.Draft:
+    with read_session(request) as session:
+        return bookings.draft(session, actor, data, now)
 
 
 def _load_for_booking(request: Request, actor: Actor, data: BookingCreate, now: datetime) -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from booking.bookings import service as bookings
 from booking.catalogue import service as catalogue
@@ -19,6 +19,7 @@ from booking.models import (
     Booking,
     BookingStatus,
     LedgerEntry,
+    MemberTraining,
     Notification,
     QuotaPeriod,
     ResourceKind,
@@ -326,10 +327,10 @@ class TestLoadingAhead:
         data = ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00")
         database = database_of(session)
         CATALOGUE.invalidate()
-        assert bookings.needs_loading(database, data)
+        assert bookings.needs_loading(database, who, data)
 
         bookings.load_for_booking(session, who, data, NOW)
-        assert not bookings.needs_loading(database, data)
+        assert not bookings.needs_loading(database, who, data)
         statements: list[str] = []
         listen = sa.event.listen
         listen(session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
@@ -355,11 +356,102 @@ class TestLoadingAhead:
         bookings.load_for_booking(session, who, data, NOW)
         bookings.load_for_booking(session, who, missing, NOW)
 
-        assert not bookings.needs_loading(database_of(session), missing)
+        assert not bookings.needs_loading(database_of(session), who, missing)
         with pytest.raises(NotPermitted, match="suspended"):
             bookings.book(session, who, data, NOW)
         with pytest.raises(NotFound):
             bookings.book(session, who, missing, NOW)
+
+
+class TestDrafting:
+    """A booking is drafted first (its rules, its row, its words), then written: on SQLite the write
+    transaction holds the database's one write lock for the statements only."""
+
+    def test_a_draft_reads_and_writes_nothing_once_the_catalogue_is_loaded(
+        self, session: Session, site: Site
+    ) -> None:
+        room = make_resource(session, site, name="Phòng họp A", quota_group="rooms")
+        member = make_member(session, plan=make_plan(session, quota("rooms", max_hours=40)))
+        who = actor(session, member)
+        data = ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00")
+        database = database_of(session)
+        CATALOGUE.invalidate()
+        bookings.load_for_booking(session, who, data, NOW)
+        assert not bookings.needs_loading(database, who, data)
+        before = count_rows(session, Booking)
+        statements: list[str] = []
+        sa.event.listen(session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+        drafted = bookings.draft(session, who, data, NOW)
+
+        assert statements == []
+        booking = bookings.write(session, drafted)
+        assert count_rows(session, Booking) == before + 1
+        assert booking.id == drafted.booking.id
+        read = " ".join(statements).lower()
+        assert "from resource" not in read
+        assert "from closure" not in read
+        told = session.exec(select(Notification).where(Notification.booking_id == booking.id)).one()
+        assert told.message == (
+            f"Your booking of Phòng họp A {en_slot('2027-03-02 10:00–11:00')} is confirmed; "
+            f"your check-in code is {booking.code}"
+        )
+
+    def test_a_draft_refuses_the_rules_that_read_no_booking(self, session: Session, site: Site) -> None:
+        room = make_resource(session, site)
+        who = actor(session, make_member(session))
+        before = count_rows(session, Booking)
+        with pytest.raises(InvalidRequest):
+            bookings.draft(session, who, ask(room.id, "2027-02-28 10:00", "2027-02-28 11:00"), NOW)
+        assert count_rows(session, Booking) == before
+
+    def test_a_code_drawn_again_is_the_one_the_member_is_told(self, session: Session, site: Site) -> None:
+        room = make_resource(session, site, name="Phòng họp B")
+        who = actor(session, make_member(session))
+        drafted = bookings.draft(session, who, ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00"), NOW)
+        other = bookings.book(session, who, ask(room.id, "2027-03-03 10:00", "2027-03-03 11:00"), NOW)
+        other.code = drafted.code  # the drafted code is taken meanwhile
+        session.add(other)
+        session.flush()
+
+        booking = bookings.write(session, drafted)
+
+        assert booking.code != drafted.code
+        told = session.exec(select(Notification).where(Notification.booking_id == booking.id)).one()
+        assert told.message.endswith(f"your check-in code is {booking.code}")
+
+    def test_the_write_reads_the_members_training_again(self, session: Session, site: Site) -> None:
+        training = make_training(session)
+        laser = make_resource(session, site, name="Laser 1", training=training)
+        member = make_member(session)
+        grant(session, member, training)
+        who = actor(session, member)
+        data = ask(laser.id, "2027-03-02 10:00", "2027-03-02 11:00")
+        bookings.load_for_booking(session, who, data, NOW)
+        # A training is read from the database, whatever the snapshots hold: drafted in a thread.
+        assert bookings.needs_loading(database_of(session), who, data)
+        drafted = bookings.draft(session, who, data, NOW)
+        session.execute(sa.delete(MemberTraining).where(col(MemberTraining.member_id) == member.id))
+
+        with pytest.raises(NotPermitted, match="which you do not hold"):
+            bookings.write(session, drafted)
+
+    def test_what_a_draft_would_read_sends_it_to_a_thread(self, session: Session, site: Site) -> None:
+        room = make_resource(session, site, quota_group="rooms")
+        member = make_member(session, plan=make_plan(session, quota("rooms", max_hours=40)))
+        other = make_member(session)
+        who = actor(session, member)
+        data = ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00")
+        database = database_of(session)
+        bookings.load_for_booking(session, who, data, NOW)
+        assert not bookings.needs_loading(database, who, data)
+        # Another member's account is read from the database.
+        assert bookings.needs_loading(
+            database, who, ask(room.id, "2027-03-02 10:00", "2027-03-02 11:00", member=other.id)
+        )
+        # A snapshot forgotten (a change to the catalogue) is loaded again.
+        CATALOGUE.invalidate()
+        assert bookings.needs_loading(database, who, data)
 
 
 class TestApproval:

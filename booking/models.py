@@ -322,6 +322,13 @@ class Booking(SQLModel, table=True):
         sa.Index("ix_booking_site_start", "site_id", "start_at"),
         # The jobs' queues (no-shows, reminders): a status's bookings by start, read from the oldest.
         sa.Index("ix_booking_status_start", "status", "start_at"),
+        # A series' bookings; most bookings belong to none and stay out of it.
+        sa.Index(
+            "ix_booking_series_id",
+            "series_id",
+            sqlite_where=sa.text("series_id IS NOT NULL"),
+            postgresql_where=sa.text("series_id IS NOT NULL"),
+        ),
         # The bookings holding their slot, by resource: what every overlap check and free-slot search
         # reads. Ended and cancelled ones leave it, so it stays the size of what lies ahead.
         sa.Index(
@@ -351,7 +358,7 @@ class Booking(SQLModel, table=True):
     status: BookingStatus = Field(sa_column=enum_column(BookingStatus, 16))
     code: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
     quota_group: str | None = Field(default=None, max_length=64)
-    series_id: str | None = Field(default=None, foreign_key="series.id", index=True, max_length=32)
+    series_id: str | None = Field(default=None, foreign_key="series.id", max_length=32)
     note: str = Field(default="", max_length=500)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from web import pipelining
+from web.writer_queue import WriterQueue
 
 # A read-only transaction on SQLite begins DEFERRED, so readers never wait for the write lock.
 READ_ONLY = "fablab_read_only"
@@ -178,8 +179,17 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
 
     # SQLite lets one writer in at a time. Threads of this process queue for it here, in order and
     # without delay, instead of in SQLite's busy handler, which sleeps in growing steps (up to 100 ms)
-    # and so turns a queue of writers into idle time. Other processes still meet at BEGIN IMMEDIATE.
+    # and so turns a queue of writers into idle time. Processes queue at the file beside the database
+    # (web/writer_queue.py), and still meet at BEGIN IMMEDIATE.
     writer = WriteSlot()
+    processes = WriterQueue.beside(Path(database)) if database and database != ":memory:" else None
+    if processes is not None:
+        event.listen(engine, "engine_disposed", lambda _engine: processes.close())
+
+    def _no_slot() -> sa.exc.OperationalError:
+        # An OperationalError the web answers with 503 and Retry-After, and the bridge retries.
+        no_slot = sqlite3.OperationalError(f"database is locked: no write slot within {writer_wait_s:g} s")
+        return sa.exc.OperationalError("BEGIN IMMEDIATE", None, no_slot)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
@@ -187,13 +197,13 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
         if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
             return
+        deadline = time.monotonic() + writer_wait_s
         if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=writer_wait_s):
-            # An OperationalError the web answers with 503 and Retry-After, and the bridge retries.
-            no_slot = sqlite3.OperationalError(
-                f"database is locked: no write slot within {writer_wait_s:g} s"
-            )
-            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, no_slot)
+            raise _no_slot()
         connection.info[_HOLDS_WRITER] = True
+        if processes is not None and not processes.acquire(timeout=deadline - time.monotonic()):
+            _release(connection.info)
+            raise _no_slot()
         try:
             # Takes the database's write lock now: the whole check-then-insert is serialised.
             _begin_immediate(connection.connection.dbapi_connection)
@@ -206,6 +216,8 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
 
     def _release(info: dict[Any, Any]) -> None:
         if info.pop(_HOLDS_WRITER, False):
+            if processes is not None:
+                processes.release()
             writer.release()
 
     # The slot is let go once the COMMIT is done (SQLAlchemy's "commit" event comes before it runs:

@@ -15,13 +15,15 @@ with `among`, an INSERT with `insert_into`.
 
 from __future__ import annotations
 
+import enum
 import re
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import instrumentation
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -30,6 +32,31 @@ from sqlmodel import Session, SQLModel
 
 Processor = Callable[[Any], Any] | None
 M = TypeVar("M", bound=SQLModel)
+T = TypeVar("T")
+
+
+class Pause(enum.Enum):
+    """Where a write in steps (`Steps`) stops, its statements so far asked or queued but not sent:
+    a writer running many writes in one transaction (PostgreSQL, web/writer.py) sends what all of
+    them queued in one round trip before it lets each go on and read its answers."""
+
+    ASKED = "asked"  # its questions and its locks: nothing written yet
+    WRITING = "writing"  # from here on the write changes rows: a refusal now undoes them
+
+
+# A write that pauses (yields a `Pause`) where its statements may wait to go out with other writes';
+# what it returns is its result. Run alone, it is run straight through (`finish`).
+Steps = Generator[Pause, None, T]
+
+
+def finish(steps: Steps[T]) -> T:
+    """Run a write in steps straight through: its result (each statement goes out when its answer is
+    read, as without pauses)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast("T", done.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +108,7 @@ class HotStatement:
 
         def read() -> list[tuple[Any, ...]]:
             try:
-                driver.send_waiting()  # type: ignore[union-attr]  # still queued: it goes out now
+                driver.send_for(cursor)  # type: ignore[union-attr]  # still queued: it goes out now
                 raw = cursor.fetchall()
             except Exception as exc:
                 if isinstance(exc, connection.dialect.loaded_dbapi.Error):
@@ -223,6 +250,29 @@ def bound_columns(table: sa.Table, columns: Sequence[str] | None = None) -> dict
     for a database's own INSERT (postgresql.insert, sqlite.insert) with an ON CONFLICT clause."""
     names = [column.key for column in table.columns] if columns is None else list(columns)
     return {name: sa.bindparam(name, type_=table.c[name].type) for name in names}
+
+
+def locking_in_order(table: sa.Table) -> sa.Select[Any]:
+    """Lock the rows of `table` whose ids are in the bound list `ids`, in the order of their ids, until
+    the transaction ends (PostgreSQL: its rows are locked as the sort returns them); transactions that
+    each lock several rows this way take them in one order and cannot deadlock on them."""
+    ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String()))
+    return sa.select(table.c.id).where(table.c.id == sa.any_(ids)).order_by(table.c.id).with_for_update()
+
+
+def held_locks(session: Session) -> set[tuple[str, str]]:
+    """The rows (table name, id) that the session's current transaction has locked in order
+    (`locking_in_order`), for a lock taken again in it to be skipped: a lock that is held is kept
+    until the transaction ends. Empty in a new transaction."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_HELD_LOCKS)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_HELD_LOCKS] = (transaction, set())
+    held: set[tuple[str, str]] = kept[1]
+    return held
+
+
+_HELD_LOCKS = "booking.sql held locks"
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
+from booking.engine import service as engine_service
 from booking.errors import NotPermitted
 from web import errors, pages, routes
 from web.api import auth, bookings, catalogue, me
@@ -30,7 +31,7 @@ from web.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, metrics_allowed,
 from web.runtime import MachineRuntime
 from web.settings import Settings
 from web.tokens import AddressCodec, ResetCodec, TokenCodec
-from web.writer import GroupWriter
+from web.writer import GroupWriter, PipelinedWriter
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,11 @@ def create_app(
     app.state.signup_links = AddressCodec(settings.secret_key, "signup")
     app.state.address_links = AddressCodec(settings.secret_key, "change")
     app.state.actors = ActorCache()
-    app.state.group_writer = GroupWriter(engine) if engine.dialect.name == "sqlite" else None
+    app.state.group_writer = (
+        GroupWriter(engine)
+        if engine.dialect.name == "sqlite"
+        else PipelinedWriter(engine, engine_service.lock_claims)
+    )
     app.state.machines = machines
     # Added before the session middleware, so it runs inside it and can read the session.
     app.add_middleware(CSRFMiddleware)

@@ -23,7 +23,7 @@ from booking.models import Role
 from firmware_bridge.center.commands import OutboxLink
 from web.settings import Settings
 from web.tokens import TokenCodec
-from web.writer import GroupWriter
+from web.writer import GroupWriter, PipelinedWriter
 
 Clock = Callable[[], datetime]
 _bearer = HTTPBearer(auto_error=False)
@@ -184,12 +184,12 @@ def write_session(request: Request) -> AbstractContextManager[Session] | None:
     return Session(request.app.state.engine, expire_on_commit=False)
 
 
-def group_writer(request: Request) -> GroupWriter | None:
-    """The app's group-commit writer (SQLite, web/writer.py), or None: on PostgreSQL, whose writers
-    do not queue for one lock, and where the tests give the request their own session."""
+def group_writer(request: Request) -> GroupWriter | PipelinedWriter | None:
+    """The app's writer of many bookings per transaction (web/writer.py: SQLite's group commit, or
+    PostgreSQL's shared round trips), or None where the tests give the request their own session."""
     if getattr(request.app.state, "write_session", None) is not None or request.app.dependency_overrides:
         return None
-    writer: GroupWriter | None = getattr(request.app.state, "group_writer", None)
+    writer: GroupWriter | PipelinedWriter | None = getattr(request.app.state, "group_writer", None)
     return writer
 
 

@@ -75,6 +75,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiting: Waiting = []
+        self._asked: set[int] = set()  # the ids of the asked cursors in `_waiting`
         self._wants_autocommit = False
         self._begun = False  # our BEGIN is queued or sent, and no COMMIT or ROLLBACK has ended it
 
@@ -102,12 +103,20 @@ class PipelinedConnection(psycopg.Connection[Any]):
         self._begin()
         cursor = psycopg.Cursor(self)
         self._waiting.append((query, params, cursor))
+        self._asked.add(id(cursor))
         return cursor
+
+    def send_for(self, cursor: psycopg.Cursor[Any]) -> None:
+        """Send what is queued if the asked `cursor` is among it (its rows are then read): a question
+        already sent with other writes' (web/writer.py) costs no round trip to read."""
+        if id(cursor) in self._asked:
+            self.send_waiting()
 
     def take_waiting(self) -> Waiting:
         """What is queued, the transaction's BEGIN first if it is due; the queue is left empty."""
         self._begin()
         waiting, self._waiting = self._waiting, []
+        self._asked.clear()
         return waiting
 
     def send_waiting(self) -> None:
@@ -125,6 +134,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
     def commit(self) -> None:
         waiting = self._waiting
         self._waiting = []
+        self._asked.clear()
         if waiting:
             # COMMIT as one more statement of the round trip: psycopg's own commit() would add a
             # second Sync, and a second round trip, to the pipeline.
@@ -136,11 +146,13 @@ class PipelinedConnection(psycopg.Connection[Any]):
 
     def rollback(self) -> None:
         self._waiting = []
+        self._asked.clear()
         self._begun = False
         super().rollback()  # ROLLBACK if the server has a transaction open; nothing otherwise
 
     def close(self) -> None:
         self._waiting = []
+        self._asked.clear()
         self._begun = False
         super().close()
 

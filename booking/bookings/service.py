@@ -37,6 +37,7 @@ from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, ResourceBloc
 from booking.notifications import notify
 from booking.schemas import BookingCreate, BookingRead
 from booking.spans import zone
+from booking.sql import Steps, finish
 from booking.waitlist import service as waitlist
 
 # How far back "my bookings" shows the past; older ones stay in the API and the iCal feed's range.
@@ -122,12 +123,22 @@ def write(session: Session, drafted: Draft) -> Booking:
     resource in service, the slot free, the quotas; a member's account and trainings, read again),
     then the row, its ledger entry and what its member (and, for a booking awaiting approval, the
     site's managers) are told. Refuses as `book` does."""
+    return finish(write_steps(session, drafted))
+
+
+def claim(drafted: Draft) -> engine.Claim:
+    """What writing the drafted booking locks (booking.engine.service.lock_claims)."""
+    return engine.claim(drafted.target)
+
+
+def write_steps(session: Session, drafted: Draft) -> Steps[Booking]:
+    """`write` in steps (booking.sql.Steps), for a writer that writes many bookings together."""
     target, now, data = drafted.target, drafted.now, drafted.data
     if engine.reads_member_rows(drafted.actor, target):
         target = engine.load_target(
             session, drafted.actor, data.resource_id, data.member, now, card_presented=drafted.card_presented
         )
-    booking = engine.write_one(session, target, drafted.booking, now)
+    booking = yield from engine.write_one_steps(session, target, drafted.booking, now)
     # A check-in code drawn again (the first was taken) is the one the member is told.
     notifications.send(session, drafted.told if booking.code == drafted.code else _told(target, booking, now))
     if booking.status is BookingStatus.pending:

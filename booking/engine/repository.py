@@ -6,7 +6,7 @@ the driver's cursor, and what the database's guards refuse becomes an exception 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource
-from booking.sql import HotStatement, among, bound_columns, insert_into
+from booking.sql import HotStatement, among, bound_columns, held_locks, insert_into, locking_in_order
 
 # The unique constraint on booking.code as each database names it when it refuses a row. Migration
 # 0001 leaves it unnamed: PostgreSQL then calls it <table>_<column>_key, and SQLite names an unnamed
@@ -141,7 +141,9 @@ def ask_first_exclusive_conflict(
 
 def lock_resource(session: Session, resource_id: str) -> None:
     """Lock the resource's row until the transaction ends: it orders the bookings of one resource."""
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and ("resource", resource_id) not in held_locks(
+        session
+    ):
         # Taken in the round trip of the transaction's next statement, before it runs.
         _LOCK_RESOURCE.later(session, {"id": resource_id})
 
@@ -149,6 +151,16 @@ def lock_resource(session: Session, resource_id: str) -> None:
 _LOCK_RESOURCE = HotStatement(
     sa.select(_resource.c.id).where(_resource.c.id == sa.bindparam("id")).with_for_update()
 )
+
+
+def lock_resources(session: Session, resource_ids: Sequence[str]) -> None:
+    """`lock_resource` for several resources at once, in the order of their ids (`locking_in_order`)."""
+    if resource_ids and session.get_bind().dialect.name == "postgresql":
+        _LOCK_RESOURCES.later(session, {"ids": list(resource_ids)})
+        held_locks(session).update(("resource", resource_id) for resource_id in resource_ids)
+
+
+_LOCK_RESOURCES = HotStatement(locking_in_order(_resource))
 
 
 class CodeTaken(Exception):
@@ -170,26 +182,47 @@ def insert_booking(session: Session, booking: Booking) -> None:
     is a lost race if an overlapping booking is there, else a code already in use. SQLite undoes only
     the refused statement.
     """
+    ask_insert_booking(session, booking)()
+
+
+def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]:
+    """`insert_booking` in two steps: the INSERT asked now (HotStatement.ask: on PostgreSQL it waits
+    to go out with the next statement); the function returned tells its outcome, raising OverlapRace
+    or CodeTaken for a row not taken, and joins the booking to the session."""
     values = _row_values(booking)
     if session.get_bind().dialect.name == "postgresql":
-        taken = _PG_INSERT.first(session, values)
-        if taken is None:
-            if first_exclusive_conflict(session, booking.resource_id, booking.start_at, booking.block_end):
-                raise OverlapRace()
-            raise CodeTaken()
-        make_transient_to_detached(booking)
-        session.add(booking)
-        return
+        taken = _PG_INSERT.ask(session, values)
+
+        def inserted() -> None:
+            if not taken():
+                if first_exclusive_conflict(
+                    session, booking.resource_id, booking.start_at, booking.block_end
+                ):
+                    raise OverlapRace()
+                raise CodeTaken()
+            make_transient_to_detached(booking)
+            session.add(booking)
+
+        return inserted
+    refused: Exception | None = None
     try:
         _INSERT.execute(session, values)
     except (IntegrityError, OperationalError) as exc:
         if _is_overlap_violation(exc):
-            raise OverlapRace() from exc
-        if isinstance(exc, IntegrityError) and _is_code_collision(exc):
-            raise CodeTaken() from exc
-        raise
-    make_transient_to_detached(booking)
-    session.add(booking)
+            refused = OverlapRace()
+        elif isinstance(exc, IntegrityError) and _is_code_collision(exc):
+            refused = CodeTaken()
+        else:
+            raise
+        refused.__cause__ = exc
+
+    def done() -> None:
+        if refused is not None:
+            raise refused
+        make_transient_to_detached(booking)
+        session.add(booking)
+
+    return done
 
 
 def _row_values(booking: Booking) -> dict[str, Any]:

@@ -3,7 +3,7 @@ and insert it under the database's guards with its quota reserved. Never commits
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from booking.messages import At, Message, Name, Slot, message
 from booking.models import Booking, BookingStatus, Role
 from booking.security import new_booking_code, new_id
 from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
-from booking.sql import built
+from booking.sql import Pause, Steps, built, finish
 
 # A rule checked in two steps: its question asked of the database, then this, which judges the answer.
 Check = Callable[[], None]
@@ -292,6 +292,19 @@ def write_one(
 ) -> Booking:
     """Insert a drafted row (`draft_one`) if, in this transaction, the resource is in service, the
     slot free and the member within the quotas; then reserve its time in the ledger."""
+    return finish(write_one_steps(session, target, booking, now, new_code=new_code))
+
+
+def write_one_steps(
+    session: Session,
+    target: Target,
+    booking: Booking,
+    now: datetime,
+    *,
+    new_code: Callable[[], str] = new_booking_code,
+) -> Steps[Booking]:
+    """`write_one` in steps (booking.sql.Steps): it pauses once its questions are asked, and once its
+    INSERT is."""
     start, end, seats = booking.start_at, booking.end_at, booking.seats
     # The three questions go out together (one round trip on PostgreSQL, after both locks), and are
     # judged in this order. Lock order is member, then resource: the same in every transaction, so
@@ -302,12 +315,36 @@ def write_one(
     within_quotas = ledger_service.ask_quotas(
         session, target.member.id, target.quota_limits, start, end, seats, target.tz, now
     )
+    yield Pause.ASKED
     in_service()
     free()
     within_quotas()
-    _insert(session, target, booking, new_code)
+    inserted = repo.ask_insert_booking(session, booking)
+    yield Pause.WRITING
+    _insert(session, target, booking, new_code, inserted)
     ledger_service.reserve(session, booking, now)
     return booking
+
+
+def lock_claims(session: Session, claims: Iterable[Claim]) -> None:
+    """Lock, in one order for every transaction, the members and the resources of several writes
+    (`claims`) that one transaction will make together: all the members by id, then all the resources
+    by id. Each write then takes its own locks again (no-ops), in the same order as a write alone:
+    member, then resource; so transactions that write several bookings at once cannot deadlock with
+    each other or with one that writes one."""
+    members = sorted({member for member, _resource in claims})
+    resources = sorted({resource for _member, resource in claims})
+    ledger_service.hold_balances(session, members)
+    repo.lock_resources(session, resources)
+
+
+# What a booking's write locks: its member's ledger and its resource (their ids).
+Claim = tuple[str, str]
+
+
+def claim(target: Target) -> Claim:
+    """The locks a booking of this target takes (`lock_claims`)."""
+    return (target.member.id, target.resource.id)
 
 
 def event_target(session: Session, actor: Actor, resource_id: str) -> Target:
@@ -398,13 +435,21 @@ def _new_booking(
     )
 
 
-def _insert(session: Session, target: Target, booking: Booking, new_code: Callable[[], str]) -> None:
-    """The guarded insert: a new code after a collision, the winner named after a lost race."""
+def _insert(
+    session: Session,
+    target: Target,
+    booking: Booking,
+    new_code: Callable[[], str],
+    asked: Callable[[], None] | None = None,
+) -> None:
+    """The guarded insert (its first attempt already `asked`, or not): a new code after a collision,
+    the winner named after a lost race."""
     for _attempt in range(CODE_ATTEMPTS):
         try:
-            repo.insert_booking(session, booking)
+            (asked or repo.ask_insert_booking(session, booking))()
             return
         except repo.CodeTaken:
+            asked = None
             booking.code = new_code()
         except repo.OverlapRace as exc:
             holder = repo.first_exclusive_conflict(

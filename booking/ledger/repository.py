@@ -23,7 +23,7 @@ from booking.models import (
     UTCDateTime,
 )
 from booking.spans import Span
-from booking.sql import HotStatement, among, insert_into
+from booking.sql import HotStatement, among, held_locks, insert_into, locking_in_order
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -44,7 +44,7 @@ def lock_member(session: Session, member_id: str) -> None:
     Two parallel bookings by one member then check their quota one after the other. SQLite needs no
     row lock: every writing transaction there begins IMMEDIATE and holds the database's write lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and ("member", member_id) not in held_locks(session):
         # Taken in the round trip of the transaction's next statement, before it runs.
         _LOCK_MEMBER.later(session, {"id": member_id})
 
@@ -52,6 +52,16 @@ def lock_member(session: Session, member_id: str) -> None:
 _LOCK_MEMBER = HotStatement(
     sa.select(_member.c.id).where(_member.c.id == sa.bindparam("id")).with_for_update()
 )
+
+
+def lock_members(session: Session, member_ids: Sequence[str]) -> None:
+    """`lock_member` for several members at once, in the order of their ids (`locking_in_order`)."""
+    if member_ids and session.get_bind().dialect.name == "postgresql":
+        _LOCK_MEMBERS.later(session, {"ids": list(member_ids)})
+        held_locks(session).update(("member", member_id) for member_id in member_ids)
+
+
+_LOCK_MEMBERS = HotStatement(locking_in_order(_member))
 _INSERT_ENTRY = HotStatement(insert_into(_ledger, [c.key for c in _ledger.columns if c.key != "id"]))
 
 

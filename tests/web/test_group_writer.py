@@ -28,7 +28,7 @@ from tests.servers import running_server
 from web.app import create_app
 from web.db import make_engine
 from web.settings import Settings
-from web.writer import GroupWriter
+from web.writer import GroupWriter, PipelinedWriter
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 DAY = "2027-03-02"
@@ -241,12 +241,12 @@ def test_no_write_slot_in_time_is_a_503_for_every_waiting_booking(fresh_engine: 
         impatient.dispose()
 
 
-def test_postgresql_and_test_sessions_do_not_use_it(engine: Engine) -> None:
+def test_each_database_has_its_own_writer(engine: Engine) -> None:
     settings = Settings(environment="test", secret_key="x" * 40, database_url="sqlite://")
-    assert create_app(settings, engine=engine).state.group_writer is not None
+    assert isinstance(create_app(settings, engine=engine).state.group_writer, GroupWriter)
     pg = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     try:
-        assert create_app(settings, engine=pg).state.group_writer is None
+        assert isinstance(create_app(settings, engine=pg).state.group_writer, PipelinedWriter)
     finally:
         pg.dispose()
 

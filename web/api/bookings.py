@@ -43,6 +43,7 @@ from web.deps import (
     read_session,
     write_session,
 )
+from web.writer import GroupWriter
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
@@ -66,11 +67,13 @@ async def _create_booking_lean(request: Request) -> Response | None:
     except ValueError:  # not JSON, or not a booking (pydantic's ValidationError is a ValueError)
         return None
     writer = group_writer(request)
-    if writer is not None and not data.rrule:  # SQLite: committed with the worker's next batch
+    # SQLite: committed with the worker's next batch; PostgreSQL: its round trips shared with the
+    # batch's other bookings (web/writer.py). A repeated key is answered by the route below there.
+    if writer is not None and not data.rrule and (key is None or isinstance(writer, GroupWriter)):
         request.state.actor = actor  # the error handler words a refusal in the member's language
         now = request.app.state.clock()
         database = database_of_engine(writer.engine)
-        if key is not None:
+        if key is not None and isinstance(writer, GroupWriter):
             if bookings.needs_loading(database, actor, data):
                 await run_in_threadpool(_load_for_booking, request, actor, data, now)
             outcome = await writer.run(
@@ -85,7 +88,9 @@ async def _create_booking_lean(request: Request) -> Response | None:
         else:
             with read_session(request) as cached:  # not used to read: the snapshots are fresh
                 drafted = bookings.draft(cached, actor, data, now)
-        booking = await writer.run(lambda session: bookings.write(session, drafted))
+        booking = await writer.run_steps(
+            lambda session: bookings.write_steps(session, drafted), bookings.claim(drafted)
+        )
         return JSONResponse(bookings.booking_read(booking).model_dump(mode="json"), status_code=201)
     opener = write_session(request)
     if opener is None:

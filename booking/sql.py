@@ -263,7 +263,8 @@ def locking_in_order(table: sa.Table) -> sa.Select[Any]:
 def held_locks(session: Session) -> set[tuple[str, str]]:
     """The rows (table name, id) that the session's current transaction has locked in order
     (`locking_in_order`), for a lock taken again in it to be skipped: a lock that is held is kept
-    until the transaction ends. Empty in a new transaction."""
+    until the transaction ends. Empty in a new transaction. (Not for locks taken in a savepoint:
+    rolling back to it releases them.)"""
     transaction = session.get_transaction()
     kept = session.info.get(_HELD_LOCKS)
     if kept is None or kept[0] is not transaction:

@@ -227,6 +227,7 @@ class PipelinedWriter:
         self.batch_max = batch_max
         self._queue: deque[_Steps[Any]] = deque()
         self._draining = False
+        self._running: set[asyncio.Task[None]] = set()  # batches not yet answered
         self.batches = 0  # how many transactions it committed (read by the tests)
         self.alone = 0  # how many bookings it wrote alone after a batch was rolled back (the tests)
 
@@ -243,17 +244,27 @@ class PipelinedWriter:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                await self._batch()
+                # The next batch begins once this one has sent its COMMIT: its statements go out
+                # while the server makes this one durable (a booking of the same member or resource
+                # waits for that COMMIT at its lock).
+                committing = asyncio.Event()
+                batch = asyncio.get_running_loop().create_task(self._batch(committing))
+                self._running.add(batch)
+                batch.add_done_callback(self._running.discard)
+                await committing.wait()
         finally:
             self._draining = False
 
-    async def _batch(self) -> None:
+    async def _batch(self, committing: asyncio.Event) -> None:
         taken = [self._queue.popleft() for _ in range(min(len(self._queue), self.batch_max))]
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
         try:
             # In a thread, not on the event loop: a statement may wait for a row lock held by a
             # transaction that only the event loop can end (a request's session, closed there).
-            together = await run_in_threadpool(self._together, taken)
+            together = await run_in_threadpool(
+                self._together, taken, lambda: loop.call_soon_threadsafe(committing.set)
+            )
         except BaseException as exc:  # the COMMIT failed: whether it took is unknown, nothing is redone
             log.warning("a batch of %d booking(s) was not committed: %s", len(taken), exc)
             for work in taken:
@@ -262,6 +273,7 @@ class PipelinedWriter:
                 raise
             together = True
         finally:
+            committing.set()
             WRITE_BATCH_SECONDS.observe(time.perf_counter() - started)
             WRITE_BATCH_BOOKINGS.observe(len(taken))
         if not together:
@@ -272,9 +284,10 @@ class PipelinedWriter:
         for work in taken:
             _settle(work.answer, work.value, work.error)
 
-    def _together(self, taken: list[_Steps[Any]]) -> bool:
-        """Write the batch in one transaction; False if it was rolled back (or never began), to be
-        written again one booking at a time. Raises only what its COMMIT raised."""
+    def _together(self, taken: list[_Steps[Any]], committing: Callable[[], object]) -> bool:
+        """Write the batch in one transaction (`committing` called as its COMMIT goes out); False if
+        it was rolled back (or never began), to be written again one booking at a time. Raises only
+        what its COMMIT raised."""
         try:
             connection = self.engine.connect()
         except Exception as exc:
@@ -299,6 +312,7 @@ class PipelinedWriter:
                     connection.invalidate()
                 return False
             session.close()
+            committing()
             try:
                 transaction.commit()
             except BaseException:

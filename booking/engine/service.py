@@ -3,7 +3,7 @@ and insert it under the database's guards with its quota reserved. Never commits
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -326,7 +326,7 @@ def write_one_steps(
     return booking
 
 
-def lock_claims(session: Session, claims: Iterable[Claim]) -> None:
+def lock_claims(session: Session, claims: Sequence[Claim]) -> None:
     """Lock, in one order for every transaction, the members and the resources of several writes
     (`claims`) that one transaction will make together: all the members by id, then all the resources
     by id. Each write then takes its own locks again (no-ops), in the same order as a write alone:

@@ -193,8 +193,8 @@ def _settle(answer: asyncio.Future[Any], value: Any, error: BaseException | None
 
 
 class PipelinedWriter:
-    """Booking writes on PostgreSQL, many in one transaction and a few round trips, run by the event
-    loop.
+    """Booking writes on PostgreSQL, many in one transaction and a few round trips, in a thread of
+    the worker (a statement may wait for a row lock that only this event loop's requests can free).
 
     Each booking waited for three round trips of its own (its questions, its INSERT, its COMMIT),
     and on a small machine a round trip lasts as long as the server takes to be given a core: two

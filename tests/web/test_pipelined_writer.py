@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,9 +22,13 @@ from booking.engine import service as engine_service
 from booking.errors import Conflict, QuotaExceeded
 from booking.models import Booking, LedgerEntry, Member, Notification, Resource, ResourceKind
 from tests.booking.helpers import ask
+from tests.clock import FakeClock
 from tests.conftest import NOW
-from tests.factories import actor, make_member, make_plan, make_resource, make_site, quota
+from tests.factories import actor, at, make_member, make_plan, make_resource, make_site, quota
+from tests.servers import running_server
 from web import pipelining
+from web.app import create_app
+from web.settings import Settings
 from web.writer import PipelinedWriter
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -265,3 +270,27 @@ def test_a_refusal_after_a_booking_wrote_rolls_the_batch_back_and_keeps_none_of_
     assert _count(fresh_engine, Booking, Booking.id == regretted.booking.id) == 0
     assert _count(fresh_engine, LedgerEntry, LedgerEntry.booking_id == regretted.booking.id) == 0
     assert _count(fresh_engine, Booking, Booking.id == fine.booking.id) == 1
+
+
+def test_a_real_server_books_through_it_and_words_a_refusal_in_vietnamese(fresh_engine: Engine) -> None:
+    people, (room,) = _world(fresh_engine, 2, 1)
+    settings = Settings(environment="test", secret_key="x" * 40, database_url="sqlite://")
+    app = create_app(settings, engine=fresh_engine, clock=FakeClock(NOW))
+    writer: PipelinedWriter = app.state.group_writer
+    body = {"resource_id": room.id, "start": at(SLOT[0]).isoformat(), "end": at(SLOT[1]).isoformat()}
+    with running_server(app) as base:
+        headers = []
+        for member in people:
+            token = app.state.tokens.issue(member.id, member.token_version)
+            said = {"Authorization": f"Bearer {token}", "Accept-Language": "vi"}
+            assert httpx.get(f"{base}/api/v1/me", headers=said).status_code == 200  # known to the cache
+            headers.append(said)
+        booked = httpx.post(f"{base}/api/v1/bookings", json=body, headers=headers[0], timeout=30)
+        refused = httpx.post(f"{base}/api/v1/bookings", json=body, headers=headers[1], timeout=30)
+
+    assert booked.status_code == 201
+    assert booked.json()["member"] == people[0].id
+    assert (writer.batches, writer.alone) == (2, 0)  # each went through the writer, and was judged there
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == f"{room.name} đã có người đặt 10:00–11:00 thứ Ba 02/03/2027"
+    assert _count(fresh_engine, Booking, Booking.resource_id == room.id) == 1

@@ -294,3 +294,42 @@ def test_a_real_server_books_through_it_and_words_a_refusal_in_vietnamese(fresh_
     assert refused.status_code == 409
     assert refused.json()["detail"] == f"{room.name} đã có người đặt 10:00–11:00 thứ Ba 02/03/2027"
     assert _count(fresh_engine, Booking, Booking.resource_id == room.id) == 1
+
+
+def test_a_batch_whose_connection_is_killed_is_written_again_alone(fresh_engine: Engine) -> None:
+    """The batch's server process is terminated while the batch waits for a row lock (as in a
+    database restart): the batch is lost with its connection, and each of its bookings is written
+    again, alone, on a new one; none is lost and none is written twice."""
+    people, rooms = _world(fresh_engine, 2, 2)
+    drafts = [_draft(fresh_engine, m, r, *SLOT) for m, r in zip(people, rooms, strict=True)]
+    writer = _writer(fresh_engine)
+    holder = fresh_engine.connect()
+    held = holder.begin()
+    holder.execute(sa.text("SELECT id FROM member WHERE id = :id FOR UPDATE"), {"id": people[0].id})
+
+    async def main() -> list[Any]:
+        writing = asyncio.gather(
+            *(writer.run_steps(_steps(drafted), bookings.claim(drafted)) for drafted in drafts),
+            return_exceptions=True,
+        )
+        await asyncio.to_thread(_wait_for_lock_waiters, fresh_engine, 1)
+        killed = holder.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalars()
+        assert list(killed) == [True]
+        held.commit()
+        return list(await writing)
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        holder.close()
+
+    assert all(isinstance(outcome, Booking) for outcome in outcomes), outcomes
+    assert (writer.batches, writer.alone) == (0, 2)
+    ids = [d.booking.id for d in drafts]
+    assert _count(fresh_engine, Booking, sa.column("id").in_(ids)) == 2
+    assert _count(fresh_engine, LedgerEntry, sa.column("booking_id").in_(ids)) == 2

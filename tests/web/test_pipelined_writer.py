@@ -7,8 +7,9 @@ The writer is driven here as the booking route drives it: drafted bookings hande
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -48,12 +49,30 @@ def _together(*calls: tuple[PipelinedWriter, Any]) -> list[Any]:
     """Hand the drafted bookings to their writers at once; each one's booking, or what refused it."""
 
     async def main() -> list[Any]:
-        return await asyncio.gather(
-            *(writer.run_steps(_steps(drafted), bookings.claim(drafted)) for writer, drafted in calls),
-            return_exceptions=True,
-        )
+        return await _hand_in(*calls)
 
     return asyncio.run(main())
+
+
+def _hand_in(*calls: tuple[PipelinedWriter, Any]) -> asyncio.Future[list[Any]]:
+    """The drafted bookings handed to their writers at once (in a running event loop): their
+    outcomes, each a booking or what refused it, when awaited."""
+    return asyncio.gather(
+        *(writer.run_steps(_steps(drafted), bookings.claim(drafted)) for writer, drafted in calls),
+        return_exceptions=True,
+    )
+
+
+@contextlib.contextmanager
+def _members_held(engine: Engine, *members: Member) -> Iterator[tuple[sa.Connection, sa.RootTransaction]]:
+    """A transaction of the test's that holds the members' rows locked until it commits."""
+    with engine.connect() as holder:
+        held = holder.begin()
+        holder.execute(
+            sa.text("SELECT id FROM member WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+            {"ids": [member.id for member in members]},
+        )
+        yield holder, held
 
 
 def _steps(drafted: Any) -> Callable[[Session], Any]:
@@ -200,26 +219,15 @@ def test_batches_of_two_workers_lock_in_one_order_and_never_deadlock(fresh_engin
         (y, _draft(fresh_engine, people[2], room_a, "2027-03-02 14:00", "2027-03-02 15:00")),
         (y, _draft(fresh_engine, people[3], room_b, "2027-03-02 16:00", "2027-03-02 17:00")),
     ]
-    holder = fresh_engine.connect()
-    held = holder.begin()
-    holder.execute(
-        sa.text("SELECT id FROM member WHERE id IN (:a, :b) ORDER BY id FOR UPDATE"),
-        {"a": people[1].id, "b": people[3].id},
-    )
+    with _members_held(fresh_engine, people[1], people[3]) as (_holder, held):
 
-    async def main() -> list[Any]:
-        writing = asyncio.gather(
-            *(writer.run_steps(_steps(drafted), bookings.claim(drafted)) for writer, drafted in calls),
-            return_exceptions=True,
-        )
-        await asyncio.to_thread(_wait_for_lock_waiters, fresh_engine, 2)
-        held.commit()
-        return await writing
+        async def main() -> list[Any]:
+            writing = _hand_in(*calls)
+            await asyncio.to_thread(_wait_for_lock_waiters, fresh_engine, 2)
+            held.commit()
+            return await writing
 
-    try:
         outcomes = asyncio.run(main())
-    finally:
-        holder.close()
 
     assert all(isinstance(outcome, Booking) for outcome in outcomes), outcomes
     assert (x.batches, y.batches) == (1, 1)
@@ -303,30 +311,22 @@ def test_a_batch_whose_connection_is_killed_is_written_again_alone(fresh_engine:
     people, rooms = _world(fresh_engine, 2, 2)
     drafts = [_draft(fresh_engine, m, r, *SLOT) for m, r in zip(people, rooms, strict=True)]
     writer = _writer(fresh_engine)
-    holder = fresh_engine.connect()
-    held = holder.begin()
-    holder.execute(sa.text("SELECT id FROM member WHERE id = :id FOR UPDATE"), {"id": people[0].id})
+    with _members_held(fresh_engine, people[0]) as (holder, held):
 
-    async def main() -> list[Any]:
-        writing = asyncio.gather(
-            *(writer.run_steps(_steps(drafted), bookings.claim(drafted)) for drafted in drafts),
-            return_exceptions=True,
-        )
-        await asyncio.to_thread(_wait_for_lock_waiters, fresh_engine, 1)
-        killed = holder.execute(
-            sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        ).scalars()
-        assert list(killed) == [True]
-        held.commit()
-        return list(await writing)
+        async def main() -> list[Any]:
+            writing = _hand_in(*[(writer, drafted) for drafted in drafts])
+            await asyncio.to_thread(_wait_for_lock_waiters, fresh_engine, 1)
+            killed = holder.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalars()
+            assert list(killed) == [True]
+            held.commit()
+            return await writing
 
-    try:
         outcomes = asyncio.run(main())
-    finally:
-        holder.close()
 
     assert all(isinstance(outcome, Booking) for outcome in outcomes), outcomes
     assert (writer.batches, writer.alone) == (0, 2)

@@ -49,6 +49,18 @@ class Pause(enum.Enum):
 Steps = Generator[Pause, None, T]
 
 
+def all_or_nothing(session: Session) -> bool:
+    """Whether the session's transaction is written whole or not at all (a writer's batch, see
+    web/writer.py): a row the database refuses in it fails its COMMIT, and each of its writes is then
+    written again alone, where that refusal is read and answered. In such a transaction a write need
+    not read what its INSERT did before the COMMIT: the INSERT goes out with it."""
+    return bool(session.info.get(ALL_OR_NOTHING))
+
+
+# The key in a session's info that marks its transaction all or nothing (`all_or_nothing`).
+ALL_OR_NOTHING = "booking.sql all or nothing"
+
+
 def finish(steps: Steps[T]) -> T:
     """Run a write in steps straight through: its result (each statement goes out when its answer is
     read, as without pauses)."""

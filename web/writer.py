@@ -31,12 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
-from booking.sql import Pause, Steps, finish
+from booking.sql import ALL_OR_NOTHING, Pause, Steps, finish
 from web.metrics import WRITE_BATCH_BOOKINGS, WRITE_BATCH_SECONDS
 
 log = logging.getLogger(__name__)
@@ -203,16 +204,19 @@ class PipelinedWriter:
     locks their members and resources (all of them, in one order: booking.engine.service.lock_claims,
     so batches of different workers cannot deadlock), then steps them together (booking.sql.Steps):
     every booking asks its questions, and all of them go out in one round trip; every booking judges
-    its answers and asks its INSERT, and all of those go out in one; its ledger entry, its notice and
-    its e-mail go out with the COMMIT. Two bookings of one member or one resource are not asked
-    together (the second would not see the first's row): the second waits for the first to be
-    written, in the same transaction.
+    its answers and queues its INSERT, its ledger entry, its notice and its e-mail, and all of those
+    go out with the COMMIT: a batch is two round trips, whatever its size. Two bookings of one member
+    or one resource are not asked together (the second would not see the first's row): the second
+    waits for the first to be written, in the same transaction.
 
     A booking refused before it writes (a rule, a taken slot, a quota) is answered alone, and the
-    others stand: it wrote nothing, and its locks go with the COMMIT. Anything else (an error of the
-    database, which ends the transaction, or a refusal after a booking wrote) rolls the batch back,
-    and each of its bookings is then written alone, in a transaction of its own, as it would have
-    been without this writer. No answer is given before the COMMIT that makes it true.
+    others stand: it wrote nothing, and its locks go with the COMMIT. The batch is written whole or
+    not at all (booking.sql.all_or_nothing): a row the database refuses (a check-in code drawn
+    twice, a member deleted meanwhile) fails its transaction, and so does a refusal after a booking
+    wrote; the batch is then rolled back, and each of its bookings written alone, in a transaction of
+    its own, as it would have been without this writer, where a refusal of its row is read and
+    answered. No answer is given before the COMMIT that makes it true; a COMMIT whose outcome is
+    unknown (the connection lost on the way) fails the batch's bookings, and none is written again.
     """
 
     def __init__(
@@ -296,11 +300,12 @@ class PipelinedWriter:
         try:
             transaction = connection.begin()
             session = _batch_session(connection)
+            session.info[ALL_OR_NOTHING] = True
             try:
                 self.lock(session, [work.claim for work in taken])
                 failure = connection.dialect.loaded_dbapi.Error
                 for wave in _waves(taken):
-                    _step_together(connection, session, wave, failure)
+                    _step_together(session, wave, failure)
                 session.flush()
             except Exception as exc:
                 log.info("a batch of %d booking(s) is written again one at a time: %r", len(taken), exc)
@@ -315,6 +320,15 @@ class PipelinedWriter:
             committing()
             try:
                 transaction.commit()
+            except Exception as exc:
+                if not _refused(connection):
+                    connection.invalidate()
+                    raise
+                # A statement that went out with the COMMIT was refused: the server ended the
+                # transaction without it (the connection goes back rolled back).
+                log.info("a batch of %d booking(s) is written again one at a time: %r", len(taken), exc)
+                _forget(session)
+                return False
             except BaseException:
                 connection.invalidate()
                 raise
@@ -365,20 +379,14 @@ def _waves(taken: list[_Steps[Any]]) -> list[list[_Steps[Any]]]:
     return waves
 
 
-def _step_together(
-    connection: sa.Connection, session: Session, wave: list[_Steps[Any]], failure: type[Exception]
-) -> None:
-    """Step the wave's writes together: each to its next pause, then what all of them queued goes out
-    in one round trip, and again, until every one has returned or been refused."""
-    driver = connection.connection.dbapi_connection
-    send = getattr(driver, "send_waiting", None)
-    if send is None:  # pragma: no cover - the engine's connections are pipelined ones (web/pipelining.py)
-        raise sa.exc.InvalidRequestError("a pipelined writer needs pipelined connections")
+def _step_together(session: Session, wave: list[_Steps[Any]], failure: type[Exception]) -> None:
+    """Step the wave's writes together: each to its next pause, and again, until every one has
+    returned or been refused. What they queue goes out when the first of them reads an answer: all
+    the wave's questions in one round trip; what they write, with the next wave's or the COMMIT."""
     for work in wave:
         work.running = work.steps(session)
     going = [work for work in wave if _step(work, failure)]
     while going:
-        send()
         going = [work for work in going if _step(work, failure)]
 
 
@@ -399,6 +407,20 @@ def _step(work: _Steps[Any], failure: type[Exception]) -> bool:
             raise _Undo(f"a booking refused after it wrote: {exc!r}") from exc
         work.error = exc
     return False
+
+
+def _refused(connection: sa.Connection) -> bool:
+    """Whether the server refused a statement of the transaction and says so: it is still talking
+    to us, and the transaction is a failed one, which it will not commit. (Not a COMMIT whose answer
+    never came: that one may have been made durable.)"""
+    driver = connection.connection.dbapi_connection
+    info = getattr(driver, "info", None)
+    if info is None or getattr(driver, "closed", True):
+        return False
+    return bool(info.status == psycopg.pq.ConnStatus.OK and info.transaction_status == _FAILED)
+
+
+_FAILED = psycopg.pq.TransactionStatus.INERROR
 
 
 def _forget(session: Session) -> None:

@@ -185,6 +185,17 @@ def insert_booking(session: Session, booking: Booking) -> None:
     ask_insert_booking(session, booking)()
 
 
+def insert_booking_unread(session: Session, booking: Booking) -> None:
+    """Insert the booking without reading what the INSERT did: it goes out with the transaction's
+    next statement or its COMMIT, and a row the database refuses (a check-in code drawn twice, an
+    overlap) fails that statement, and with it the transaction. Only in a transaction that is written
+    whole or not at all (booking.sql.all_or_nothing), where such a failure has every write of it
+    written again alone (`insert_booking`); joins the booking to the session."""
+    _INSERT.later(session, _row_values(booking))
+    make_transient_to_detached(booking)
+    session.add(booking)
+
+
 def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]:
     """`insert_booking` in two steps: the INSERT asked now (HotStatement.ask: on PostgreSQL it waits
     to go out with the next statement); the function returned tells its outcome, raising OverlapRace

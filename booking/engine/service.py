@@ -27,7 +27,7 @@ from booking.messages import At, Message, Name, Slot, message
 from booking.models import Booking, BookingStatus, Role
 from booking.security import new_booking_code, new_id
 from booking.spans import ClosureSpan, SeatSpan, Span, peak_seats
-from booking.sql import Pause, Steps, built, finish
+from booking.sql import Pause, Steps, all_or_nothing, built, finish
 
 # A rule checked in two steps: its question asked of the database, then this, which judges the answer.
 Check = Callable[[], None]
@@ -319,9 +319,15 @@ def write_one_steps(
     in_service()
     free()
     within_quotas()
-    inserted = repo.ask_insert_booking(session, booking)
-    yield Pause.WRITING
-    _insert(session, target, booking, new_code, inserted)
+    if all_or_nothing(session):
+        # Its INSERT goes out with the COMMIT, unread: a refusal of the row fails the COMMIT, and the
+        # booking is written again alone, where the refusal is read and answered (`_insert`).
+        repo.insert_booking_unread(session, booking)
+        yield Pause.WRITING
+    else:
+        inserted = repo.ask_insert_booking(session, booking)
+        yield Pause.WRITING
+        _insert(session, target, booking, new_code, inserted)
     ledger_service.reserve(session, booking, now)
     return booking
 

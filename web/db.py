@@ -27,6 +27,9 @@ from web.writer_queue import WriterQueue
 READ_ONLY = "fablab_read_only"
 # Transactions that answer a card tap: on SQLite they take the write slot before any request waiting.
 URGENT = "fablab_urgent"
+# A write transaction on SQLite that begins only if the write slot is free now: WriteSlotBusy at once
+# otherwise (a batch of bookings asked for on the event loop, web/writer.py).
+NO_WAIT = "fablab_no_wait"
 WRITER_WAIT_S = 30
 _HOLDS_WRITER = "fablab_holds_writer"
 # SQLite copies its write-ahead log back into the database file at a checkpoint. Left to itself it
@@ -74,6 +77,14 @@ class WriteSlot:
                 self.release()  # handed over just as this thread was interrupted: pass it on
             raise
         return self._leave(entry)
+
+    def try_acquire(self) -> bool:
+        """The slot if it is free and nobody waits for it (True); False at once otherwise."""
+        with self._lock:
+            if self._held or self._queue:
+                return False
+            self._held = True
+            return True
 
     def _leave(self, entry: tuple[int, int, _Turn]) -> bool:
         """Out of the line after a timeout or an interruption; True if the slot came meanwhile."""
@@ -197,6 +208,9 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
         if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
             return
+        if options.get(NO_WAIT):
+            _begin_now(connection)
+            return
         deadline = time.monotonic() + writer_wait_s
         if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=writer_wait_s):
             raise _no_slot()
@@ -213,6 +227,25 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
         except BaseException:
             _release(connection.info)
             raise
+
+    def _begin_now(connection: sa.Connection) -> None:
+        if not writer.try_acquire():
+            raise WriteSlotBusy()
+        connection.info[_HOLDS_WRITER] = True
+        if processes is not None and not processes.try_acquire():
+            _release(connection.info)
+            raise WriteSlotBusy()
+        try:
+            began = _try_begin_immediate(connection.connection.dbapi_connection)
+        except sqlite3.OperationalError as exc:
+            _release(connection.info)
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        except BaseException:
+            _release(connection.info)
+            raise
+        if not began:
+            _release(connection.info)
+            raise WriteSlotBusy()
 
     def _release(info: dict[Any, Any]) -> None:
         if info.pop(_HOLDS_WRITER, False):
@@ -324,6 +357,24 @@ def _begin_immediate(dbapi_connection: Any) -> None:
                 time.sleep(random.uniform(0.0001, 0.0005))
     finally:
         dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+
+def _try_begin_immediate(dbapi_connection: Any) -> bool:
+    """BEGIN IMMEDIATE if no other connection holds SQLite's write lock (True); False at once."""
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return False
+    finally:
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+
+class WriteSlotBusy(Exception):
+    """The write slot is not free now (a transaction begun with NO_WAIT)."""
 
 
 def urgent(engine: Engine) -> Engine:

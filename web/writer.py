@@ -38,6 +38,7 @@ from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
 from booking.sql import ALL_OR_NOTHING, Pause, Steps, finish
+from web.db import NO_WAIT, WriteSlotBusy
 from web.metrics import WRITE_BATCH_BOOKINGS, WRITE_BATCH_SECONDS
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,13 @@ class GroupWriter:
 
     async def _batch(self) -> None:
         try:
-            # The write slot is waited for in a thread: while another process holds it, this event
-            # loop answers other requests, and queues more bookings for this batch.
-            connection, transaction, locked_at = await run_in_threadpool(self._begin)
+            # Taken here if it is free now (no thread to wake and wait for); else waited for in a
+            # thread: while another process holds it, this event loop answers other requests, and
+            # queues more bookings for this batch.
+            began = self._begin_now()
+            if began is None:
+                began = await run_in_threadpool(self._begin)
+            connection, transaction, locked_at = began
         except BaseException as exc:
             waiting, self._queue = self._queue, deque()
             for work in waiting:
@@ -140,15 +145,22 @@ class GroupWriter:
             for work in taken:
                 _settle(work.answer, work.value, work.error)
 
-    def _begin(self) -> tuple[sa.Connection, sa.RootTransaction, float]:
+    def _begin(self, **options: Any) -> tuple[sa.Connection, sa.RootTransaction, float]:
         """A connection in a write transaction (the write lock held), and when the lock was taken."""
         connection = self.engine.connect()
         try:
-            transaction = connection.begin()
+            transaction = connection.execution_options(**options).begin()
             return connection, transaction, time.perf_counter()
         except BaseException:
             connection.close()
             raise
+
+    def _begin_now(self) -> tuple[sa.Connection, sa.RootTransaction, float] | None:
+        """`_begin` if the write slot is free now; None at once if it is not."""
+        try:
+            return self._begin(**{NO_WAIT: True})
+        except WriteSlotBusy:
+            return None
 
 
 def _batch_session(connection: sa.Connection) -> Session:

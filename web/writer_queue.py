@@ -74,6 +74,21 @@ class WriterQueue:
             self._state = _ABANDONED
             return False
 
+    def try_acquire(self) -> bool:
+        """This process's turn if no other process holds it now (True; `release` must follow);
+        False at once otherwise, nothing waited for and no place taken in the queue."""
+        with self._guard:
+            if self._state == _CLOSED:
+                return True
+            if self._state != _IDLE:  # a wait of this process's is still under way
+                return False
+            try:
+                fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self._state = _HELD
+            return True
+
     def release(self) -> None:
         """Let the next process in."""
         with self._guard:

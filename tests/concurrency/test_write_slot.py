@@ -62,6 +62,30 @@ class Holder:
 
 
 class TestWriteSlot:
+    def test_a_try_for_the_slot_never_waits_and_never_goes_before_those_waiting(self) -> None:
+        slot = WriteSlot()
+        assert slot.acquire(urgent=False, timeout=1)
+        assert not slot.try_acquire()  # held
+        got, let_go = threading.Event(), threading.Event()
+
+        def wait_in_line() -> None:
+            if slot.acquire(urgent=False, timeout=10):
+                got.set()
+                let_go.wait(10)
+                slot.release()
+
+        waiting = threading.Thread(target=wait_in_line, daemon=True)
+        waiting.start()
+        while not slot._queue:  # the thread is in line
+            time.sleep(0.001)
+        slot.release()
+        assert not slot.try_acquire()  # handed to the thread in line: a try does not go before it
+        assert got.wait(10)
+        let_go.set()
+        waiting.join(10)
+        assert slot.try_acquire()  # free and nobody waiting
+        slot.release()
+
     def test_a_tap_goes_before_requests_that_waited_longer(self) -> None:
         slot = WriteSlot()
         assert slot.acquire(urgent=False, timeout=1)

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.concurrency.test_write_slot import Holder
-from web.db import make_engine
+from web.db import NO_WAIT, WriteSlotBusy, make_engine
 from web.migrate import upgrade
 from web.writer_queue import WriterQueue
 
@@ -158,3 +158,53 @@ def test_a_writer_that_takes_no_part_is_waited_for_as_before(tmp_path: Path) -> 
     finally:
         outsider.close()
         engine.dispose()
+
+
+def test_a_try_for_the_turn_answers_at_once_and_takes_no_place_in_the_queue(
+    queues: tuple[WriterQueue, WriterQueue],
+) -> None:
+    first, second = queues
+    assert first.acquire(1.0)
+    started = time.monotonic()
+    assert not second.try_acquire()  # another process holds it: no, at once
+    assert time.monotonic() - started < 0.5
+    first.release()
+    assert second.try_acquire()  # nothing of the failed try stands in the way
+    assert not first.try_acquire()
+    second.release()
+    assert first.acquire(1.0)
+    first.release()
+
+
+def test_a_transaction_begun_without_waiting_is_refused_at_once_while_another_writes(
+    tmp_path: Path,
+) -> None:
+    """NO_WAIT: the write slot now or WriteSlotBusy, whoever holds it (a thread of this process,
+    another process, a writer that takes no part in the queue), and the slot is not kept."""
+    database = tmp_path / "center.db"
+    engine = make_engine(f"sqlite:///{database}", writer_wait_s=5)
+    other = make_engine(f"sqlite:///{database}", writer_wait_s=5)  # as another process
+    upgrade(engine)
+    outsider = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+
+    def begin_now() -> None:
+        with engine.connect() as connection, connection.execution_options(**{NO_WAIT: True}).begin():
+            connection.execute(sa.text("UPDATE site SET name = name"))
+
+    try:
+        for holding in (Holder(engine), Holder(other)):
+            with holding, pytest.raises(WriteSlotBusy):
+                begin_now()
+        outsider.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WriteSlotBusy):
+            begin_now()
+        outsider.execute("COMMIT")
+        begin_now()  # free: it begins, writes and commits
+        with Holder(other):  # and let go of every turn it took
+            pass
+        with Holder(engine):
+            pass
+    finally:
+        outsider.close()
+        engine.dispose()
+        other.dispose()

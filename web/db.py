@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -209,34 +209,38 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
             connection.exec_driver_sql("BEGIN")
             return
         if options.get(NO_WAIT):
-            _begin_now(connection)
+            if not writer.try_acquire():
+                raise WriteSlotBusy()
+            _begin_write(connection, lambda: processes is None or processes.try_acquire(), WriteSlotBusy)
             return
         deadline = time.monotonic() + writer_wait_s
         if not writer.acquire(urgent=bool(options.get(URGENT)), timeout=writer_wait_s):
             raise _no_slot()
+        _begin_write(
+            connection,
+            lambda: processes is None or processes.acquire(timeout=deadline - time.monotonic()),
+            _no_slot,
+            wait=True,
+        )
+
+    def _begin_write(
+        connection: sa.Connection,
+        queued: Callable[[], bool],
+        refused: Callable[[], Exception],
+        *,
+        wait: bool = False,
+    ) -> None:
+        """With this process's write slot held: its turn among the processes (`queued`), then the
+        database's write lock (BEGIN IMMEDIATE: waited for if `wait`, else tried once); `refused()` is
+        raised, and the slot let go, if either is not had."""
         connection.info[_HOLDS_WRITER] = True
-        if processes is not None and not processes.acquire(timeout=deadline - time.monotonic()):
+        if not queued():
             _release(connection.info)
-            raise _no_slot()
+            raise refused()
         try:
             # Takes the database's write lock now: the whole check-then-insert is serialised.
-            _begin_immediate(connection.connection.dbapi_connection)
-        except sqlite3.OperationalError as exc:
-            _release(connection.info)
-            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-        except BaseException:
-            _release(connection.info)
-            raise
-
-    def _begin_now(connection: sa.Connection) -> None:
-        if not writer.try_acquire():
-            raise WriteSlotBusy()
-        connection.info[_HOLDS_WRITER] = True
-        if processes is not None and not processes.try_acquire():
-            _release(connection.info)
-            raise WriteSlotBusy()
-        try:
-            began = _try_begin_immediate(connection.connection.dbapi_connection)
+            dbapi_connection = connection.connection.dbapi_connection
+            began = _begin_immediate(dbapi_connection) if wait else _try_begin_immediate(dbapi_connection)
         except sqlite3.OperationalError as exc:
             _release(connection.info)
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
@@ -245,7 +249,7 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
             raise
         if not began:
             _release(connection.info)
-            raise WriteSlotBusy()
+            raise refused()
 
     def _release(info: dict[Any, Any]) -> None:
         if info.pop(_HOLDS_WRITER, False):
@@ -335,8 +339,8 @@ class _Checkpointer:
                 connection.close()
 
 
-def _begin_immediate(dbapi_connection: Any) -> None:
-    """BEGIN IMMEDIATE, waiting for a writer of another process in short steps.
+def _begin_immediate(dbapi_connection: Any) -> bool:
+    """BEGIN IMMEDIATE, waiting for a writer of another process in short steps (True once begun).
 
     SQLite's own busy handler sleeps 1, 2, 5 … 100 ms between tries, so a writer that waits on another
     process's writer would idle far longer than that writer holds the lock (well under a millisecond).
@@ -348,7 +352,7 @@ def _begin_immediate(dbapi_connection: Any) -> None:
         while True:
             try:
                 dbapi_connection.execute("BEGIN IMMEDIATE")
-                return
+                return True
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise

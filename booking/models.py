@@ -76,7 +76,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def enum_column(enum_type: type[enum.StrEnum], length: int, *, index: bool = False) -> Any:
+def enum_column(
+    enum_type: type[enum.StrEnum], length: int, *, index: bool = False, primary_key: bool = False
+) -> Any:
     """A VARCHAR column holding a StrEnum's values, read back as enum members (never bare strings)."""
     return sa.Column(
         sa.Enum(
@@ -88,6 +90,7 @@ def enum_column(enum_type: type[enum.StrEnum], length: int, *, index: bool = Fal
         ),
         nullable=False,
         index=index,
+        primary_key=primary_key,
     )
 
 
@@ -390,6 +393,21 @@ class LedgerEntry(SQLModel, table=True):
     booking_id: str | None = Field(default=None, foreign_key="booking.id", index=True, max_length=32)
     reference: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class LedgerDay(SQLModel, table=True):
+    """A member's ledger seconds of one kind in one quota group on one UTC day: the sum of that day's
+    movements, kept by the database itself (triggers on `ledgerentry`, migration 0021). A balance over
+    a period reads its whole UTC days here and only its partial first and last days from the ledger:
+    a quota check costs the same whether the member booked ten hours that week or a thousand."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    member_id: str = Field(primary_key=True, max_length=64)
+    quota_group: str = Field(primary_key=True, max_length=64)
+    kind: LedgerKind = Field(sa_column=enum_column(LedgerKind, 16, primary_key=True))
+    day: date = Field(primary_key=True)
+    seconds: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
 
 
 class WaitlistEntry(SQLModel, table=True):

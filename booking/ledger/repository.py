@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from booking.models import (
     ACTIVE_STATUSES,
     QUOTA_STATUSES,
     Booking,
+    LedgerDay,
     LedgerEntry,
     LedgerKind,
     Member,
@@ -34,6 +35,7 @@ def _table(model: type[Any]) -> sa.Table:
 # The booking hot path runs these tables' statements as HotStatements: no unit of work, no Core run.
 _booking = _table(Booking)
 _ledger = _table(LedgerEntry)
+_days = _table(LedgerDay)
 _member = _table(Member)
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
@@ -77,7 +79,12 @@ def insert_entry(
     booking_id: str | None = None,
     reference: str | None = None,
 ) -> None:
-    """Append a movement to the quota ledger (one INSERT, sent with the next statement on PostgreSQL)."""
+    """Append a movement to the quota ledger (one INSERT, sent with the next statement on PostgreSQL).
+
+    The member's lock is taken first (if this transaction does not hold it yet): the INSERT adds to
+    the member's daily total (`ledgerday`), a row that transactions would otherwise lock in any order;
+    under the member's lock they take it one at a time, as the ledger's other writers do."""
+    lock_member(session, member_id)
     _INSERT_ENTRY.later(
         session,
         {
@@ -98,28 +105,44 @@ def _usage_statements(periods: int, with_runtime: bool) -> tuple[HotStatement, H
     """The two usage statements for a number of periods: ledger seconds, and booking counts."""
     starts = [sa.bindparam(f"start{i}", type_=UTCDateTime()) for i in range(periods)]
     ends = [sa.bindparam(f"end{i}", type_=UTCDateTime()) for i in range(periods)]
-    lowest, highest, now = (sa.bindparam(n, type_=UTCDateTime()) for n in ("lowest", "highest", "now"))
+    lowest, now = (sa.bindparam(n, type_=UTCDateTime()) for n in ("lowest", "now"))
     member: sa.BindParameter[str] = sa.bindparam("member_id")
     group: sa.BindParameter[str] = sa.bindparam("quota_group")
     kinds = [LedgerKind.booked, LedgerKind.runtime] if with_runtime else [LedgerKind.booked]
 
-    def seconds_of(kind: LedgerKind, a: sa.BindParameter[Any], b: sa.BindParameter[Any]) -> Any:
-        inside = (_ledger.c.at >= a) & (_ledger.c.at < b)
-        if with_runtime:
-            inside = inside & (_ledger.c.kind == kind.value)
-        return sa.func.coalesce(sa.func.sum(sa.case((inside, _ledger.c.seconds), else_=0)), 0)
+    def moved(kind: LedgerKind, a: sa.BindParameter[Any], b: sa.BindParameter[Any]) -> Any:
+        """The kind's movements in [a, b), summed from the ledger."""
+        return (
+            sa.select(sa.func.coalesce(sa.func.sum(_ledger.c.seconds), 0))
+            .where(
+                _ledger.c.member_id == member,
+                _ledger.c.quota_group == group,
+                _ledger.c.kind == kind.value,
+                _ledger.c.at >= a,
+                _ledger.c.at < b,
+            )
+            .scalar_subquery()
+        )
 
-    seconds = sa.select(
-        *(seconds_of(kind, a, b) for kind in kinds for a, b in zip(starts, ends, strict=True))
-    ).where(
-        _ledger.c.member_id == member,
-        _ledger.c.quota_group == group,
-        among(_ledger.c.kind, [kind.value for kind in kinds])
-        if with_runtime
-        else _ledger.c.kind == LedgerKind.booked.value,
-        _ledger.c.at >= lowest,
-        _ledger.c.at < highest,
-    )
+    def seconds_of(kind: LedgerKind, i: int) -> Any:
+        """The kind's seconds in period i: its whole UTC days [first{i}, after{i}) from their daily
+        totals, its instants before the first of them [start{i}, whole{i}) and after the last of them
+        [rest{i}, end{i}) from the ledger."""
+        days = (
+            sa.select(sa.func.coalesce(sa.func.sum(_days.c.seconds), 0))
+            .where(
+                _days.c.member_id == member,
+                _days.c.quota_group == group,
+                _days.c.kind == kind.value,
+                _days.c.day >= sa.bindparam(f"first{i}", type_=sa.Date()),
+                _days.c.day < sa.bindparam(f"after{i}", type_=sa.Date()),
+            )
+            .scalar_subquery()
+        )
+        whole, rest = (sa.bindparam(f"{n}{i}", type_=UTCDateTime()) for n in ("whole", "rest"))
+        return days + moved(kind, starts[i], whole) + moved(kind, rest, ends[i])
+
+    seconds = sa.select(*(seconds_of(kind, i) for kind in kinds for i in range(periods)))
     counted = [status.value for status in QUOTA_STATUSES]
     counts = sa.select(
         *(
@@ -172,11 +195,14 @@ def ask_usage(
         "member_id": member_id,
         "quota_group": quota_group,
         "lowest": min(p.start for p in periods),
-        "highest": max(p.end for p in periods),
         "now": now,
     }
     for i, period in enumerate(periods):
         params[f"start{i}"], params[f"end{i}"] = period.start, period.end
+        first, after = whole_days(period)
+        params[f"first{i}"], params[f"after{i}"] = first, after
+        params[f"whole{i}"] = _midnight(first) if first < after else period.end
+        params[f"rest{i}"] = _midnight(after) if first < after else period.end
     asked_sums = seconds_statement.ask(session, params)
     asked_counts = counts_statement.ask(session, params) if count_bookings or count_future else None
     n = len(periods)
@@ -195,6 +221,17 @@ def ask_usage(
         ]
 
     return read
+
+
+def whole_days(period: Span) -> tuple[date, date]:
+    """The UTC days wholly inside the period, as [first, after) (first == after: none)."""
+    start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+    first = start.date() if start == _midnight(start.date()) else start.date() + timedelta(days=1)
+    return first, max(first, end.date())
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 # --- reports --------------------------------------------------------------------------------------

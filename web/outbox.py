@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
+import os
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.header import decode_header, make_header
 from email.message import Message as Mail
 from email.utils import getaddresses
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import sqlalchemy as sa
@@ -271,7 +276,7 @@ def _invitation(
 
 def deliver_due(
     engine: Engine,
-    sender: Sender,
+    sender: Sender | Composer,
     settings: Settings,
     now: datetime,
     *,
@@ -288,7 +293,12 @@ def deliver_due(
         claimed = claim(engine, now, lease=lease)
         put_off = outcome["retry"]
         if claimed:
-            _send_batch(engine, sender, settings, now, claimed, outcome)
+            if isinstance(sender, Composer):
+                results = sender.send_all(claimed, now)
+            else:
+                results = compose_and_send(sender, settings, now, claimed)
+            _count(results, outcome)
+            _record(engine, results, now)
         # A short batch was the last one due; a long queue is drained a batch at a time, so a burst
         # of bookings is mailed in seconds, not at one batch per run. A mail server that put
         # something off is given until the next run.
@@ -296,14 +306,11 @@ def deliver_due(
             return outcome
 
 
-def _send_batch(
-    engine: Engine,
-    sender: Sender,
-    settings: Settings,
-    now: datetime,
-    claimed: list[Outgoing],
-    outcome: dict[str, int],
-) -> None:
+def compose_and_send(
+    sender: Sender, settings: Settings, now: datetime, claimed: list[Outgoing]
+) -> list[_Result]:
+    """Compose and send each claimed e-mail (one connection to the mail server for them all): what
+    became of each. Holds no transaction."""
     results: list[_Result] = []
     with sender.connect() as send:
         for outgoing in claimed:
@@ -314,16 +321,90 @@ def _send_batch(
                 bounced = refused_for_good(exc) or isinstance(exc, ValueError)
                 gave_up = bounced or outgoing.attempts >= MAX_ATTEMPTS
                 results.append(_Result(outgoing, repr(exc), gave_up=gave_up, bounced=bounced))
-                result = "failed" if gave_up else "retry"
-                log.warning(
-                    "e-mail %s to %s not sent (%s): %s", outgoing.id, outgoing.to_address, result, exc
-                )
             else:
                 results.append(_Result(outgoing, None))
-                result = "sent"
-            outcome[result] += 1
-            DELIVERIES.labels(channel="email", result=result).inc()
-    _record(engine, results, now)
+    return results
+
+
+def _count(results: list[_Result], outcome: dict[str, int]) -> None:
+    for result in results:
+        word = "sent" if result.error is None else "failed" if result.gave_up else "retry"
+        if result.error is not None:
+            log.warning(
+                "e-mail %s to %s not sent (%s): %s",
+                result.outgoing.id,
+                result.outgoing.to_address,
+                word,
+                result.error,
+            )
+        outcome[word] += 1
+        DELIVERIES.labels(channel="email", result=word).inc()
+
+
+# The outbox's costly part, composing and sending, runs in a process of its own at this lower CPU
+# priority (`Composer`): in a burst of bookings the web workers and the bridge get the cores first.
+COMPOSER_NICE = 10
+
+
+class Composer:
+    """Composes and sends each batch's e-mails over SMTP (`settings.smtp_url`) in a child process that
+    runs at a lower CPU priority (nice +COMPOSER_NICE), so that composing the e-mails of a burst of
+    bookings never takes a core from the requests that make them: those e-mails leave as soon as the
+    cores are free. Claiming and recording stay with the caller, at its own priority: a process that
+    may wait long for a core never holds a transaction or SQLite's write slot. (Only the costly part
+    moves: in one process, a low-priority thread holding the interpreter would hold up a card tap.)
+
+    The child is started at the first batch. If it cannot be started or dies during a batch, that
+    batch is sent from this process, as without a Composer (what the child had sent goes again under
+    the same Message-ID), and the next batch starts a new child."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: ProcessPoolExecutor | None = None
+        self._guard = threading.Lock()
+
+    def send_all(self, claimed: list[Outgoing], now: datetime) -> list[_Result]:
+        """`compose_and_send` for the batch, in the child."""
+        try:
+            results: list[_Result] = self._child().submit(_in_child, claimed, now).result()
+            return results
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("the e-mail composer process failed (%r): this batch is sent from here", exc)
+            self.close()
+            return compose_and_send(sender_for(self.settings), self.settings, now, claimed)
+
+    def niceness(self) -> int:
+        """The child's nice value (starting it if need be)."""
+        return int(self._child().submit(os.nice, 0).result())
+
+    def close(self) -> None:
+        with self._guard:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _child(self) -> ProcessPoolExecutor:
+        with self._guard:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_child_started,
+                    initargs=(self.settings,),
+                )
+            return self._pool
+
+
+_CHILD: dict[str, Any] = {}
+
+
+def _child_started(settings: Settings) -> None:
+    os.nice(COMPOSER_NICE)
+    _CHILD["settings"], _CHILD["sender"] = settings, sender_for(settings)
+
+
+def _in_child(claimed: list[Outgoing], now: datetime) -> list[_Result]:
+    return compose_and_send(_CHILD["sender"], _CHILD["settings"], now, claimed)
 
 
 def refused_for_good(exc: Exception) -> bool:

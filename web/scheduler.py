@@ -101,7 +101,10 @@ class Jobs:
         self.clock = clock
         self.send = send
         self.leadership = Leadership(engine)
-        self.mail = outbox.sender_for(settings)
+        # Over SMTP, the e-mails are composed and sent in a process of lower CPU priority.
+        self.mail: outbox.Sender | outbox.Composer = (
+            outbox.Composer(settings) if settings.smtp_url else outbox.sender_for(settings)
+        )
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -173,6 +176,8 @@ class Jobs:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
         self.leadership.release()
+        if isinstance(self.mail, outbox.Composer):
+            self.mail.close()
 
     def run(self, job_id: str, work: Callable[[datetime], object]) -> bool:
         """Run one job now if this process leads; record the run. Returns whether it ran."""

@@ -6,12 +6,14 @@ sends it again under the same Message-ID."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -510,3 +512,58 @@ def test_a_header_that_is_not_ascii_is_left_to_the_email_package() -> None:
     mail["From"] = "Trung tâm <no-reply@fablab.example.vn>"
 
     assert wire(mail) is None
+
+
+def _children() -> set[int]:
+    """The processes this test process started that still run."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_over_smtp_the_emails_are_composed_and_sent_by_a_child_of_lower_priority(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    composer = outbox.Composer(SETTINGS.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"}))
+    try:
+        _notify(fresh_engine)
+        _queue_many(fresh_engine, outbox.BATCH + 1)
+        assert outbox.deliver_due(fresh_engine, composer, SETTINGS, NOW) == {
+            "sent": outbox.BATCH + 2,
+            "retry": 0,
+            "failed": 0,
+        }
+        assert composer.niceness() == min(os.nice(0) + outbox.COMPOSER_NICE, 19)
+    finally:
+        composer.close()
+    assert len(inbox.messages) == outbox.BATCH + 2
+    (mail,) = inbox.to("lan@example.vn")
+    assert mail["Subject"] == "FabLab Hub: Đăng ký của bạn"  # composed in the member's language there
+    assert {row.status for row in _rows(fresh_engine)} == {DeliveryStatus.sent}
+
+
+def test_a_composer_child_that_dies_is_replaced_and_its_batch_sent_from_here(
+    fresh_engine: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    composer = outbox.Composer(SETTINGS.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"}))
+    try:
+        before = _children()
+        composer.niceness()  # the child is started
+        (child,) = _children() - before
+        os.kill(child, signal.SIGKILL)
+        _notify(fresh_engine)
+        assert outbox.deliver_due(fresh_engine, composer, SETTINGS, NOW)["sent"] == 1
+        assert len(inbox.messages) == 1
+        # The next batch has a new child, of lower priority again.
+        assert composer.niceness() == min(os.nice(0) + outbox.COMPOSER_NICE, 19)
+        assert child not in _children()
+    finally:
+        composer.close()

@@ -240,7 +240,7 @@ def _sqlite_engine(url: str, *, pool_size: int, echo: bool, writer_wait_s: float
         try:
             # Takes the database's write lock now: the whole check-then-insert is serialised.
             dbapi_connection = connection.connection.dbapi_connection
-            began = _begin_immediate(dbapi_connection) if wait else _try_begin_immediate(dbapi_connection)
+            began = _begin_immediate(dbapi_connection, wait=wait)
         except sqlite3.OperationalError as exc:
             _release(connection.info)
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
@@ -339,12 +339,14 @@ class _Checkpointer:
                 connection.close()
 
 
-def _begin_immediate(dbapi_connection: Any) -> bool:
-    """BEGIN IMMEDIATE, waiting for a writer of another process in short steps (True once begun).
+def _begin_immediate(dbapi_connection: Any, *, wait: bool = True) -> bool:
+    """BEGIN IMMEDIATE (True once begun). With `wait`, a writer of another process is waited for in
+    short steps, for up to WRITER_WAIT_S; without it, False at once if another connection holds
+    SQLite's write lock.
 
     SQLite's own busy handler sleeps 1, 2, 5 … 100 ms between tries, so a writer that waits on another
     process's writer would idle far longer than that writer holds the lock (well under a millisecond).
-    Here the wait is polled every 0.1–0.5 ms, for up to WRITER_WAIT_S.
+    Here the wait is polled every 0.1–0.5 ms.
     """
     deadline = time.monotonic() + WRITER_WAIT_S
     dbapi_connection.execute("PRAGMA busy_timeout=0")
@@ -356,23 +358,11 @@ def _begin_immediate(dbapi_connection: Any) -> bool:
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
+                if not wait:
+                    return False
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(random.uniform(0.0001, 0.0005))
-    finally:
-        dbapi_connection.execute("PRAGMA busy_timeout=30000")
-
-
-def _try_begin_immediate(dbapi_connection: Any) -> bool:
-    """BEGIN IMMEDIATE if no other connection holds SQLite's write lock (True); False at once."""
-    dbapi_connection.execute("PRAGMA busy_timeout=0")
-    try:
-        dbapi_connection.execute("BEGIN IMMEDIATE")
-        return True
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
-        return False
     finally:
         dbapi_connection.execute("PRAGMA busy_timeout=30000")
 

@@ -57,14 +57,9 @@ class WriterQueue:
         with self._guard:
             if self._state == _CLOSED:
                 return True  # the engine was disposed: BEGIN IMMEDIATE alone decides, as before
-            fd = self._open()
-            if self._state == _IDLE:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    self._state = _HELD
-                    return True
-                except BlockingIOError:
-                    pass
+            self._open()  # before the waiting thread reads it
+            if self._take_now():
+                return True
             # Wanted (again, if an earlier writer gave up while the waiting thread still sleeps).
             self._state = _WANTED
             self._start_waiter()
@@ -78,16 +73,19 @@ class WriterQueue:
         """This process's turn if no other process holds it now (True; `release` must follow);
         False at once otherwise, nothing waited for and no place taken in the queue."""
         with self._guard:
-            if self._state == _CLOSED:
-                return True
-            if self._state != _IDLE:  # a wait of this process's is still under way
-                return False
-            try:
-                fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            self._state = _HELD
-            return True
+            return self._state == _CLOSED or self._take_now()
+
+    def _take_now(self) -> bool:
+        """With `_guard` held: the turn if this process is not already waiting for it (a wait under
+        way keeps its place) and no other process holds it now; False at once otherwise."""
+        if self._state != _IDLE:
+            return False
+        try:
+            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._state = _HELD
+        return True
 
     def release(self) -> None:
         """Let the next process in."""

@@ -527,22 +527,29 @@ def _children() -> set[int]:
     return found
 
 
+@pytest.fixture
+def composer(smtp: tuple[Inbox, int]) -> Iterator[outbox.Composer]:
+    """A Composer sending to the test's SMTP server; closed (its child ended) afterwards."""
+    composer = outbox.Composer(SETTINGS.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{smtp[1]}"}))
+    yield composer
+    composer.close()
+
+
+LOWER = min(os.nice(0) + outbox.COMPOSER_NICE, 19)  # the nice value of a composer's child
+
+
 def test_over_smtp_the_emails_are_composed_and_sent_by_a_child_of_lower_priority(
-    fresh_engine: Engine, smtp: tuple[Inbox, int]
+    fresh_engine: Engine, smtp: tuple[Inbox, int], composer: outbox.Composer
 ) -> None:
-    inbox, port = smtp
-    composer = outbox.Composer(SETTINGS.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"}))
-    try:
-        _notify(fresh_engine)
-        _queue_many(fresh_engine, outbox.BATCH + 1)
-        assert outbox.deliver_due(fresh_engine, composer, SETTINGS, NOW) == {
-            "sent": outbox.BATCH + 2,
-            "retry": 0,
-            "failed": 0,
-        }
-        assert composer.niceness() == min(os.nice(0) + outbox.COMPOSER_NICE, 19)
-    finally:
-        composer.close()
+    inbox, _port = smtp
+    _notify(fresh_engine)
+    _queue_many(fresh_engine, outbox.BATCH + 1)
+    assert outbox.deliver_due(fresh_engine, composer, SETTINGS, NOW) == {
+        "sent": outbox.BATCH + 2,
+        "retry": 0,
+        "failed": 0,
+    }
+    assert composer.niceness() == LOWER
     assert len(inbox.messages) == outbox.BATCH + 2
     (mail,) = inbox.to("lan@example.vn")
     assert mail["Subject"] == "FabLab Hub: Đăng ký của bạn"  # composed in the member's language there
@@ -550,20 +557,16 @@ def test_over_smtp_the_emails_are_composed_and_sent_by_a_child_of_lower_priority
 
 
 def test_a_composer_child_that_dies_is_replaced_and_its_batch_sent_from_here(
-    fresh_engine: Engine, smtp: tuple[Inbox, int]
+    fresh_engine: Engine, smtp: tuple[Inbox, int], composer: outbox.Composer
 ) -> None:
-    inbox, port = smtp
-    composer = outbox.Composer(SETTINGS.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"}))
-    try:
-        before = _children()
-        composer.niceness()  # the child is started
-        (child,) = _children() - before
-        os.kill(child, signal.SIGKILL)
-        _notify(fresh_engine)
-        assert outbox.deliver_due(fresh_engine, composer, SETTINGS, NOW)["sent"] == 1
-        assert len(inbox.messages) == 1
-        # The next batch has a new child, of lower priority again.
-        assert composer.niceness() == min(os.nice(0) + outbox.COMPOSER_NICE, 19)
-        assert child not in _children()
-    finally:
-        composer.close()
+    inbox, _port = smtp
+    before = _children()
+    composer.niceness()  # the child is started
+    (child,) = _children() - before
+    os.kill(child, signal.SIGKILL)
+    _notify(fresh_engine)
+    assert outbox.deliver_due(fresh_engine, composer, SETTINGS, NOW)["sent"] == 1
+    assert len(inbox.messages) == 1
+    # The next batch has a new child, of lower priority again.
+    assert composer.niceness() == LOWER
+    assert child not in _children()

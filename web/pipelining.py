@@ -48,9 +48,7 @@ class PipelinedCursor(psycopg.Cursor[Any]):
         if not waiting:
             super().execute(query, params, prepare=prepare, binary=binary)
             return self
-        with connection.pipeline():
-            _send(connection, waiting)
-            super().execute(query, params, prepare=prepare, binary=binary)
+        _send(connection, [*waiting, (query, params, self)], prepare=prepare, binary=binary)
         return self
 
     def executemany(self, query: Any, params_seq: Any, *, returning: bool = False) -> None:
@@ -122,9 +120,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
     def send_waiting(self) -> None:
         """Send what is queued now, in one round trip."""
         waiting = self.take_waiting()
-        if waiting:
-            with self.pipeline():
-                _send(self, waiting)
+        _send(self, waiting)
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         if args[0] if args else kwargs.get("name"):  # a server-side cursor runs its statement its own way
@@ -138,8 +134,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
         if waiting:
             # COMMIT as one more statement of the round trip: psycopg's own commit() would add a
             # second Sync, and a second round trip, to the pipeline.
-            with self.pipeline():
-                _send(self, [*waiting, ("COMMIT", None, None)] if self._begun else waiting)
+            _send(self, [*waiting, ("COMMIT", None, None)] if self._begun else waiting)
         else:
             super().commit()  # COMMIT if the server has a transaction open; nothing otherwise
         self._begun = False
@@ -173,15 +168,54 @@ class PipelinedConnection(psycopg.Connection[Any]):
         return b" ".join(words)
 
 
-def _send(connection: psycopg.Connection[Any], waiting: Waiting) -> None:
+def _send(
+    connection: psycopg.Connection[Any],
+    waiting: Waiting,
+    *,
+    prepare: bool | None = None,
+    binary: bool | None = None,
+) -> None:
+    """Send the statements in one round trip and one write: each is put in the connection's
+    pipeline as psycopg's `execute` puts it (prepared or not, its rows for its cursor), and
+    libpq's buffer goes out once, with the Sync. (psycopg's `execute` in a pipeline sends its
+    statement at once, in a write of its own after two polls of the socket: a batch of bookings
+    cost some 300 writes and 600 polls, each one a moment to let go of and take back the
+    interpreter lock.) `prepare` and `binary` are for the last statement, as `execute` takes
+    them. An error is raised as `execute` raises it, when the pipeline ends."""
     if not waiting:
         return
     shared = psycopg.Cursor(connection)
+    last = len(waiting) - 1
     try:
-        for query, params, cursor in waiting:
-            (cursor or shared).execute(query, params)
+        with connection.pipeline() as pipeline, connection.lock:
+            for index, (query, params, cursor) in enumerate(waiting):
+                options = {"prepare": prepare, "binary": binary} if index == last else {}
+                connection.wait(_queued(cursor or shared, query, params, **options))
+            # Into libpq's buffer: in pipeline mode it writes only past 64 KB, or when told to.
+            commands = pipeline.command_queue
+            while commands:
+                commands.popleft()()
+    except psycopg.errors._NO_TRACEBACK as exc:
+        raise exc.with_traceback(None) from None
     finally:
         shared.close()
+
+
+def _queued(
+    cursor: psycopg.Cursor[Any],
+    query: Any,
+    params: Any,
+    *,
+    prepare: bool | None = None,
+    binary: bool | None = None,
+) -> Any:
+    """psycopg's `BaseCursor._execute_gen` (psycopg 3.3) less its `_communicate_gen`: the statement
+    is queued in the pipeline, not sent. tests/web/test_pipelining.py holds it to psycopg's."""
+    yield from cursor._start_query(query)
+    statement = cursor._convert_query(query, params)
+    yield from cursor._maybe_prepare_gen(statement, prepare=prepare, binary=binary)
+    cursor._last_query = query
+    yield from cursor._conn._prepared.maintain_gen(cursor._conn)
 
 
 def install(engine: sa.Engine) -> None:

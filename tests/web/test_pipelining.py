@@ -3,7 +3,10 @@ comes next, in order, and every error still reaches the code that made the trans
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,6 +130,76 @@ def test_statements_sent_later_go_with_the_commit_in_one_round_trip(fresh_engine
 
     assert len(sent) == 1
     assert _reasons(fresh_engine) == ["a", "b", "c"]
+
+
+_RELAY = """
+import socket, sys, threading
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+client, _ = listener.accept()
+server = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+for one in (client, server):
+    one.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def back():
+    while data := server.recv(1 << 20):
+        client.sendall(data)
+threading.Thread(target=back, daemon=True).start()
+while data := client.recv(1 << 20):
+    print(len(data), flush=True)
+    server.sendall(data)
+"""
+
+
+class _Relay:
+    """A TCP relay, in a process of its own, between one client and PostgreSQL: it notes each chunk
+    the client's writes arrive in (a write is one chunk on loopback; two writes close together may
+    arrive as one)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _RELAY, host, str(port)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+        self.chunks: list[int] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.chunks.append(int(line))
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@PG
+def test_a_round_trip_leaves_in_one_write_and_its_sync(fresh_engine: Engine) -> None:
+    # psycopg's own execute() in a pipeline wrote each statement alone (after two polls of the
+    # socket): here the BEGIN, ten INSERTs and the COMMIT leave in one write, the Sync in another.
+    url = fresh_engine.url
+    relay = _Relay(url.host or "127.0.0.1", url.port or 5432)
+    engine = db.make_engine(url.set(port=relay.port).render_as_string(hide_password=False), pool_size=1)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            site = make_site(session)
+            session.commit()
+            for reason in "abcdefghij":
+                INSERT_CLOSURE.later(session, _closure_values(site.id, reason))
+            time.sleep(0.2)  # what the connection said before has passed the relay
+            before = len(relay.chunks)
+            session.commit()
+            time.sleep(0.2)
+            chunks = relay.chunks[before:]
+    finally:
+        engine.dispose()
+        relay.close()
+
+    assert 1 <= len(chunks) <= 2, chunks
+    assert _reasons(fresh_engine) == list("abcdefghij")
 
 
 CLOSURES_OF = HotStatement(

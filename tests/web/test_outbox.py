@@ -506,6 +506,33 @@ def test_the_wire_bytes_read_back_as_the_composed_message(
     assert str(make_header(decode_header(raw_to))) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Xin chào Nguyễn Thị Lan,\nlịch đặt Phòng họp 1 đã được xác nhận.\n",
+        "a line that ends in spaces   \nand one in a tab\t\n.a line that starts with a dot\n",
+        "=3D is not an escape here; neither is =\n" + "đ" * 120 + "\n" + "x" * 200,
+        "BEGIN:VCALENDAR\r\nSUMMARY:Đặt chỗ — máy cắt laser\r\nEND:VCALENDAR\r\n",
+    ],
+)
+def test_a_text_part_reads_back_exactly_in_short_ascii_lines(text: str) -> None:
+    import email
+    import email.policy
+
+    from web.mail import _text
+
+    data = wire(_text(text, "plain"))
+
+    assert data is not None
+    body = data.split(b"\r\n\r\n", 1)[1]
+    assert body.isascii()
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    part = email.message_from_bytes(data, policy=email.policy.default)
+    assert part["Content-Transfer-Encoding"] == "quoted-printable"
+    # Read back with the wire's CRLF line ends and the CRLF that ends the message.
+    assert part.get_content().replace("\r\n", "\n").rstrip("\n") == text.replace("\r\n", "\n").rstrip("\n")
+
+
 def test_a_header_that_is_not_ascii_is_left_to_the_email_package() -> None:
     mail = _composed("reminder", "Lan", None)
     del mail["From"]

@@ -30,7 +30,7 @@ from booking.catalogue.rules import (
     parse_opening_hours,
 )
 from booking.errors import NotFound
-from booking.models import QuotaPeriod, ResourceKind
+from booking.models import QuotaPeriod, Resource, ResourceKind, Training
 from booking.spans import ClosureSpan, Span, zone
 from booking.sql import database_of
 
@@ -87,8 +87,22 @@ class CatalogueCache:
         self._entries: dict[tuple[str, str, str], tuple[float, Any]] = {}
 
     def resource(self, session: Session, resource_id: str) -> ResourceInfo:
-        """The active resource's snapshot, or NotFound."""
-        info: ResourceInfo | None = self._cached(session, "resource", resource_id, _load_resource)
+        """The active resource's snapshot, or NotFound. A resource not kept (or kept too long) is
+        read with every other resource of its site, in one go, all kept from then: each resource
+        read alone as its snapshot ran out cost, with 128 rooms under load, one booking in thirteen
+        a trip to a thread and three queries."""
+        database = database_of(session)
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get((database, "resource", resource_id))
+        if hit is not None and now - hit[0] < self.ttl_s:
+            info: ResourceInfo | None = hit[1]
+        else:
+            loaded = _load_site_resources(session, resource_id)
+            with self._lock:
+                for key, value in loaded.items():
+                    self._entries[(database, "resource", key)] = (now, value)
+            info = loaded[resource_id]
         if info is None:
             raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
         return info
@@ -147,26 +161,39 @@ class CatalogueCache:
         return value
 
 
-def _load_resource(session: Session, resource_id: str) -> ResourceInfo | None:
+def _load_site_resources(session: Session, resource_id: str) -> dict[str, ResourceInfo | None]:
+    """The snapshots of the resource and of every other resource of its site (None: retired, or
+    no such resource)."""
     resource = repo.get_resource(session, resource_id)
-    if resource is None or not resource.active:
-        return None
+    if resource is None:
+        return {resource_id: None}
     site = repo.get_site(session, resource.site_id)
     if site is None:  # pragma: no cover - a foreign key guarantees the site
-        return None
-    training = repo.get_training(session, resource.training_id) if resource.training_id else None
+        return {resource_id: None}
+    siblings = repo.site_resources(session, site.id)
+    trainings = repo.trainings_among(session, {r.training_id for r in siblings if r.training_id and r.active})
+    site_info = SiteInfo(
+        id=site.id,
+        name=site.name,
+        name_en=site.name_en,
+        timezone=site.timezone,
+        tz=zone(site.timezone),
+        hours=parse_opening_hours(site.opening_hours),
+        holiday_country=site.holiday_country,
+        approve_members=site.approve_members,
+    )
+    loaded: dict[str, ResourceInfo | None] = {
+        one.id: _resource_info(one, site_info, trainings) if one.active else None for one in siblings
+    }
+    loaded.setdefault(resource_id, None)
+    return loaded
+
+
+def _resource_info(resource: Resource, site: SiteInfo, trainings: dict[str, Training]) -> ResourceInfo:
+    training = trainings.get(resource.training_id) if resource.training_id else None
     return ResourceInfo(
         id=resource.id,
-        site=SiteInfo(
-            id=site.id,
-            name=site.name,
-            name_en=site.name_en,
-            timezone=site.timezone,
-            tz=zone(site.timezone),
-            hours=parse_opening_hours(site.opening_hours),
-            holiday_country=site.holiday_country,
-            approve_members=site.approve_members,
-        ),
+        site=site,
         kind=ResourceKind(resource.kind),
         name=resource.name,
         capacity=resource.capacity,

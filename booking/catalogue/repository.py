@@ -96,6 +96,19 @@ def list_all_resources(session: Session) -> list[Resource]:
     return list(session.exec(select(Resource).order_by(col(Resource.site_id), col(Resource.name))).all())
 
 
+def site_resources(session: Session, site_id: str) -> Sequence[Resource]:
+    """Every resource of the site, retired ones too."""
+    return session.exec(select(Resource).where(Resource.site_id == site_id)).all()
+
+
+def trainings_among(session: Session, training_ids: set[str]) -> dict[str, Training]:
+    """The trainings with these ids, by id."""
+    if not training_ids:
+        return {}
+    found = session.exec(select(Training).where(col(Training.id).in_(sorted(training_ids)))).all()
+    return {training.id: training for training in found}
+
+
 # --- blocks (out of service) ----------------------------------------------------------------------
 
 _BLOCK_MESSAGES = HotStatement(

@@ -10,7 +10,7 @@ from sqlmodel import Session, SQLModel
 
 from booking.bookings import service as bookings
 from booking.catalogue import service as catalogue
-from booking.catalogue.cache import CATALOGUE
+from booking.catalogue.cache import CATALOGUE, CatalogueCache
 from booking.errors import NotFound, NotPermitted
 from booking.members.actors import SYSTEM, Actor
 from booking.models import Closure, Plan, QuotaPeriod, QuotaRule, Resource, ResourceKind, Role, Site, Training
@@ -23,9 +23,20 @@ from booking.schemas import (
     SiteCreate,
     TrainingCreate,
 )
+from booking.sql import database_of
 from tests.booking.helpers import ask, count_rows
 from tests.conftest import NOW
-from tests.factories import OPEN_ALL_WEEK, actor, at, make_member, make_plan, make_resource, unique
+from tests.factories import (
+    OPEN_ALL_WEEK,
+    actor,
+    at,
+    make_member,
+    make_plan,
+    make_resource,
+    make_site,
+    make_training,
+    unique,
+)
 
 
 def _resource(site: Site, **extra: object) -> ResourceCreate:
@@ -116,3 +127,60 @@ class TestCacheInvalidation:
         admin = actor(session, make_member(session, role=Role.admin))
         catalogue.update_resource(session, admin, room.id, ResourceUpdate(name="Room", max_minutes=60))
         assert CATALOGUE.resource(session, room.id).rules.max_minutes == 60
+
+
+class TestSiteSnapshots:
+    """A resource's snapshot is read with every other of its site, and all are kept as long."""
+
+    def test_reading_one_resource_keeps_every_other_of_its_site(self, session: Session, site: Site) -> None:
+        training = make_training(session)
+        first = make_resource(session, site, name="Laser A")
+        trained = make_resource(session, site, name="Laser B", training=training, max_minutes=90)
+        retired = make_resource(session, site, name="Old laser")
+        retired.active = False
+        elsewhere = make_resource(session, make_site(session), name="Laser C")
+        session.flush()
+        now = [100.0]
+        cache = CatalogueCache(ttl_s=5.0, clock=lambda: now[0])
+        database = database_of(session)
+
+        assert cache.resource(session, first.id).name == "Laser A"
+
+        known, info = cache.peek_resource(database, trained.id)
+        assert known
+        assert info is not None
+        assert (info.name, info.training_id, info.training_name, info.rules.max_minutes) == (
+            "Laser B",
+            training.id,
+            "Laser safety",
+            90,
+        )
+        assert info.site is cache.resource(session, first.id).site  # one snapshot of the site
+        assert cache.peek_resource(database, retired.id) == (True, None)
+        assert cache.peek_resource(database, elsewhere.id) == (False, None)
+        with pytest.raises(NotFound):
+            cache.resource(session, retired.id)
+
+    def test_another_process_s_changes_are_read_once_the_sites_snapshots_run_out(
+        self, session: Session, site: Site
+    ) -> None:
+        first = make_resource(session, site, name="Laser A", max_minutes=240)
+        session.flush()
+        now = [100.0]
+        cache = CatalogueCache(ttl_s=5.0, clock=lambda: now[0])
+        database = database_of(session)
+        cache.resource(session, first.id)
+        # Changed and added where this process's cache is not told (another process did it).
+        first.max_minutes = 60
+        added = make_resource(session, site, name="Laser D")
+        session.flush()
+
+        assert cache.peek_resource(database, added.id) == (False, None)  # never seen: read when asked
+        assert cache.resource(session, added.id).name == "Laser D"
+        assert cache.resource(session, first.id).rules.max_minutes == 60  # the site was read again with it
+        first.max_minutes = 30
+        session.flush()
+        now[0] += 4.9
+        assert cache.resource(session, first.id).rules.max_minutes == 60  # kept for ttl_s
+        now[0] += 0.1
+        assert cache.resource(session, first.id).rules.max_minutes == 30

@@ -91,18 +91,7 @@ class CatalogueCache:
         read with every other resource of its site, in one go, all kept from then: each resource
         read alone as its snapshot ran out cost, with 128 rooms under load, one booking in thirteen
         a trip to a thread and three queries."""
-        database = database_of(session)
-        now = self._clock()
-        with self._lock:
-            hit = self._entries.get((database, "resource", resource_id))
-        if hit is not None and now - hit[0] < self.ttl_s:
-            info: ResourceInfo | None = hit[1]
-        else:
-            loaded = _load_site_resources(session, resource_id)
-            with self._lock:
-                for key, value in loaded.items():
-                    self._entries[(database, "resource", key)] = (now, value)
-            info = loaded[resource_id]
+        info: ResourceInfo | None = self._cached(session, "resource", resource_id, _load_site_resources)
         if info is None:
             raise NotFound("there is no resource '{resource_id}'", resource_id=resource_id)
         return info
@@ -134,13 +123,13 @@ class CatalogueCache:
     def quota_limits(self, session: Session, plan_id: str, quota_group: str) -> list[QuotaLimits]:
         """The plan's quota rules for the group."""
         limits: list[QuotaLimits] = self._cached(
-            session, "quota", f"{plan_id}\x00{quota_group}", _load_quota_limits
+            session, "quota", f"{plan_id}\x00{quota_group}", _load_quota_limits_alone
         )
         return limits
 
     def closures(self, session: Session, site_id: str, span: Span) -> list[ClosureSpan]:
         """The site's own closures (those the managers entered) touching the span."""
-        closures: SiteClosures = self._cached(session, "closures", site_id, _load_closures)
+        closures: SiteClosures = self._cached(session, "closures", site_id, _load_closures_alone)
         return closures.touching(span)
 
     def invalidate(self) -> None:
@@ -148,17 +137,27 @@ class CatalogueCache:
         with self._lock:
             self._entries.clear()
 
-    def _cached(self, session: Session, kind: str, key: str, load: Callable[[Session, str], Any]) -> Any:
+    def _cached(
+        self, session: Session, kind: str, key: str, load: Callable[[Session, str], dict[str, Any]]
+    ) -> Any:
+        """The key's snapshot; when it is not kept or kept too long, `load` reads it, with any others
+        of its kind read in the same go (by their keys), and all are kept from now."""
         database = database_of(session)
         now = self._clock()
         with self._lock:
             hit = self._entries.get((database, kind, key))
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        value = load(session, key)
+        loaded = load(session, key)
         with self._lock:
-            self._entries[(database, kind, key)] = (now, value)
-        return value
+            for each, value in loaded.items():
+                self._entries[(database, kind, each)] = (now, value)
+        return loaded[key]
+
+
+def _alone(load: Callable[[Session, str], Any]) -> Callable[[Session, str], dict[str, Any]]:
+    """A loader of one key's snapshot, as `CatalogueCache._cached` takes loaders."""
+    return lambda session, key: {key: load(session, key)}
 
 
 def _load_site_resources(session: Session, resource_id: str) -> dict[str, ResourceInfo | None]:
@@ -249,3 +248,8 @@ def _load_quota_limits(session: Session, key: str) -> list[QuotaLimits]:
 
 
 CATALOGUE = CatalogueCache()
+
+
+# The loaders of one key, as `CatalogueCache._cached` takes them (made once, not per call).
+_load_quota_limits_alone = _alone(_load_quota_limits)
+_load_closures_alone = _alone(_load_closures)

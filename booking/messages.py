@@ -15,7 +15,6 @@ format values alike; the catalogue lookup is the caller's (`translate`), English
 from __future__ import annotations
 
 import functools
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -123,10 +122,10 @@ class Message:
             return text
         formatted = {name: _format(value, language, translate) for name, value in self.values.items()}
         try:
-            return string.Formatter().vformat(text, (), formatted)
+            return text.format_map(formatted)
         except (KeyError, IndexError, ValueError):
             # A translation that names a field the message lacks must not hide the message.
-            return string.Formatter().vformat(self.template, (), formatted)
+            return self.template.format_map(formatted)
 
     def english(self) -> str:
         """The sentence in English (logs, the command line, the API's default)."""
@@ -163,7 +162,9 @@ def _zone(name: str) -> ZoneInfo:
 
 def format_day(value: date, language: str) -> str:
     """'thứ Năm 04/12' / 'Thu 04/12'; the year is added when it is not this year's."""
-    shown = f"{value:%d/%m}" if value.year == datetime.now(UTC).year else f"{value:%d/%m/%Y}"
+    shown = f"{value.day:02d}/{value.month:02d}"
+    if value.year != datetime.now(UTC).year:
+        shown += f"/{value.year:04d}"
     return f"{_weekday(value.weekday(), language)} {shown}"
 
 
@@ -180,19 +181,24 @@ def _weekday(weekday: int, language: str) -> str:
     return format_date(day, format="EEE", locale=_locale("en"))
 
 
+def _clock(local: datetime) -> str:
+    """'14:05' (as strftime's '%H:%M', in a fraction of its time: a booking's words name four)."""
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
 def format_at(instant: datetime, tz: ZoneInfo, language: str) -> str:
     """'14:00 thứ Năm 04/12'."""
     local = instant.astimezone(tz)
-    return f"{local:%H:%M} {format_day(local.date(), language)}"
+    return f"{_clock(local)} {format_day(local.date(), language)}"
 
 
 def format_slot(start: datetime, end: datetime, tz: ZoneInfo, language: str) -> str:
     """'14:00–16:00 thứ Năm 04/12'; a slot ending at midnight ends at 24:00; longer ones name both days."""
     ls, le = start.astimezone(tz), end.astimezone(tz)
     if ls.date() == le.date():
-        return f"{ls:%H:%M}–{le:%H:%M} {format_day(ls.date(), language)}"
+        return f"{_clock(ls)}–{_clock(le)} {format_day(ls.date(), language)}"
     if le.hour == 0 and le.minute == 0 and (le.date() - ls.date()).days == 1:
-        return f"{ls:%H:%M}–24:00 {format_day(ls.date(), language)}"
+        return f"{_clock(ls)}–24:00 {format_day(ls.date(), language)}"
     return f"{format_at(start, tz, language)} – {format_at(end, tz, language)}"
 
 
@@ -215,7 +221,7 @@ def _format(value: Value, language: str, translate: Translate) -> str:
         case Slot(start, end, tz):
             return format_slot(start, end, _zone(tz), language)
         case TimeOfDay(instant, tz):
-            return f"{instant.astimezone(_zone(tz)):%H:%M}"
+            return _clock(instant.astimezone(_zone(tz)))
         case Day(day):
             return format_day(day, language)
         case Minutes(minutes):

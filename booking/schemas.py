@@ -22,7 +22,8 @@ from booking.models import (
 
 def format_ts(value: datetime) -> str:
     """RFC 3339 UTC with milliseconds and Z, as CONTRACT.md fixes: 2026-03-02T07:15:00.000Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: a third of the time, for each instant of each answer.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_ts, return_type=str)]

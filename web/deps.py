@@ -193,9 +193,11 @@ def group_writer(request: Request) -> GroupWriter | PipelinedWriter | None:
     return writer
 
 
-def cached_bearer_actor(request: Request) -> Actor | None:
-    """The member of the request's bearer token when the actor cache holds them, else None: then the
-    full dependency (`current_actor`) reads them, or refuses the token in words."""
+async def bearer_actor(request: Request) -> Actor | None:
+    """The member of the request's bearer token: from the actor cache, or read in a thread (a session
+    that only reads) and put there, as `current_actor` does. None for no bearer token, a token that
+    does not read, or a member it no longer names (suspended, a new password): the full dependency
+    (`current_actor`) then refuses it in words."""
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials:
         return None
@@ -204,7 +206,12 @@ def cached_bearer_actor(request: Request) -> Actor | None:
     if claims is None:
         return None
     cache: ActorCache = request.app.state.actors
-    return cache.get(claims.member_id, claims.version)
+    actor = cache.get(claims.member_id, claims.version)
+    if actor is None:
+        actor = await run_in_threadpool(_load_actor_apart, request, claims.member_id, claims.version)
+        if actor is not None:
+            cache.put(actor)
+    return actor
 
 
 def _load_actor_apart(request: Request, member_id: str, version: int) -> Actor | None:

@@ -55,6 +55,7 @@ class TestRender:
                 f"14:00–16:00 {WEEKDAY_EN[START.weekday()]} 04/12",
             ),
             (TimeOfDay(START, HCM), "14:00", "14:00"),
+            (TimeOfDay(datetime(YEAR, 3, 1, 18, 5, tzinfo=UTC), HCM), "01:05", "01:05"),
             (Day(date(2031, 1, 2)), "thứ Năm 02/01/2031", "Thu 02/01/2031"),
             (Minutes(15), "15 phút", "15 min"),
             (Hours(1.5), "1,5 giờ", "1.5 h"),

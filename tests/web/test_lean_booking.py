@@ -81,6 +81,20 @@ def test_the_common_call_is_answered_by_the_lean_handler(
     assert session.get(Booking, answer["id"]) is not None
 
 
+def test_a_member_not_in_the_actor_cache_is_read_into_it_and_answered_lean(
+    app: FastAPI, client: TestClient, session: Session, auth: Auth, member: Member, room: Resource
+) -> None:
+    headers = _known(client, auth(member))
+    app.state.actors.clear()
+
+    response = _lean(app, _body(room), headers)
+
+    assert response is not None
+    assert response.status_code == 201
+    assert json.loads(bytes(response.body))["member"] == member.id
+    assert app.state.actors.get(member.id, member.token_version) is not None
+
+
 def test_its_answer_is_the_full_routes_answer(
     app: FastAPI, client: TestClient, session: Session, auth: Auth, member: Member, room: Resource
 ) -> None:
@@ -129,7 +143,7 @@ def test_a_replayed_idempotency_key_gives_the_first_answer(
         ("an idempotency key too long", 422),
         ("no token", 401),
         ("a forged token", 401),
-        ("a member not in the cache", 201),
+        ("a member since suspended", 401),
     ],
 )
 def test_every_other_call_goes_to_the_full_route(
@@ -157,7 +171,10 @@ def test_every_other_call_goes_to_the_full_route(
         del headers["Authorization"]
     elif case == "a forged token":
         headers["Authorization"] = "Bearer " + "x" * 40
-    elif case == "a member not in the cache":
+    elif case == "a member since suspended":
+        member.active = False
+        session.add(member)
+        session.commit()
         app.state.actors.clear()
 
     assert _lean(app, body, headers) is None

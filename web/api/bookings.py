@@ -38,7 +38,7 @@ from web.deps import (
     NowDep,
     SessionDep,
     SettingsDep,
-    cached_bearer_actor,
+    bearer_actor,
     group_writer,
     read_session,
     write_session,
@@ -49,17 +49,18 @@ router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
 
 async def _create_booking_lean(request: Request) -> Response | None:
-    """POST /bookings as nearly every call comes: JSON, the bearer token of a member the actor cache
-    knows, a body that validates. Answered without FastAPI's per-call work (the route's six
-    dependencies resolved, each parameter checked: half a millisecond, half the booking's own
-    checks). None for anything else: the full route then answers, and words each refusal, as always.
+    """POST /bookings as nearly every call comes: JSON, the bearer token of a member in good standing
+    (found in the actor cache, or read into it), a body that validates. Answered without FastAPI's
+    per-call work (the route's six dependencies resolved, each parameter checked: half a millisecond,
+    half the booking's own checks). None for anything else: the full route then answers, and words
+    each refusal, as always.
     """
     if not request.headers.get("content-type", "").startswith("application/json"):
         return None
     key = request.headers.get("idempotency-key")
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         return None
-    actor = cached_bearer_actor(request)
+    actor = await bearer_actor(request)
     if actor is None:
         return None
     try:
@@ -91,7 +92,9 @@ async def _create_booking_lean(request: Request) -> Response | None:
         booking = await writer.run_steps(
             lambda session: bookings.write_steps(session, drafted), bookings.claim(drafted)
         )
-        return JSONResponse(bookings.booking_read(booking).model_dump(mode="json"), status_code=201)
+        # The same bytes as JSONResponse makes of its model_dump, in a third of the time.
+        answer = bookings.booking_read(booking).model_dump_json()
+        return Response(answer, status_code=201, media_type="application/json")
     opener = write_session(request)
     if opener is None:
         return None

@@ -37,7 +37,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
-from booking.sql import ALL_OR_NOTHING, Pause, Steps, finish
+from booking.sql import ALL_OR_NOTHING, ROWS_STAY_DETACHED, Pause, Steps, finish
 from web.db import NO_WAIT, WriteSlotBusy
 from web.metrics import WRITE_BATCH_BOOKINGS, WRITE_BATCH_SECONDS
 
@@ -167,7 +167,9 @@ def _batch_session(connection: sa.Connection) -> Session:
     """A session for the batch's bookings, one after the other, in the batch's transaction: it joins
     that transaction and never ends it ("rollback_only": neither its flush nor its close commits or
     rolls back the batch; it is never asked to roll back)."""
-    return Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
+    session = Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
+    session.info[ROWS_STAY_DETACHED] = True  # emptied after each booking (`_run_one`) in any case
+    return session
 
 
 def _run_one(connection: sa.Connection, session: Session, work: _Work[Any]) -> bool:

@@ -18,7 +18,15 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus, Resource
-from booking.sql import HotStatement, among, bound_columns, held_locks, insert_into, locking_in_order
+from booking.sql import (
+    HotStatement,
+    among,
+    bound_columns,
+    held_locks,
+    insert_into,
+    locking_in_order,
+    rows_stay_detached,
+)
 
 # The unique constraint on booking.code as each database names it when it refuses a row. Migration
 # 0001 leaves it unnamed: PostgreSQL then calls it <table>_<column>_key, and SQLite names an unnamed
@@ -211,8 +219,9 @@ def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]
                 ):
                     raise OverlapRace()
                 raise CodeTaken()
-            make_transient_to_detached(booking)
-            session.add(booking)
+            if not rows_stay_detached(session):
+                make_transient_to_detached(booking)
+                session.add(booking)
 
         return inserted
     refused: Exception | None = None
@@ -230,8 +239,9 @@ def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]
     def done() -> None:
         if refused is not None:
             raise refused
-        make_transient_to_detached(booking)
-        session.add(booking)
+        if not rows_stay_detached(session):
+            make_transient_to_detached(booking)
+            session.add(booking)
 
     return done
 

@@ -40,6 +40,9 @@ env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the code and change with it (a restart): not looked up on disk again
+    # at each render (a stat of each template, in every page and every e-mail).
+    auto_reload=False,
 )
 
 

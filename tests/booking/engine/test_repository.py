@@ -128,3 +128,42 @@ def test_postgresql_reads_the_index_of_held_bookings_behind_a_long_history(sessi
         assert "ix_booking_held" in plan, plan
         assert "ix_booking_resource_start" not in plan, plan
         assert "Seq Scan" not in plan, plan
+
+
+class TestInsertedRows:
+    def _new(self, resource: Resource, member: Member) -> Booking:
+        return sql.built(
+            Booking,
+            {
+                "id": new_id(),
+                "resource_id": resource.id,
+                "site_id": resource.site_id,
+                "member_id": member.id,
+                "start_at": START,
+                "end_at": START + timedelta(hours=1),
+                "block_end": START + timedelta(hours=1),
+                "seats": 1,
+                "exclusive": True,
+                "status": BookingStatus.confirmed,
+                "code": new_id()[-8:].upper(),
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
+
+    @pytest.mark.parametrize("detached", [False, True])
+    def test_a_new_booking_joins_the_session_unless_its_rows_stay_detached(
+        self, session: Session, detached: bool
+    ) -> None:
+        resource, member = make_resource(session, make_site(session)), make_member(session)
+        if detached:
+            session.info[sql.ROWS_STAY_DETACHED] = True
+        booking = self._new(resource, member)
+
+        repo.ask_insert_booking(session, booking)()
+
+        assert (booking in session) is not detached
+        session.expunge_all()
+        stored = session.get(Booking, booking.id)
+        assert stored is not None  # written either way
+        assert (stored.code, stored.start_at) == (booking.code, START)

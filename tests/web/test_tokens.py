@@ -62,3 +62,28 @@ def test_the_memory_of_tokens_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         codec.read(codec.issue(f"m-{i}", 1))
 
     assert len(codec._checked) <= 3
+
+
+class TestUnsubscribeLinks:
+    def test_each_member_and_kind_has_one_link_that_reads_back(self) -> None:
+        codec = tokens.UnsubscribeCodec(SECRET)
+        links = {
+            (member, kind): codec.issue(member, kind) for member in ("m-lan", "m-minh") for kind in ("a", "b")
+        }
+
+        assert len(set(links.values())) == 4
+        for (member, kind), link in links.items():
+            assert codec.issue(member, kind) == link  # signed once
+            # and read by another process's codec, which never saw it issued
+            assert tokens.UnsubscribeCodec(SECRET).read(link) == (member, kind)
+
+    def test_the_memory_of_links_is_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(tokens, "ISSUED_CACHE_SIZE", 3)
+        codec = tokens.UnsubscribeCodec(SECRET)
+        first = codec.issue("m-0", "a")
+
+        for i in range(1, 10):
+            codec.issue(f"m-{i}", "a")
+
+        assert len(codec._issued) <= 3
+        assert codec.read(first) == ("m-0", "a")

@@ -168,7 +168,10 @@ def _batch_session(connection: sa.Connection) -> Session:
     that transaction and never ends it ("rollback_only": neither its flush nor its close commits or
     rolls back the batch; it is never asked to roll back)."""
     session = Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
-    session.info[ROWS_STAY_DETACHED] = True  # emptied after each booking (`_run_one`) in any case
+    # The bookings it writes are only read (their answers), never changed in it again: joining each
+    # to the session would be undone at once (SQLite empties it after each booking, `_run_one`) or
+    # only make the batch's final flush look them over (PostgreSQL).
+    session.info[ROWS_STAY_DETACHED] = True
     return session
 
 

@@ -198,10 +198,12 @@ def insert_booking_unread(session: Session, booking: Booking) -> None:
     next statement or its COMMIT, and a row the database refuses (a check-in code drawn twice, an
     overlap) fails that statement, and with it the transaction. Only in a transaction that is written
     whole or not at all (booking.sql.all_or_nothing), where such a failure has every write of it
-    written again alone (`insert_booking`); joins the booking to the session."""
+    written again alone (`insert_booking`); joins the booking to the session (unless its rows stay
+    detached: booking.sql.rows_stay_detached)."""
     _INSERT.later(session, _row_values(booking))
-    make_transient_to_detached(booking)
-    session.add(booking)
+    if not rows_stay_detached(session):
+        make_transient_to_detached(booking)
+        session.add(booking)
 
 
 def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]:

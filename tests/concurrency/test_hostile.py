@@ -142,7 +142,7 @@ class TestHostileLoad:
         )
         app = create_app(settings, engine=fresh_engine, clock=clock)
         bomber_token, booker_token = (app.state.tokens.issue(m, v) for m, v in people)
-        dropped_before = _dropped("rate")
+        dropped_before, retries_before = _dropped("rate"), _db_retries()
         commands: dict[str, float] = {}
         answered = threading.Condition()
 
@@ -262,8 +262,9 @@ class TestHostileLoad:
         assert 200 in logins
         bombs = [(status, detail) for what, status, detail in results if what == "bomb"]
         assert bombs == [(422, "the rrule gives no occurrence")] * BOMBS
-        assert max(at_rest) < TAP_BOUND_S, at_rest
-        assert max(under_load) < TAP_BOUND_S, [f"{s * 1000:.0f} ms" for s in under_load]
+        retried = f"the bridge's database retries: {_db_retries() - retries_before:g}"
+        assert max(at_rest) < TAP_BOUND_S, (at_rest, retried)
+        assert max(under_load) < TAP_BOUND_S, ([f"{s * 1000:.0f} ms" for s in under_load], retried)
         assert booked_in < BOOKING_BOUND_S, f"the unrelated booking took {booked_in:.2f} s"
         # The flood was cut at the gateway's rate limit, not stored message by message.
         assert dropped > 0
@@ -278,3 +279,9 @@ def _count(engine: Engine, sql: str) -> int:
 def _dropped(reason: str) -> float:
     value = REGISTRY.get_sample_value("fablab_mqtt_messages_dropped_total", {"reason": reason})
     return value or 0.0
+
+
+def _db_retries() -> float:
+    """Batches the bridge handled again because the database refused them (each after a backoff of
+    0.5, 1, 2 … s): named in a slow tap's failure, the likeliest cause of one."""
+    return REGISTRY.get_sample_value("fablab_bridge_db_retries_total") or 0.0

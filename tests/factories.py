@@ -10,6 +10,7 @@ from sqlmodel import Session
 from booking.members.actors import Actor
 from booking.members.service import load_actor
 from booking.models import (
+    BookingStatus,
     Member,
     MemberTraining,
     Plan,
@@ -21,7 +22,7 @@ from booking.models import (
     Site,
     Training,
 )
-from booking.security import hash_password, new_token
+from booking.security import hash_password, new_id, new_token
 
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)
@@ -240,6 +241,29 @@ def make_machine(
         datetime(2026, 1, 1, tzinfo=UTC),
     )
     return resource
+
+
+def booking_row(
+    resource: Resource, member: Member, start: datetime, end: datetime, now: datetime, **extra: object
+) -> dict[str, object]:
+    """A confirmed booking's row of [start, end) for the member, made at `now` (its block ends with
+    it); `extra` sets any other column."""
+    return {
+        "id": new_id(),
+        "resource_id": resource.id,
+        "site_id": resource.site_id,
+        "member_id": member.id,
+        "start_at": start,
+        "end_at": end,
+        "block_end": end,
+        "seats": 1,
+        "exclusive": True,
+        "status": BookingStatus.confirmed,
+        "code": new_id()[-8:].upper(),
+        "created_at": now,
+        "updated_at": now,
+        **extra,
+    }
 
 
 def fill_history(session: Session, resource: Resource, member: Member, before: datetime, count: int) -> None:

@@ -194,10 +194,9 @@ def group_writer(request: Request) -> GroupWriter | PipelinedWriter | None:
 
 
 async def bearer_actor(request: Request) -> Actor | None:
-    """The member of the request's bearer token: from the actor cache, or read in a thread (a session
-    that only reads) and put there, as `current_actor` does. None for no bearer token, a token that
-    does not read, or a member it no longer names (suspended, a new password): the full dependency
-    (`current_actor`) then refuses it in words."""
+    """The member of the request's bearer token (`_actor_of`, as for `current_actor`). None for no
+    bearer token, a token that does not read, or a member it no longer names (suspended, a new
+    password): the full dependency (`current_actor`) then refuses it in words."""
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials:
         return None
@@ -205,10 +204,16 @@ async def bearer_actor(request: Request) -> Actor | None:
     claims = codec.read(credentials)
     if claims is None:
         return None
+    return await _actor_of(request, claims.member_id, claims.version)
+
+
+async def _actor_of(request: Request, member_id: str, version: int) -> Actor | None:
+    """The member at this token version from the actor cache, or read in a thread (a session that
+    only reads) and put there; None if they are no longer that (suspended, a new password)."""
     cache: ActorCache = request.app.state.actors
-    actor = cache.get(claims.member_id, claims.version)
+    actor = cache.get(member_id, version)
     if actor is None:
-        actor = await run_in_threadpool(_load_actor_apart, request, claims.member_id, claims.version)
+        actor = await run_in_threadpool(_load_actor_apart, request, member_id, version)
         if actor is not None:
             cache.put(actor)
     return actor
@@ -232,15 +237,11 @@ async def current_actor(
     if claimed is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>' from /api/v1/auth/token")
     member_id, version, bearer = claimed
-    cache: ActorCache = request.app.state.actors
-    actor = cache.get(member_id, version)
+    actor = await _actor_of(request, member_id, version)
     if actor is None:
-        actor = await run_in_threadpool(_load_actor_apart, request, member_id, version)
-        if actor is None:
-            if bearer:
-                raise Unauthenticated("the access token is no longer valid; sign in again")
-            raise Unauthenticated("your session has ended; sign in again")
-        cache.put(actor)
+        if bearer:
+            raise Unauthenticated("the access token is no longer valid; sign in again")
+        raise Unauthenticated("your session has ended; sign in again")
     # The error handler tells a refusal in the signed-in member's language.
     request.state.actor = actor
     return actor

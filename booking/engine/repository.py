@@ -201,6 +201,12 @@ def insert_booking_unread(session: Session, booking: Booking) -> None:
     written again alone (`insert_booking`); joins the booking to the session (unless its rows stay
     detached: booking.sql.rows_stay_detached)."""
     _INSERT.later(session, _row_values(booking))
+    _joined(session, booking)
+
+
+def _joined(session: Session, booking: Booking) -> None:
+    """The inserted booking joins the session as if loaded, unless its rows stay detached
+    (booking.sql.rows_stay_detached)."""
     if not rows_stay_detached(session):
         make_transient_to_detached(booking)
         session.add(booking)
@@ -221,9 +227,7 @@ def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]
                 ):
                     raise OverlapRace()
                 raise CodeTaken()
-            if not rows_stay_detached(session):
-                make_transient_to_detached(booking)
-                session.add(booking)
+            _joined(session, booking)
 
         return inserted
     refused: Exception | None = None
@@ -241,9 +245,7 @@ def ask_insert_booking(session: Session, booking: Booking) -> Callable[[], None]
     def done() -> None:
         if refused is not None:
             raise refused
-        if not rows_stay_detached(session):
-            make_transient_to_detached(booking)
-            session.add(booking)
+        _joined(session, booking)
 
     return done
 

@@ -15,33 +15,17 @@ from booking.errors import Conflict
 from booking.members.service import load_actor
 from booking.models import Booking, BookingStatus, Member, Resource, ResourceKind
 from booking.schemas import BookingCreate
-from booking.security import new_id
 from tests.conftest import NOW
-from tests.factories import at, make_member, make_resource, make_site
+from tests.factories import at, booking_row, make_member, make_resource, make_site
 from tests.words import en_slot
 
 START = at("2027-03-02 10:00")
 
 
 def _row(resource: Resource, member: Member, start: datetime, minutes: int, **extra: object) -> Booking:
-    end = start + timedelta(minutes=minutes)
-    values: dict[str, object] = {
-        "id": new_id(),
-        "resource_id": resource.id,
-        "site_id": resource.site_id,
-        "member_id": member.id,
-        "start_at": start,
-        "end_at": end,
-        "block_end": end,
-        "seats": 1,
-        "exclusive": True,
-        "status": BookingStatus.confirmed,
-        "code": new_id()[-8:].upper(),
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-    values.update(extra)
-    return Booking.model_validate(values)
+    return Booking.model_validate(
+        booking_row(resource, member, start, start + timedelta(minutes=minutes), NOW, **extra)
+    )
 
 
 def _refused(session: Session, booking: Booking) -> None:

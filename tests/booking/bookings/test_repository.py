@@ -15,9 +15,8 @@ from sqlmodel import Session
 
 from booking.bookings import repository as repo
 from booking.models import LONGEST_BOOKING, LONGEST_BOOKING_MINUTES, Booking, BookingStatus, ResourceKind
-from booking.security import new_id
 from booking.spans import Span
-from tests.factories import at, fill_history, make_member, make_resource, make_site
+from tests.factories import at, booking_row, fill_history, make_member, make_resource, make_site
 
 INSTANT = at("2027-03-02 10:00")
 
@@ -129,20 +128,8 @@ def test_a_listing_keeps_the_longest_booking_still_running_and_no_earlier_one(se
     window = (at("2027-03-20 00:00"), at("2027-03-21 00:00"))
 
     def row(start: datetime, length: timedelta, status: BookingStatus = BookingStatus.confirmed) -> str:
-        booking = Booking(
-            id=new_id(),
-            resource_id=room.id,
-            site_id=site.id,
-            member_id=member.id,
-            start_at=start,
-            end_at=start + length,
-            block_end=start + length,
-            seats=1,
-            exclusive=True,
-            status=status,
-            code=new_id()[-8:].upper(),
-            created_at=INSTANT,
-            updated_at=INSTANT,
+        booking = Booking.model_validate(
+            booking_row(room, member, start, start + length, INSTANT, status=status)
         )
         session.add(booking)
         session.flush()

@@ -12,9 +12,8 @@ from sqlmodel import Session
 from booking import sql
 from booking.engine import repository as repo
 from booking.models import Booking, BookingStatus, Member, Resource
-from booking.security import new_id
 from tests.conftest import NOW
-from tests.factories import at, fill_history, make_member, make_resource, make_site
+from tests.factories import at, booking_row, fill_history, make_member, make_resource, make_site
 
 START = at("2027-03-02 10:00")
 
@@ -22,21 +21,10 @@ START = at("2027-03-02 10:00")
 def _held(
     session: Session, resource: Resource, member: Member, start: str, end: str, *, buffer_min: int = 0
 ) -> Booking:
-    booking = Booking(
-        id=new_id(),
-        resource_id=resource.id,
-        site_id=resource.site_id,
-        member_id=member.id,
-        start_at=at(start),
-        end_at=at(end),
-        block_end=at(end) + timedelta(minutes=buffer_min),
-        seats=1,
-        exclusive=True,
-        status=BookingStatus.confirmed,
-        code=new_id()[-8:].upper(),
-        created_at=NOW,
-        updated_at=NOW,
+    row = booking_row(
+        resource, member, at(start), at(end), NOW, block_end=at(end) + timedelta(minutes=buffer_min)
     )
+    booking = Booking.model_validate(row)
     session.add(booking)
     session.flush()
     return booking
@@ -131,26 +119,6 @@ def test_postgresql_reads_the_index_of_held_bookings_behind_a_long_history(sessi
 
 
 class TestInsertedRows:
-    def _new(self, resource: Resource, member: Member) -> Booking:
-        return sql.built(
-            Booking,
-            {
-                "id": new_id(),
-                "resource_id": resource.id,
-                "site_id": resource.site_id,
-                "member_id": member.id,
-                "start_at": START,
-                "end_at": START + timedelta(hours=1),
-                "block_end": START + timedelta(hours=1),
-                "seats": 1,
-                "exclusive": True,
-                "status": BookingStatus.confirmed,
-                "code": new_id()[-8:].upper(),
-                "created_at": NOW,
-                "updated_at": NOW,
-            },
-        )
-
     @pytest.mark.parametrize("detached", [False, True])
     def test_a_new_booking_joins_the_session_unless_its_rows_stay_detached(
         self, session: Session, detached: bool
@@ -158,7 +126,7 @@ class TestInsertedRows:
         resource, member = make_resource(session, make_site(session)), make_member(session)
         if detached:
             session.info[sql.ROWS_STAY_DETACHED] = True
-        booking = self._new(resource, member)
+        booking = sql.built(Booking, booking_row(resource, member, START, START + timedelta(hours=1), NOW))
 
         repo.ask_insert_booking(session, booking)()
 

@@ -20,6 +20,7 @@ from tests.brokers import Mosquitto
 from tests.clock import FakeClock
 from tests.databases import BACKENDS, migrated_database, postgres_reachable
 from tests.factories import at
+from tests.servers import app_settings
 from web.app import create_app
 from web.deps import get_read_session, get_session
 from web.settings import Settings
@@ -126,12 +127,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(engine: Engine) -> Settings:
-    return Settings(
-        environment="test",
-        secret_key="test-secret-key-of-enough-length-0123456789",
-        database_url=engine.url.render_as_string(hide_password=False),
-        scheduler_enabled=False,
-    )
+    return app_settings(engine)
 
 
 @pytest.fixture

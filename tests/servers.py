@@ -9,9 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from web.app import create_app
+from web.settings import Settings
+
+TEST_SECRET = "test-secret-key-of-enough-length-0123456789"
 
 
 def free_port() -> int:
@@ -56,3 +63,23 @@ def running_server(app: FastAPI, *, port: int | None = None, http: Any = "auto")
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def app_settings(engine: Engine, **overrides: Any) -> Settings:
+    """The settings of a test's app on `engine`: no scheduler, a fixed secret; `overrides` on top."""
+    return Settings(
+        environment="test",
+        secret_key=TEST_SECRET,
+        database_url=engine.url.render_as_string(hide_password=False),
+        scheduler_enabled=False,
+        **overrides,
+    )
+
+
+@contextmanager
+def served_address(engine: Engine, *, http: Any = "auto", **overrides: Any) -> Iterator[tuple[str, int]]:
+    """A real server of a test app on `engine` (`app_settings` with `overrides`; `http`: uvicorn's
+    protocol class), for tests that speak to it over raw sockets: yields its host and port."""
+    with running_server(create_app(app_settings(engine, **overrides), engine=engine), http=http) as url:
+        parts = urlsplit(url)
+        yield parts.hostname or "127.0.0.1", parts.port or 0

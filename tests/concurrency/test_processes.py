@@ -38,12 +38,12 @@ from firmware_bridge.contract import topics
 from firmware_bridge.contract.messages import format_ts
 from tests.brokers import Collector, Mosquitto, publisher, send, unique, wait_until
 from tests.factories import actor, make_machine, make_member, make_resource, make_site
-from tests.servers import child_processes, free_port
+from tests.servers import TEST_SECRET, child_processes, free_port
 from web.tokens import TokenCodec
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.postgres]
 
-SECRET = "test-secret-key-of-enough-length-0123456789"
+SECRET = TEST_SECRET
 OPEN_24H = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 JOBS = ("offline-check", "maintenance-check", "session-enforcement", "no-show-release")
 MACHINES = 6

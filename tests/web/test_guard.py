@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.servers import running_server
-from web.app import create_app
+from tests.servers import served_address
 from web.http_protocol import HeaderDeadlineProtocol
-from web.settings import Settings
 
 
 @pytest.fixture
 def server(engine: Engine) -> Iterator[tuple[str, int]]:
-    settings = Settings(
-        environment="test",
-        secret_key="test-secret-key-of-enough-length-0123456789",
-        database_url=engine.url.render_as_string(hide_password=False),
-        scheduler_enabled=False,
-        body_timeout_s=1.0,
-    )
-    with running_server(create_app(settings, engine=engine)) as url:
-        parts = urlsplit(url)
-        assert parts.hostname is not None
-        assert parts.port is not None
-        yield parts.hostname, parts.port
+    with served_address(engine, body_timeout_s=1.0) as address:
+        yield address
 
 
 def _answer(sock: socket.socket) -> tuple[int, str]:
@@ -119,15 +106,7 @@ class _QuickHeaderDeadline(HeaderDeadlineProtocol):
 
 def test_headers_that_trickle_are_cut_off(engine: Engine) -> None:
     """A client sending a header line every 0.3 s held its connection for ever (slowloris)."""
-    settings = Settings(
-        environment="test",
-        secret_key="test-secret-key-of-enough-length-0123456789",
-        database_url=engine.url.render_as_string(hide_password=False),
-        scheduler_enabled=False,
-    )
-    with running_server(create_app(settings, engine=engine), http=_QuickHeaderDeadline) as url:
-        parts = urlsplit(url)
-        address = (parts.hostname or "127.0.0.1", parts.port or 0)
+    with served_address(engine, http=_QuickHeaderDeadline) as address:
         with socket.create_connection(address) as sock:  # an honest client is served
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert _answer(sock)[0] == 200

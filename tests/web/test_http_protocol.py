@@ -10,15 +10,12 @@ import asyncio
 import socket
 from collections.abc import Iterator
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.servers import running_server
-from web.app import create_app
+from tests.servers import served_address
 from web.http_protocol import HeaderDeadlineProtocol
-from web.settings import Settings
 
 
 class _Recording:
@@ -45,16 +42,9 @@ class _Recorded(HeaderDeadlineProtocol):
 
 @pytest.fixture
 def server(engine: Engine) -> Iterator[tuple[str, int]]:
-    settings = Settings(
-        environment="test",
-        secret_key="test-secret-key-of-enough-length-0123456789",
-        database_url=engine.url.render_as_string(hide_password=False),
-        scheduler_enabled=False,
-    )
     _Recorded.written = []
-    with running_server(create_app(settings, engine=engine), http=_Recorded) as url:
-        parts = urlsplit(url)
-        yield parts.hostname or "127.0.0.1", parts.port or 0
+    with served_address(engine, http=_Recorded) as address:
+        yield address
 
 
 def _read_until(sock: socket.socket, ending: bytes) -> bytes:

@@ -13,6 +13,7 @@ generous against the work involved (a tap is a few milliseconds of database work
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from tests.clock import FakeClock
 from tests.conftest import NOW
 from tests.factories import PASSWORD, make_machine, make_member, make_resource
 from tests.servers import running_server
+from web import process
 from web.app import create_app
 from web.settings import Settings
 
@@ -169,6 +171,12 @@ class TestHostileLoad:
                 bridge = app.state.machines.bridge
                 assert bridge is not None
                 assert bridge.wait_connected(20)
+                # Started, the center's processes freeze their heap out of the collector's full
+                # passes (web/process.py). This process also carries the suite's heap: millions of
+                # objects by the time this test runs on PostgreSQL in CI, where one full pass over
+                # them stopped every thread, the bridge's too, for 1.7 s (a tap then took over 1 s).
+                # It is settled as a center's process is, for this test only.
+                process.settle()
 
                 def tap(i: int) -> float:
                     request_id = f"tap-{i}-{unique('r')}"
@@ -248,6 +256,7 @@ class TestHostileLoad:
                         load.wait(10)
                 dropped = _dropped("rate") - dropped_before
         finally:
+            gc.unfreeze()  # the next tests' garbage, and this one's, collectable again
             watcher.stop()
             tapper.stop()
 
@@ -262,9 +271,14 @@ class TestHostileLoad:
         assert 200 in logins
         bombs = [(status, detail) for what, status, detail in results if what == "bomb"]
         assert bombs == [(422, "the rrule gives no occurrence")] * BOMBS
-        retried = f"the bridge's database retries: {_db_retries() - retries_before:g}"
-        assert max(at_rest) < TAP_BOUND_S, (at_rest, retried)
-        assert max(under_load) < TAP_BOUND_S, ([f"{s * 1000:.0f} ms" for s in under_load], retried)
+        # A string, so that pytest prints every tap (it cuts a list short).
+        taps = (
+            f"at rest {', '.join(f'{s * 1000:.0f}' for s in at_rest)} ms; under load "
+            f"{', '.join(f'{s * 1000:.0f}' for s in under_load)} ms; the bridge's database retries: "
+            f"{_db_retries() - retries_before:g}"
+        )
+        assert max(at_rest) < TAP_BOUND_S, taps
+        assert max(under_load) < TAP_BOUND_S, taps
         assert booked_in < BOOKING_BOUND_S, f"the unrelated booking took {booked_in:.2f} s"
         # The flood was cut at the gateway's rate limit, not stored message by message.
         assert dropped > 0

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import fastapi.dependencies.models
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -123,6 +124,22 @@ def session(connection: Connection) -> Iterator[Session]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(NOW)
+
+
+# FastAPI remembers how each endpoint and dependency is called in module-level caches (4,096 entries
+# each) that hold the functions, and through their closures the apps: one test process kept some 240
+# apps alive, 3 million objects by the middle of the suite, and one full pass of the cyclic collector
+# over them stopped every thread for 1.7 s (a card tap in test_hostile waited that long). A center's
+# process makes one app; the tests make thousands, and forget them.
+_FASTAPI_CACHES = [c for c in vars(fastapi.dependencies.models).values() if hasattr(c, "cache_clear")]
+
+
+@pytest.fixture(autouse=True)
+def _apps_forgotten() -> Iterator[None]:
+    """Each test's apps collectable once it ends (`_FASTAPI_CACHES`)."""
+    yield
+    for cached in _FASTAPI_CACHES:
+        cached.cache_clear()
 
 
 @pytest.fixture
